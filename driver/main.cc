@@ -1,0 +1,34 @@
+// adrs: AI-driven research for systems. Evolves sparse-attention maskers.
+#include <sys/prctl.h>
+
+#include <cstdio>
+#include <map>
+
+#include "driver/commands.h"
+
+int main(int argc, char** argv) {
+  // API keys live in this process: forbid other processes (masker workers) to read its memory or
+  // /proc/<pid>/environ.
+  prctl(PR_SET_DUMPABLE, 0);
+
+  CLI::App app{"adrs: evolve sparse-attention maskers with an LLM (or offline) and a trusted evaluator"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  std::map<CLI::App*, adrs::CommandRunner> runners;
+  auto add = [&](adrs::CommandRunner runner) { runners[app.get_subcommands({}).back()] = std::move(runner); };
+  add(adrs::add_eval_command(app));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "adrs: %s\n", e.what());
+    std::fprintf(stderr, "run 'adrs --help' or 'adrs <command> --help' for usage\n");
+    return 2;
+  }
+  for (auto& [command, runner] : runners)
+    if (command->parsed()) return runner();
+  return 2;
+}

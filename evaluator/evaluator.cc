@@ -1,0 +1,246 @@
+#include "evaluator/evaluator.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "evaluator/worker_exit.h"
+#include "evaluator/worker_protocol.h"
+#include "util/parallel.h"
+#include "util/subprocess.h"
+
+namespace adrs {
+
+namespace fs = std::filesystem;
+
+const char* status_name(EvalStatus status) {
+  switch (status) {
+    case EvalStatus::kOk: return "ok";
+    case EvalStatus::kCompileError: return "compile_error";
+    case EvalStatus::kCrashed: return "crashed";
+    case EvalStatus::kTimeout: return "timeout";
+    case EvalStatus::kOutOfMemory: return "out_of_memory";
+    case EvalStatus::kException: return "exception";
+    case EvalStatus::kForbiddenSyscall: return "forbidden_syscall";
+    case EvalStatus::kInvalidMask: return "invalid_mask";
+    case EvalStatus::kBadMasker: return "bad_masker";
+    case EvalStatus::kCancelled: return "cancelled";
+    case EvalStatus::kInternalError: return "internal_error";
+  }
+  return "internal_error";
+}
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string make_temp_dir(const std::string& prefix) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
+  if (!::mkdtemp(pattern.data())) return "";
+  fs::permissions(pattern, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  return pattern;
+}
+
+// Turns the way the worker ended into a status and a message.
+EvalResult classify_worker_end(const ProcessResult& run, const std::string& message, double timeout_s) {
+  EvalResult r;
+  auto with_message = [&](const std::string& head) { return message.empty() ? head : head + ": " + message; };
+  if (!run.start.ok()) {
+    r.status = EvalStatus::kInternalError;
+    r.message = run.start.message();
+  } else if (run.timed_out) {
+    r.status = EvalStatus::kTimeout;
+    char text[128];
+    std::snprintf(text, sizeof text, "the masker ran past the %.3g s timeout and was killed", timeout_s);
+    r.message = text;
+  } else if (run.cancelled) {
+    r.status = EvalStatus::kCancelled;
+    r.message = "evaluation cancelled";
+  } else if (!run.exited && run.signal == SIGXCPU) {
+    r.status = EvalStatus::kTimeout;
+    r.message = "the masker used up its CPU-time limit";
+  } else if (!run.exited) {
+    r.status = EvalStatus::kCrashed;
+    r.message = message.empty() ? "the masker crashed" : message;
+    r.message += " with " + signal_description(run.signal);
+    if (run.signal == SIGKILL) r.message += " (killed from outside: usually out of memory)";
+    if (run.signal == SIGXFSZ) r.message += " (it wrote more output than allowed)";
+  } else {
+    switch (run.exit_code) {
+      case worker_exit::kOk: r.status = EvalStatus::kOk; break;
+      case worker_exit::kMaskerException: r.status = EvalStatus::kException; r.message = message; break;
+      case worker_exit::kOutOfMemory: r.status = EvalStatus::kOutOfMemory; r.message = message; break;
+      case worker_exit::kForbiddenSyscall: r.status = EvalStatus::kForbiddenSyscall; r.message = message; break;
+      case worker_exit::kBadMasker: r.status = EvalStatus::kBadMasker; r.message = message; break;
+      case worker_exit::kUsage:
+      case worker_exit::kOutputError:
+        r.status = EvalStatus::kInternalError;
+        r.message = with_message("the masker worker failed");
+        break;
+      default:
+        r.status = EvalStatus::kCrashed;
+        r.message = "the masker ended the worker with exit code " + std::to_string(run.exit_code);
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>* out) {
+  if (!(options.target_density >= 0.0 && options.target_density <= 1.0))
+    return Status::Error("--target-density must be in [0, 1] (a fraction of keys, e.g. 0.1)");
+  if (!(options.timeout_s > 0.0)) return Status::Error("--timeout must be a positive number of seconds");
+  if (options.threads < 0) return Status::Error("--threads must be >= 0 (0 uses every core)");
+  if (options.device == Device::kCuda)
+    return Status::Error("--device cuda: this build has no CUDA evaluator backend yet; use --device cpu or auto");
+  std::unique_ptr<Evaluator> e(new Evaluator());
+  e->options_ = options;
+  if (e->options_.cache_dir.empty()) e->options_.cache_dir = default_cache_dir();
+  if (Status s = make_workload(options.workload, &e->workload_); !s.ok()) return s;
+  e->backend_ = make_cpu_backend(e->workload_, options.threads);
+  e->scratch_dir_ = make_temp_dir("adrs-eval-");
+  if (e->scratch_dir_.empty()) return Status::Error("cannot create a temporary directory (is /tmp full? set TMPDIR)");
+  e->input_path_ = e->scratch_dir_ + "/workload.bin";
+  const Reference& ref = e->backend_->reference();
+  if (Status s = write_worker_input(e->workload_, options.hide_scores ? nullptr : ref.scores.data(),
+                                    options.expose_values, e->input_path_);
+      !s.ok())
+    return s;
+  *out = std::move(e);
+  return Status::Ok();
+}
+
+Evaluator::~Evaluator() {
+  if (!scratch_dir_.empty()) {
+    std::error_code ignored;
+    fs::remove_all(scratch_dir_, ignored);
+  }
+}
+
+EvalResult Evaluator::evaluate_source(const std::string& source, const std::atomic<bool>* cancel) {
+  CompileOptions compile;
+  compile.cache_dir = options_.cache_dir + "/maskers";
+  compile.timeout_s = options_.compile_timeout_s;
+  compile.cancel = cancel;
+  const CompileResult built = compile_masker(source, compile);
+  EvalResult result;
+  if (built.ok()) {
+    result = evaluate_shared_object(built.so_path, cancel);
+  } else {
+    using Outcome = CompileResult::Outcome;
+    result.status = built.outcome == Outcome::kCancelled     ? EvalStatus::kCancelled
+                    : built.outcome == Outcome::kSetupError ? EvalStatus::kInternalError
+                                                            : EvalStatus::kCompileError;
+    result.message = built.message;
+  }
+  result.compile_log = built.log;
+  result.compile_cached = built.cached;
+  result.compile_s = built.wall_s;
+  return result;
+}
+
+EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const std::atomic<bool>* cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string dir = make_temp_dir("adrs-worker-");
+  if (dir.empty()) {
+    EvalResult r;
+    r.message = "cannot create a temporary directory for the worker (is /tmp full?)";
+    return r;
+  }
+  const int64_t rows = workload_.num_rows();
+  int64_t max_entries = 0;
+  for (int64_t r = 0; r < rows; ++r) max_entries += max_entries_per_row(workload_.num_keys(r)) + 1;
+  const long max_output_mb = static_cast<long>((max_entries * 12 + rows * 8) >> 20) + 16;
+  // The mapped workload counts against the address-space limit; the limit is on top of it.
+  const long memory_mb = options_.memory_mb + static_cast<long>(fs::file_size(input_path_) >> 20) + max_output_mb;
+  const int threads = resolve_threads(options_.threads);
+
+  ProcessOptions worker;
+  worker.argv = {executable_dir() + "/adrs-worker", "select",
+                 "--masker", fs::absolute(so_path).string(),
+                 "--input", input_path_,
+                 "--output", dir + "/selections.bin",
+                 "--message", dir + "/message.txt",
+                 "--parent", std::to_string(::getpid()),
+                 "--threads", std::to_string(threads),
+                 "--seed", std::to_string(options_.seed),
+                 "--target-density", std::to_string(options_.target_density),
+                 "--memory-mb", std::to_string(memory_mb),
+                 "--cpu-seconds", std::to_string(static_cast<long>(options_.timeout_s * threads) + 2),
+                 "--max-output-mb", std::to_string(max_output_mb)};
+  // No variable of ours reaches candidate code: API keys stay in this process.
+  worker.env = {"PATH=/usr/bin:/bin", "LANG=C", "HOME=" + dir, "TMPDIR=" + dir};
+  worker.cwd = dir;
+  worker.output_path = dir + "/worker.log";
+  worker.timeout_s = options_.timeout_s;
+  worker.cancel = cancel;
+  const ProcessResult run = run_process(worker);
+  std::string message = read_file_tail(dir + "/message.txt", 2000);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  EvalResult result = classify_worker_end(run, message, options_.timeout_s);
+  result.worker_s = seconds_since(start);
+  if (!result.ok() && result.status != EvalStatus::kTimeout && result.status != EvalStatus::kCancelled) {
+    const std::string log = read_file_tail(dir + "/worker.log", 1500);
+    const size_t sandbox_line = log.find('\n');
+    const std::string printed = sandbox_line == std::string::npos ? "" : log.substr(sandbox_line + 1);
+    if (!printed.empty()) result.message += "\nmasker output (last lines):\n" + printed;
+  }
+  Selections selections;
+  if (result.ok()) {
+    if (Status s = read_selections(dir + "/selections.bin", rows, max_entries, &selections); !s.ok()) {
+      result.status = EvalStatus::kInvalidMask;
+      result.message = s.message();
+    }
+  }
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+  if (!result.ok()) return result;
+  EvalResult scored = evaluate_selections(selections);
+  scored.worker_s = result.worker_s;
+  return scored;
+}
+
+EvalResult Evaluator::evaluate_selections(const Selections& selections) {
+  const auto start = std::chrono::steady_clock::now();
+  EvalResult result;
+  if (Status s = validate_selections(workload_, selections); !s.ok()) {
+    result.status = EvalStatus::kInvalidMask;
+    result.message = s.message();
+    return result;
+  }
+  const Selections canonical = canonicalize(selections);
+  RowErrors errors;
+  backend_->sparse_errors(canonical, &errors);
+  result.metrics = compute_metrics(workload_, backend_->reference(), canonical, errors, options_.target_density);
+  result.status = EvalStatus::kOk;
+  result.metrics_s = seconds_since(start);
+  return result;
+}
+
+nlohmann::json result_to_json(const EvalResult& result, const Evaluator& evaluator) {
+  nlohmann::json j;
+  if (result.ok()) {
+    j = metrics_to_json(result.metrics);
+  } else {
+    for (const char* key : {"score", "error", "density", "penalty"}) j[key] = nullptr;
+    j["target_density"] = evaluator.options().target_density;
+    j["rows"] = evaluator.workload().num_rows();
+  }
+  j["status"] = status_name(result.status);
+  j["message"] = result.message;
+  j["workload"] = evaluator.workload().name;
+  j["seed"] = evaluator.options().seed;
+  j["device"] = evaluator.backend().name();
+  j["timings"] = {{"compile_s", result.compile_s}, {"worker_s", result.worker_s},
+                  {"metrics_s", result.metrics_s}, {"compile_cached", result.compile_cached}};
+  return j;
+}
+
+}  // namespace adrs

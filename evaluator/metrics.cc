@@ -1,0 +1,96 @@
+#include "evaluator/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace adrs {
+
+namespace {
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const double position = q * static_cast<double>(values.size() - 1);
+  const size_t below = static_cast<size_t>(position);
+  const size_t above = std::min(below + 1, values.size() - 1);
+  return values[below] + (position - below) * (values[above] - values[below]);
+}
+
+}  // namespace
+
+Metrics compute_metrics(const Workload& w, const Reference& ref, const Selections& sel,
+                        const RowErrors& errors, double target_density) {
+  Metrics m;
+  const int64_t rows = w.num_rows();
+  m.rows = rows;
+  m.target_density = target_density;
+
+  std::vector<double> row_error(rows), row_density(rows);
+  double density_sum = 0.0, kept_sum = 0.0, weight_sum = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const double n = w.num_keys(r);
+    row_density[r] = static_cast<double>(sel.offsets[r + 1] - sel.offsets[r]) / n;
+    row_error[r] = ref.output_norm_sq[r] > 0 ? std::sqrt(errors.error_sq[r] / ref.output_norm_sq[r]) : 0.0;
+    density_sum += row_density[r];
+    kept_sum += errors.kept_mass[r];
+    weight_sum += errors.weight_sum[r] / n;
+  }
+
+  double call_error_sum = 0.0;
+  for (size_t c = 0; c < w.calls.size(); ++c) {
+    double diff = 0.0, norm = 0.0;
+    for (int64_t r = c * w.num_q_heads; r < static_cast<int64_t>(c + 1) * w.num_q_heads; ++r) {
+      diff += errors.error_sq[r];
+      norm += ref.output_norm_sq[r];
+    }
+    call_error_sum += norm > 0 ? std::sqrt(diff / norm) : 0.0;
+  }
+  m.error = w.calls.empty() ? 0.0 : call_error_sum / static_cast<double>(w.calls.size());
+  m.density = rows ? density_sum / rows : 0.0;
+  m.penalty = 100.0 * std::max(0.0, m.density - target_density);
+  m.score = -(m.error + m.penalty);
+  m.attention_mass_kept = rows ? kept_sum / rows : 0.0;
+  m.weight_mass = rows ? weight_sum / rows : 0.0;
+  m.row_error_p50 = percentile(row_error, 0.5);
+  m.row_error_p90 = percentile(row_error, 0.9);
+  m.row_error_max = rows ? *std::max_element(row_error.begin(), row_error.end()) : 0.0;
+
+  constexpr int kBuckets = 5;
+  m.entropy_buckets.resize(kBuckets);
+  for (int b = 0; b < kBuckets; ++b) {
+    m.entropy_buckets[b].low = static_cast<double>(b) / kBuckets;
+    m.entropy_buckets[b].high = static_cast<double>(b + 1) / kBuckets;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const int b = std::min(kBuckets - 1, static_cast<int>(ref.entropy[r] * kBuckets));
+    EntropyBucket& bucket = m.entropy_buckets[b];
+    bucket.rows += 1;
+    bucket.mean_error += row_error[r];
+    bucket.mean_density += row_density[r];
+  }
+  for (EntropyBucket& bucket : m.entropy_buckets) {
+    if (bucket.rows == 0) continue;
+    bucket.mean_error /= static_cast<double>(bucket.rows);
+    bucket.mean_density /= static_cast<double>(bucket.rows);
+  }
+  return m;
+}
+
+nlohmann::json metrics_to_json(const Metrics& m) {
+  nlohmann::json buckets = nlohmann::json::array();
+  for (const EntropyBucket& b : m.entropy_buckets)
+    buckets.push_back({{"entropy_low", b.low}, {"entropy_high", b.high}, {"rows", b.rows},
+                       {"mean_error", b.mean_error}, {"mean_density", b.mean_density}});
+  return {{"score", m.score},
+          {"error", m.error},
+          {"density", m.density},
+          {"penalty", m.penalty},
+          {"target_density", m.target_density},
+          {"rows", m.rows},
+          {"row_error", {{"p50", m.row_error_p50}, {"p90", m.row_error_p90}, {"max", m.row_error_max}}},
+          {"error_by_entropy", buckets},
+          {"attention_mass_kept", m.attention_mass_kept},
+          {"weight_mass", m.weight_mass}};
+}
+
+}  // namespace adrs

@@ -1,0 +1,246 @@
+#include "evaluator/sandbox.h"
+
+#include <linux/capability.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "evaluator/worker_exit.h"
+#include "evaluator/workload.h"
+
+namespace adrs {
+
+namespace {
+
+int g_message_fd = -1;
+const Workload* g_workload = nullptr;
+thread_local long t_current_row = -1;
+
+// Async-signal-safe message assembly.
+struct SafeText {
+  char buffer[512];
+  size_t length = 0;
+  void add(const char* text) {
+    while (*text && length < sizeof buffer - 1) buffer[length++] = *text++;
+  }
+  void add_number(long value) {
+    char digits[24];
+    int count = 0;
+    const bool negative = value < 0;
+    unsigned long magnitude = negative ? 0UL - static_cast<unsigned long>(value) : static_cast<unsigned long>(value);
+    do {
+      digits[count++] = static_cast<char>('0' + magnitude % 10);
+      magnitude /= 10;
+    } while (magnitude && count < 23);
+    if (negative) add("-");
+    while (count > 0 && length < sizeof buffer - 1) buffer[length++] = digits[--count];
+  }
+  void write_to(int fd) {
+    if (fd >= 0) {
+      ssize_t ignored = ::write(fd, buffer, length);
+      (void)ignored;
+    }
+  }
+};
+
+void add_row(SafeText& text) {
+  if (t_current_row >= 0) {
+    text.add(" while selecting row ");
+    text.add_number(t_current_row);
+    if (g_workload) {
+      const RowInfo info = g_workload->row_info(t_current_row);
+      const CallInfo& call = g_workload->calls[info.call];
+      text.add(" (layer ");
+      text.add_number(call.layer);
+      text.add(", step ");
+      text.add_number(call.step);
+      text.add(", head ");
+      text.add_number(info.head);
+      text.add(")");
+    }
+  }
+}
+
+struct Forbidden {
+  int number;
+  const char* name;
+  const char* why;
+};
+
+// The trapped system calls and what a masker was trying to do with them.
+const std::vector<Forbidden>& forbidden_calls() {
+  static const std::vector<Forbidden> table = {
+      {SCMP_SYS(fork), "fork", "process creation is not allowed"},
+      {SCMP_SYS(vfork), "vfork", "process creation is not allowed"},
+      {SCMP_SYS(clone), "clone", "process creation is not allowed (threads are)"},
+      {SCMP_SYS(execve), "execve", "running programs is not allowed"},
+      {SCMP_SYS(execveat), "execveat", "running programs is not allowed"},
+      {SCMP_SYS(socket), "socket", "network access is not allowed"},
+      {SCMP_SYS(socketpair), "socketpair", "sockets are not allowed"},
+      {SCMP_SYS(ptrace), "ptrace", "tracing processes is not allowed"},
+      {SCMP_SYS(process_vm_readv), "process_vm_readv", "reading other processes is not allowed"},
+      {SCMP_SYS(process_vm_writev), "process_vm_writev", "writing other processes is not allowed"},
+      {SCMP_SYS(kill), "kill", "signalling other processes is not allowed"},
+      {SCMP_SYS(tkill), "tkill", "signalling other threads this way is not allowed"},
+      {SCMP_SYS(tgkill), "tgkill", "signalling other processes is not allowed"},
+      {SCMP_SYS(rt_sigqueueinfo), "rt_sigqueueinfo", "signalling other processes is not allowed"},
+      {SCMP_SYS(rt_tgsigqueueinfo), "rt_tgsigqueueinfo", "signalling other processes is not allowed"},
+      {SCMP_SYS(pidfd_open), "pidfd_open", "handles on other processes are not allowed"},
+      {SCMP_SYS(pidfd_send_signal), "pidfd_send_signal", "signalling other processes is not allowed"},
+      {SCMP_SYS(setsid), "setsid", "leaving the worker's process group is not allowed"},
+      {SCMP_SYS(setpgid), "setpgid", "leaving the worker's process group is not allowed"},
+      {SCMP_SYS(unshare), "unshare", "namespaces are not allowed"},
+      {SCMP_SYS(setns), "setns", "namespaces are not allowed"},
+      {SCMP_SYS(mount), "mount", "mounting is not allowed"},
+      {SCMP_SYS(chroot), "chroot", "chroot is not allowed"},
+      {SCMP_SYS(bpf), "bpf", "bpf is not allowed"},
+      {SCMP_SYS(perf_event_open), "perf_event_open", "perf events are not allowed"},
+      {SCMP_SYS(io_uring_setup), "io_uring_setup", "io_uring is not allowed"},
+      {SCMP_SYS(io_uring_enter), "io_uring_enter", "io_uring is not allowed"},
+      {SCMP_SYS(io_uring_register), "io_uring_register", "io_uring is not allowed"},
+      {SCMP_SYS(keyctl), "keyctl", "the kernel keyring is not allowed"},
+      {SCMP_SYS(add_key), "add_key", "the kernel keyring is not allowed"},
+      {SCMP_SYS(request_key), "request_key", "the kernel keyring is not allowed"},
+  };
+  return table;
+}
+
+void on_forbidden_syscall(int, siginfo_t* info, void*) {
+  SafeText text;
+  text.add("the masker made a forbidden system call: ");
+  const char* name = nullptr;
+  const char* why = "";
+  for (const Forbidden& f : forbidden_calls())
+    if (f.number == info->si_syscall) {
+      name = f.name;
+      why = f.why;
+    }
+  if (name) {
+    text.add(name);
+    text.add(" (");
+    text.add(why);
+    text.add(")");
+  } else {
+    text.add("number ");
+    text.add_number(info->si_syscall);
+  }
+  add_row(text);
+  text.add("\n");
+  text.write_to(g_message_fd);
+  ::_exit(worker_exit::kForbiddenSyscall);
+}
+
+void on_crash(int signal, siginfo_t*, void*) {
+  SafeText text;
+  text.add("the masker crashed");
+  add_row(text);
+  text.add("\n");
+  text.write_to(g_message_fd);
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
+}
+
+bool drop_capabilities() {
+  for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+}  // namespace
+
+void apply_resource_limits(long memory_mb, long cpu_seconds, long max_file_mb) {
+  auto set = [](int resource, rlim_t value) {
+    const rlimit limit{value, value};
+    ::setrlimit(resource, &limit);
+  };
+  if (memory_mb > 0) set(RLIMIT_AS, static_cast<rlim_t>(memory_mb) << 20);
+  if (cpu_seconds > 0) set(RLIMIT_CPU, static_cast<rlim_t>(cpu_seconds));
+  if (max_file_mb > 0) set(RLIMIT_FSIZE, static_cast<rlim_t>(max_file_mb) << 20);
+  set(RLIMIT_CORE, 0);
+}
+
+bool follow_parent(int expected_parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  return ::getppid() == expected_parent;
+}
+
+bool enter_sandbox(int message_fd, std::string* summary_out) {
+  g_message_fd = message_fd;
+  std::string& summary = *summary_out;
+  summary.clear();
+  if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0)
+    summary += "user+network namespace";
+  else if (::unshare(CLONE_NEWNET) == 0)
+    summary += "network namespace";
+  else
+    summary += "no network namespace (" + std::string(std::strerror(errno)) + ")";
+  summary += drop_capabilities() ? ", capabilities dropped" : ", capabilities kept";
+  ::prctl(PR_SET_DUMPABLE, 0);
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+
+  struct sigaction action {};
+  action.sa_sigaction = on_forbidden_syscall;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGSYS, &action, nullptr);
+
+  scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+  if (!filter) {
+    summary += ", seccomp unavailable";
+    return false;
+  }
+  const scmp_datum_t self = static_cast<scmp_datum_t>(::getpid());
+  int rc = 0;
+  for (const Forbidden& f : forbidden_calls()) {
+    if (f.number == SCMP_SYS(clone)) {
+      // Threads (CLONE_THREAD) are allowed; new processes are not.
+      rc |= seccomp_rule_add(filter, SCMP_ACT_TRAP, f.number, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+    } else if (f.number == SCMP_SYS(kill) || f.number == SCMP_SYS(tgkill) ||
+               f.number == SCMP_SYS(rt_sigqueueinfo) || f.number == SCMP_SYS(rt_tgsigqueueinfo)) {
+      // abort() and raise() signal the worker itself; that stays allowed.
+      rc |= seccomp_rule_add(filter, SCMP_ACT_TRAP, f.number, 1, SCMP_A0(SCMP_CMP_NE, self));
+    } else {
+      rc |= seccomp_rule_add(filter, SCMP_ACT_TRAP, f.number, 0);
+    }
+  }
+  // clone3 passes its flags in memory seccomp cannot read: make libc fall back to clone.
+  rc |= seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+  rc |= seccomp_load(filter);
+  seccomp_release(filter);
+  summary += rc == 0 ? ", seccomp filter loaded" : ", seccomp filter failed to load";
+  return rc == 0;
+}
+
+void set_current_row(long row) { t_current_row = row; }
+
+void set_crash_workload(const Workload* workload) { g_workload = workload; }
+
+void install_crash_reporters(int message_fd) {
+  g_message_fd = message_fd;
+  prepare_thread_for_crash_reports();
+  struct sigaction action {};
+  action.sa_sigaction = on_crash;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::sigaction(signal, &action, nullptr);
+}
+
+void prepare_thread_for_crash_reports() {
+  static constexpr size_t kSize = 64 * 1024;
+  thread_local std::vector<char> stack(kSize);
+  stack_t alternate{};
+  alternate.ss_sp = stack.data();
+  alternate.ss_size = kSize;
+  ::sigaltstack(&alternate, nullptr);
+}
+
+}  // namespace adrs

@@ -1,0 +1,77 @@
+#include "evaluator/selections.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace adrs {
+
+void Selections::append_row(const int32_t* row_indices, const double* row_weights, int64_t count) {
+  indices.insert(indices.end(), row_indices, row_indices + count);
+  weights.insert(weights.end(), row_weights, row_weights + count);
+  offsets.push_back(static_cast<int64_t>(indices.size()));
+}
+
+int64_t max_entries_per_row(int32_t num_keys) { return 16 * int64_t{num_keys} + 4096; }
+
+std::string describe_row(const Workload& workload, int64_t row) {
+  const RowInfo info = workload.row_info(row);
+  const CallInfo& call = workload.calls[info.call];
+  return "row " + std::to_string(row) + " (layer " + std::to_string(call.layer) + ", step " +
+         std::to_string(call.step) + ", head " + std::to_string(info.head) + ")";
+}
+
+Status validate_selections(const Workload& workload, const Selections& s) {
+  if (s.num_rows() != workload.num_rows())
+    return Status::Error("the masker returned " + std::to_string(s.num_rows()) + " rows; the workload has " +
+                         std::to_string(workload.num_rows()));
+  for (int64_t r = 0; r < s.num_rows(); ++r) {
+    const int32_t n = workload.num_keys(r);
+    const int64_t count = s.offsets[r + 1] - s.offsets[r];
+    if (count > max_entries_per_row(n))
+      return Status::Error(describe_row(workload, r) + ": " + std::to_string(count) +
+                           " entries added; at most " + std::to_string(max_entries_per_row(n)) +
+                           " are accepted (merge repeated draws of a key into one weight)");
+    for (int64_t e = s.offsets[r]; e < s.offsets[r + 1]; ++e) {
+      const int32_t index = s.indices[e];
+      const double weight = s.weights[e];
+      if (index < 0 || index >= n)
+        return Status::Error(describe_row(workload, r) + ": index " + std::to_string(index) +
+                             " is out of range [0, " + std::to_string(n) + ")");
+      if (!std::isfinite(weight) || weight < 1.0) {
+        char text[64];
+        std::snprintf(text, sizeof text, "%g", weight);
+        return Status::Error(describe_row(workload, r) + ": key " + std::to_string(index) + " has weight " +
+                             text + "; weights must be finite and >= 1");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Selections canonicalize(const Selections& s) {
+  Selections out;
+  out.offsets.reserve(s.offsets.size());
+  out.indices.reserve(s.indices.size());
+  out.weights.reserve(s.weights.size());
+  std::vector<int64_t> order;
+  for (int64_t r = 0; r < s.num_rows(); ++r) {
+    order.resize(s.offsets[r + 1] - s.offsets[r]);
+    std::iota(order.begin(), order.end(), s.offsets[r]);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return s.indices[a] != s.indices[b] ? s.indices[a] < s.indices[b] : a < b;
+    });
+    for (int64_t e : order) {
+      if (static_cast<int64_t>(out.indices.size()) > out.offsets.back() && out.indices.back() == s.indices[e]) {
+        out.weights.back() += s.weights[e];
+      } else {
+        out.indices.push_back(s.indices[e]);
+        out.weights.push_back(s.weights[e]);
+      }
+    }
+    out.offsets.push_back(static_cast<int64_t>(out.indices.size()));
+  }
+  return out;
+}
+
+}  // namespace adrs

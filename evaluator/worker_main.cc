@@ -1,0 +1,210 @@
+// adrs-worker: the only process that runs candidate code.
+//
+//   adrs-worker select --masker M.so --input IN --output OUT --message MSG --parent PID
+//                      [--threads N] [--seed S] [--target-density D] [--memory-mb M]
+//                      [--cpu-seconds C] [--max-output-mb F]
+//   adrs-worker limit --memory-mb M --cpu-seconds C --parent PID -- PROGRAM ARGS...
+//
+// `select` confines itself (evaluator/sandbox.h), loads the masker, runs select() on every row of
+// the read-only input and writes the selections; failures leave a message and an exit code
+// (evaluator/worker_exit.h). `limit` applies resource limits and execs PROGRAM (the compiler).
+// The evaluator starts it by exec with a scrubbed environment in a scratch directory.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#define ADRS_MASKER_HOST
+#include "masker_api.h"
+#include "evaluator/sandbox.h"
+#include "evaluator/selections.h"
+#include "evaluator/worker_exit.h"
+#include "evaluator/worker_protocol.h"
+#include "util/hash.h"
+#include "util/parallel.h"
+
+namespace adrs {
+namespace {
+
+using EntryFn = int (*)(const Row*, adrs_emit_fn, void*, char*, size_t);
+using VersionFn = int (*)();
+
+struct Args {
+  std::map<std::string, std::string> named;
+  std::vector<std::string> rest;  // after "--"
+  std::string get(const std::string& key, const std::string& fallback = "") const {
+    auto it = named.find(key);
+    return it == named.end() ? fallback : it->second;
+  }
+  long number(const std::string& key, long fallback) const {
+    auto it = named.find(key);
+    return it == named.end() ? fallback : std::strtol(it->second.c_str(), nullptr, 10);
+  }
+};
+
+Args parse(int argc, char** argv) {
+  Args args;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--") {
+      for (++i; i < argc; ++i) args.rest.emplace_back(argv[i]);
+      break;
+    }
+    if (a.rfind("--", 0) == 0 && i + 1 < argc) args.named[a.substr(2)] = argv[++i];
+  }
+  return args;
+}
+
+[[noreturn]] void fail(int message_fd, int code, const std::string& message) {
+  const std::string line = message + "\n";
+  if (message_fd >= 0) {
+    ssize_t ignored = ::write(message_fd, line.data(), line.size());
+    (void)ignored;
+  } else {
+    std::fputs(line.c_str(), stderr);
+  }
+  ::_exit(code);
+}
+
+int run_limit(const Args& args) {
+  if (!follow_parent(static_cast<int>(args.number("parent", -1))) || args.rest.empty()) return worker_exit::kUsage;
+  apply_resource_limits(args.number("memory-mb", 0), args.number("cpu-seconds", 0), 0);
+  std::vector<char*> argv;
+  for (const std::string& s : args.rest) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
+  return worker_exit::kUsage;
+}
+
+struct RowOutput {
+  std::vector<int32_t> indices;
+  std::vector<double> weights;
+  int64_t cap = 0;
+};
+
+void emit(void* context, const int32_t* indices, const double* weights, size_t count) {
+  auto* out = static_cast<RowOutput*>(context);
+  // Keep one more than the cap so the evaluator can report the overflow.
+  const size_t keep = std::min<size_t>(count, static_cast<size_t>(out->cap + 1));
+  out->indices.assign(indices, indices + keep);
+  out->weights.assign(weights, weights + keep);
+}
+
+int run_select(const Args& args) {
+  const int message_fd = ::open(args.get("message").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (message_fd < 0 || !follow_parent(static_cast<int>(args.number("parent", -1))))
+    fail(message_fd, worker_exit::kUsage, "worker: bad message file or parent");
+  const int output_fd = ::open(args.get("output").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (output_fd < 0) fail(message_fd, worker_exit::kOutputError, "worker: cannot create the output file");
+
+  WorkerInput input;
+  if (Status s = map_worker_input(args.get("input"), &input); !s.ok())
+    fail(message_fd, worker_exit::kUsage, "worker: " + s.message());
+  const Workload& w = input.workload;
+  apply_resource_limits(args.number("memory-mb", 4096), args.number("cpu-seconds", 0),
+                        args.number("max-output-mb", 1024));
+  install_crash_reporters(message_fd);
+  set_crash_workload(&w);
+  std::string sandbox;
+  if (!enter_sandbox(message_fd, &sandbox))
+    fail(message_fd, worker_exit::kUsage, "worker: the sandbox could not be set up: " + sandbox);
+  std::fprintf(stderr, "worker sandbox: %s\n", sandbox.c_str());
+
+  // Candidate code runs from here on (static initializers run inside dlopen).
+  void* library = ::dlopen(args.get("masker").c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library) fail(message_fd, worker_exit::kBadMasker, std::string("cannot load the masker: ") + dlerror());
+  auto version = reinterpret_cast<VersionFn>(::dlsym(library, "adrs_masker_api_version"));
+  auto entry = reinterpret_cast<EntryFn>(::dlsym(library, "adrs_masker_select_v1"));
+  if (!version || !entry)
+    fail(message_fd, worker_exit::kBadMasker,
+         "the masker lacks the adrs entry point: include \"masker_api.h\" and define "
+         "void select(const adrs::Row&, adrs::Selection&)");
+  if (version() != kMaskerApiVersion)
+    fail(message_fd, worker_exit::kBadMasker,
+         "the masker was built for API version " + std::to_string(version()) + "; this evaluator speaks " +
+             std::to_string(kMaskerApiVersion));
+
+  const uint64_t seed = static_cast<uint64_t>(std::strtoull(args.get("seed", "0").c_str(), nullptr, 10));
+  const float target = std::strtof(args.get("target-density", "0.1").c_str(), nullptr);
+  const int64_t rows = w.num_rows();
+  std::vector<RowOutput> outputs(rows);
+  std::atomic<bool> failed{false};
+  std::mutex failure_mutex;
+  int failure_code = 0;
+  std::string failure_message;
+
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    prepare_thread_for_crash_reports();
+    for (int64_t r = next.fetch_add(1); r < rows && !failed.load(); r = next.fetch_add(1)) {
+      const RowInfo info = w.row_info(r);
+      const CallInfo& call = w.calls[info.call];
+      Row row{};
+      row.num_keys = call.num_keys;
+      row.head_dim = w.head_dim;
+      row.layer = call.layer;
+      row.head = info.head;
+      row.kv_head = info.kv_head;
+      row.step = call.step;
+      row.scale = w.scale;
+      row.target_density = target;
+      row.seed = combine_seed(seed, static_cast<uint64_t>(r));
+      row.query = w.query(r);
+      row.keys = w.keys(r);
+      row.scores = input.scores ? input.scores + input.score_offsets[r] : nullptr;
+      row.values = w.values(r);
+      outputs[r].cap = max_entries_per_row(call.num_keys);
+      char error[512] = "";
+      set_current_row(r);
+      const int rc = entry(&row, emit, &outputs[r], error, sizeof error);
+      set_current_row(-1);
+      if (rc != 0) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failed.exchange(true)) {
+          failure_code = rc == 2 ? worker_exit::kOutOfMemory : worker_exit::kMaskerException;
+          failure_message = std::string(rc == 2 ? "the masker ran out of memory" : "the masker threw") +
+                            " in " + describe_row(w, r) + ": " + error;
+        }
+      }
+    }
+  };
+  const int threads = static_cast<int>(std::min<int64_t>(resolve_threads(static_cast<int>(args.number("threads", 0))), rows));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& thread : pool) thread.join();
+  if (failed) fail(message_fd, failure_code, failure_message);
+
+  Selections selections;
+  for (const RowOutput& out : outputs)
+    selections.append_row(out.indices.data(), out.weights.data(), static_cast<int64_t>(out.indices.size()));
+  if (Status s = write_selections(output_fd, selections); !s.ok()) fail(message_fd, worker_exit::kOutputError, s.message());
+  ::close(output_fd);
+  ::_exit(worker_exit::kOk);  // skip the masker's static destructors
+}
+
+}  // namespace
+}  // namespace adrs
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs("adrs-worker is started by adrs; see evaluator/worker_main.cc\n", stderr);
+    return adrs::worker_exit::kUsage;
+  }
+  const std::string mode = argv[1];
+  const adrs::Args args = adrs::parse(argc, argv);
+  if (mode == "select") return adrs::run_select(args);
+  if (mode == "limit") return adrs::run_limit(args);
+  std::fprintf(stderr, "adrs-worker: unknown mode '%s'\n", mode.c_str());
+  return adrs::worker_exit::kUsage;
+}

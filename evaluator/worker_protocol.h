@@ -1,0 +1,38 @@
+// The two files that cross the trust boundary between the evaluator and the masker worker.
+//
+// Input (written by the evaluator, mapped read-only by the worker): the workload's keys and queries,
+// and, when the run shows them, the oracle scores and the values. Output (written by the worker,
+// read and checked by the evaluator): the selections of every row, as compressed sparse rows.
+// Both are flat little-endian binary files with a versioned header.
+#pragma once
+
+#include <string>
+
+#include "evaluator/selections.h"
+#include "evaluator/workload.h"
+#include "util/status.h"
+
+namespace adrs {
+
+struct WorkerInput {
+  Workload workload;              // values() is nullptr unless the input includes them
+  const float* scores = nullptr;  // per row, at row_key_offsets(); nullptr when hidden
+  std::vector<int64_t> score_offsets;
+};
+
+// Writes the worker input atomically (temporary file, then rename). `scores` may be nullptr.
+Status write_worker_input(const Workload& workload, const float* scores, bool include_values,
+                          const std::string& path);
+
+// Maps a worker input read-only and checks that its tables fit the file.
+Status map_worker_input(const std::string& path, WorkerInput* out);
+
+// Writes selections to an open file descriptor (the worker's output).
+Status write_selections(int fd, const Selections& selections);
+
+// Reads a worker's output; checks the header, the sizes and that offsets are monotone. Entries are
+// not validated here (validate_selections does that, with messages naming the row).
+Status read_selections(const std::string& path, int64_t expected_rows, int64_t max_entries,
+                       Selections* out);
+
+}  // namespace adrs

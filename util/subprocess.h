@@ -1,0 +1,44 @@
+// run_process: start a program by exec in its own process group, wait for it with a wall-clock
+// timeout, and kill the whole group when it runs over (or when `cancel` becomes true).
+// Standard output and error go to a file, so a chatty child can never block on a full pipe.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace adrs {
+
+struct ProcessOptions {
+  std::vector<std::string> argv;       // argv[0] is a path to the program
+  std::vector<std::string> env;        // the child's whole environment ("NAME=value")
+  std::string cwd;                     // "" keeps ours
+  std::string output_path;             // stdout + stderr; "" sends them to /dev/null
+  double timeout_s = 0.0;              // 0: no limit
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct ProcessResult {
+  Status start;            // not ok when the program could not be started
+  bool timed_out = false;  // killed by us at the deadline
+  bool cancelled = false;  // killed by us because `cancel` became true
+  bool exited = false;     // exit_code is valid
+  int exit_code = -1;
+  int signal = 0;          // the signal that ended it, when it did not exit
+  double wall_s = 0.0;
+};
+
+ProcessResult run_process(const ProcessOptions& options);
+
+// The last `max_bytes` of a file, with non-printable bytes replaced; "" when it cannot be read.
+std::string read_file_tail(const std::string& path, size_t max_bytes);
+
+// Human name of a signal: "SIGSEGV (segmentation fault)".
+std::string signal_description(int signal);
+
+// Directory of the running executable (to find sibling programs such as the masker worker).
+std::string executable_dir();
+
+}  // namespace adrs
