@@ -17,6 +17,16 @@ int main(int argc, char** argv) {
   std::map<CLI::App*, adrs::CommandRunner> runners;
   auto add = [&](adrs::CommandRunner runner) { runners[app.get_subcommands({}).back()] = std::move(runner); };
   add(adrs::add_eval_command(app));
+  std::string names;
+  bool known = false;
+  for (const CLI::App* command : app.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + command->get_name();
+    known = known || (argc > 1 && command->check_name(argv[1]));
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::fprintf(stderr, "adrs: unknown command '%s'; the commands are: %s (see adrs --help)\n", argv[1], names.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -40,6 +40,11 @@ class Backend {
 // Row offsets of per-row arrays of length n (scores): prefix sums of num_keys.
 std::vector<int64_t> row_key_offsets(const Workload& workload);
 
+// The weighted sparse estimator of one row, as the CPU backend computes it: with shifted logits
+// e_i = exp(s_i - shift), num = sum_e w_e e_i v_i (length d) and den = sum_e w_e e_i.
+void cpu_weighted_sums(const Workload& workload, int64_t row, const int32_t* indices, const double* weights,
+                       int64_t count, double shift, std::vector<double>* num, double* den);
+
 // The CPU backend: double accumulation throughout; `threads` 0 uses every hardware thread.
 std::unique_ptr<Backend> make_cpu_backend(const Workload& workload, int threads);
 

@@ -75,26 +75,21 @@ class CpuBackend final : public Backend {
     out->kept_mass.assign(rows, 0.0);
     out->weight_sum.assign(rows, 0.0);
     parallel_for(rows, threads_, [&](int64_t r) {
+      const int64_t begin = sel.offsets[r], end = sel.offsets[r + 1];
       const float* q = w_.query(r);
       const float* keys = w_.keys(r);
-      const float* values = w_.values(r);
-      const int64_t begin = sel.offsets[r], end = sel.offsets[r + 1];
-      std::vector<double> s(end - begin);
-      double m = -std::numeric_limits<double>::infinity();
+      // Shift by the largest kept logit, as the reference does by the largest logit.
+      double shift = -std::numeric_limits<double>::infinity();
+      double kept = 0.0, weight_sum = 0.0;
       for (int64_t e = begin; e < end; ++e) {
-        s[e - begin] = logit(w_, q, keys + int64_t{sel.indices[e]} * d);
-        m = std::max(m, s[e - begin]);
-      }
-      std::vector<double> num(d, 0.0);
-      double den = 0.0, kept = 0.0, weight_sum = 0.0;
-      for (int64_t e = begin; e < end; ++e) {
-        const double p = sel.weights[e] * std::exp(s[e - begin] - m);
-        den += p;
-        kept += std::exp(s[e - begin] - ref_.log_normalizer[r]);
+        const double s = logit(w_, q, keys + int64_t{sel.indices[e]} * d);
+        shift = std::max(shift, s);
+        kept += std::exp(s - ref_.log_normalizer[r]);
         weight_sum += sel.weights[e];
-        const float* v = values + int64_t{sel.indices[e]} * d;
-        for (int j = 0; j < d; ++j) num[j] += p * v[j];
       }
+      std::vector<double> num;
+      double den = 0.0;
+      cpu_weighted_sums(w_, r, &sel.indices[begin], &sel.weights[begin], end - begin, shift, &num, &den);
       // An empty row attends to nothing: its output is the zero vector.
       double err = 0.0;
       const double* truth = &output_[r * d];
@@ -116,6 +111,22 @@ class CpuBackend final : public Backend {
 };
 
 }  // namespace
+
+void cpu_weighted_sums(const Workload& w, int64_t row, const int32_t* indices, const double* weights,
+                       int64_t count, double shift, std::vector<double>* num, double* den) {
+  const int d = w.head_dim;
+  const float* q = w.query(row);
+  const float* keys = w.keys(row);
+  const float* values = w.values(row);
+  num->assign(d, 0.0);
+  *den = 0.0;
+  for (int64_t e = 0; e < count; ++e) {
+    const double p = weights[e] * std::exp(logit(w, q, keys + int64_t{indices[e]} * d) - shift);
+    *den += p;
+    const float* v = values + int64_t{indices[e]} * d;
+    for (int j = 0; j < d; ++j) (*num)[j] += p * v[j];
+  }
+}
 
 std::unique_ptr<Backend> make_cpu_backend(const Workload& workload, int threads) {
   return std::make_unique<CpuBackend>(workload, threads);

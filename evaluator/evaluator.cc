@@ -65,6 +65,11 @@ EvalResult classify_worker_end(const ProcessResult& run, const std::string& mess
   } else if (!run.exited && run.signal == SIGXCPU) {
     r.status = EvalStatus::kTimeout;
     r.message = "the masker used up its CPU-time limit";
+  } else if (!run.exited && run.signal == SIGSYS) {
+    // A trapped call made while signals were blocked (posix_spawn, system) kills outright.
+    r.status = EvalStatus::kForbiddenSyscall;
+    r.message = with_message("the masker made a forbidden system call (process creation, exec, sockets and "
+                             "signals to other processes are not allowed)");
   } else if (!run.exited) {
     r.status = EvalStatus::kCrashed;
     r.message = message.empty() ? "the masker crashed" : message;
