@@ -1,0 +1,115 @@
+// RunDb: one run's SQLite database (runs/<name>/run.db). WAL mode, so `adrs status/best/show`
+// read while `adrs run` writes; schema versioned with PRAGMA user_version and migrated forward on
+// open for writing. Every state change is one transaction, so kill -9 at any instant loses at
+// most the work in flight, which resume redoes.
+//
+// Candidate life cycle (status column):
+//   selected ──propose──▶ proposed ──compile+evaluate──▶ evaluated | failed | filtered
+//            └──────────▶ failed (patch error) | duplicate (same normalized source as an earlier id)
+// "selected" and "proposed" are the only non-terminal states; resume redoes exactly those.
+// All methods are thread-safe (one connection behind a mutex). Errors come back as Status with a
+// message naming the file and the fix (disk full, corrupt file, newer schema).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/status.h"
+
+struct sqlite3;
+
+namespace adrs {
+
+inline constexpr int kRunDbSchemaVersion = 1;
+
+struct CandidateRow {
+  int64_t id = 0;
+  std::optional<int64_t> parent_id, second_parent_id, duplicate_of;
+  int island = 0;
+  int generation = 0;
+  std::string mutation;  // mutation_kind_name()
+  std::string status;    // selected, proposed, evaluated, failed, filtered, duplicate
+  std::string failure;   // failed: patch:<code>, compile_error, crashed, timeout, ... ; filtered: stage1
+  std::string message;   // failure message or what the proposal changed
+  std::string source, source_hash;
+  uint64_t proposer_seed = 0;
+  std::optional<double> stage1_threshold;  // cascade: stage-1 score needed to go on
+  // Metrics (mean over evaluation seeds; *_std their standard deviation). Valid when evaluated.
+  std::optional<double> score, error, density, score_std, error_std, stage1_score;
+  std::string metrics_json;  // full metrics of the first seed plus per-seed scores
+  std::string compile_log;
+  double proposal_s = 0, compile_s = 0, worker_s = 0, metrics_s = 0, db_s = 0;
+  double cost_usd = 0;
+  int64_t tokens_in = 0, tokens_out = 0;
+  int attempts = 0;  // evaluation attempts started (a kill during one makes resume start another)
+  std::string created_at, finished_at;
+  bool terminal() const { return status != "selected" && status != "proposed"; }
+};
+
+// One proposer call to an LLM. Never holds an API key.
+struct LlmCallRecord {
+  int64_t candidate_id = 0;
+  std::string model;
+  int64_t tokens_in = 0, tokens_out = 0;
+  double cost_usd = 0.0;
+  double latency_s = 0.0;
+  std::string status;  // "ok", "http_429", "timeout", ...
+  std::string prompt, response;
+};
+
+class RunDb {
+ public:
+  enum class Mode { kCreate, kReadWrite, kReadOnly };
+  // kCreate makes a new database (fails if one exists); kReadWrite opens and migrates an existing
+  // one; kReadOnly opens an existing one without writing (for inspection while a run runs).
+  static Status Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* out);
+  ~RunDb();
+  RunDb(const RunDb&) = delete;
+  RunDb& operator=(const RunDb&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Run state: a small key/value table (config JSON, seed, counters, stop reason, versions).
+  Status set_state(const std::string& key, const std::string& value);
+  Status set_states(const std::vector<std::pair<std::string, std::string>>& values);  // one transaction
+  std::string state(const std::string& key, const std::string& fallback = "") const;
+
+  // Inserts a new candidate row (its id given) and updates `state` in the same transaction.
+  Status insert_candidate(const CandidateRow& row, const std::vector<std::pair<std::string, std::string>>& state = {});
+  // Replaces every column of an existing row (by id) in one transaction.
+  Status update_candidate(const CandidateRow& row);
+  Status get_candidate(int64_t id, CandidateRow* row) const;
+  // All candidates in id order; `with_source` false leaves source, compile_log and metrics_json empty.
+  Status list_candidates(std::vector<CandidateRow>* rows, bool with_source = false) const;
+  // The smallest id < `before` whose source hash equals `hash` and that is not itself a duplicate.
+  std::optional<int64_t> find_by_hash(const std::string& hash, int64_t before) const;
+
+  Status record_llm_call(const LlmCallRecord& call);
+  Status list_llm_calls(std::vector<LlmCallRecord>* calls) const;
+
+  // Appends a line to the run's event log (start, resume, stop, warnings).
+  Status add_event(const std::string& kind, const std::string& detail);
+  Status list_events(nlohmann::json* events) const;
+
+ private:
+  RunDb() = default;
+  Status exec(const std::string& sql) const;
+  Status migrate();
+  Status error(const char* what) const;
+  Status write_row(const CandidateRow& row, bool insert);
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  bool read_only_ = false;
+  mutable std::mutex mutex_;
+};
+
+// Current UTC time as "2026-01-31T12:34:56Z".
+std::string utc_now();
+
+}  // namespace adrs
