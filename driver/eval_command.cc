@@ -26,7 +26,7 @@ std::string describe_shape(const Workload& w) {
     min_n = std::min(min_n, c.num_keys);
     max_n = std::max(max_n, c.num_keys);
   }
-  return format("%lld rows: %zu layers x %zu calls, %d query / %d kv heads, d=%d, n %d..%d",
+  return format("%lld rows: %zu layers, %zu calls, %d query / %d kv heads, d=%d, n %d..%d",
                 static_cast<long long>(w.num_rows()), w.layers.size(), w.calls.size(), w.num_q_heads,
                 w.num_kv_heads, w.head_dim, min_n, max_n);
 }
@@ -58,8 +58,8 @@ void print_human(const EvalResult& r, const Evaluator& e, const std::string& fil
     buckets.add_row({format("%.1f-%.1f", b.low, b.high), std::to_string(b.rows),
                      b.rows ? format("%.4f", b.mean_error) : "-", b.rows ? format("%.4f", b.mean_density) : "-"});
   std::printf("  error by normalized entropy of the true attention\n%s\n", buckets.render("  ").c_str());
-  std::printf("compile %.2f s%s, worker %.2f s, metrics %.2f s\n", r.compile_s,
-              r.compile_cached ? " (cached)" : "", r.worker_s, r.metrics_s);
+  std::printf("compile %.2f s%s, worker %.2f s, metrics %.2f s\nsandbox: %s\n", r.compile_s,
+              r.compile_cached ? " (cached)" : "", r.worker_s, r.metrics_s, r.sandbox.c_str());
 }
 
 int run_eval(EvalArgs& args) {

@@ -191,11 +191,15 @@ EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const s
   while (!message.empty() && message.back() == '\n') message.pop_back();
   EvalResult result = classify_worker_end(run, message, options_.timeout_s);
   result.worker_s = seconds_since(start);
-  if (!result.ok() && result.status != EvalStatus::kTimeout && result.status != EvalStatus::kCancelled) {
-    const std::string log = read_file_tail(dir + "/worker.log", 1500);
-    const size_t sandbox_line = log.find('\n');
-    const std::string printed = sandbox_line == std::string::npos ? "" : log.substr(sandbox_line + 1);
-    if (!printed.empty()) result.message += "\nmasker output (last lines):\n" + printed;
+  // The worker's first log line says how it confined itself; anything after it the masker printed.
+  const std::string log = read_file_tail(dir + "/worker.log", 1500);
+  const std::string kSandboxPrefix = "worker sandbox: ";
+  const size_t first_line_end = log.find('\n');
+  if (log.rfind(kSandboxPrefix, 0) == 0 && first_line_end != std::string::npos) {
+    result.sandbox = log.substr(kSandboxPrefix.size(), first_line_end - kSandboxPrefix.size());
+    const std::string printed = log.substr(first_line_end + 1);
+    if (!result.ok() && !printed.empty() && result.status != EvalStatus::kTimeout)
+      result.message += "\nmasker output (last lines):\n" + printed;
   }
   Selections selections;
   if (result.ok()) {
@@ -209,6 +213,7 @@ EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const s
   if (!result.ok()) return result;
   EvalResult scored = evaluate_selections(selections);
   scored.worker_s = result.worker_s;
+  scored.sandbox = result.sandbox;
   return scored;
 }
 
@@ -243,6 +248,7 @@ nlohmann::json result_to_json(const EvalResult& result, const Evaluator& evaluat
   j["workload"] = evaluator.workload().name;
   j["seed"] = evaluator.options().seed;
   j["device"] = evaluator.backend().name();
+  j["sandbox"] = result.sandbox;
   j["timings"] = {{"compile_s", result.compile_s}, {"worker_s", result.worker_s},
                   {"metrics_s", result.metrics_s}, {"compile_cached", result.compile_cached}};
   return j;

@@ -60,6 +60,7 @@ struct EvalResult {
   std::string message;          // why it failed (empty when ok)
   Metrics metrics;              // valid when status is kOk
   std::string compile_log;
+  std::string sandbox;          // what confined the worker ("user+network namespace, ...")
   bool compile_cached = false;
   double compile_s = 0.0, worker_s = 0.0, metrics_s = 0.0;
   bool ok() const { return status == EvalStatus::kOk; }

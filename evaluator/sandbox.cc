@@ -1,11 +1,14 @@
 #include "evaluator/sandbox.h"
 
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/landlock.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,6 +18,11 @@
 
 #include "evaluator/worker_exit.h"
 #include "evaluator/workload.h"
+
+// Older kernel headers (Debian 12's) predate Landlock ABI 3; the value is part of the kernel ABI.
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
 
 namespace adrs {
 
@@ -155,6 +163,46 @@ bool drop_capabilities() {
   return ::syscall(SYS_capset, &header, data) == 0;
 }
 
+// Landlock: only the listed paths stay reachable. Returns a summary for the worker log.
+std::string restrict_filesystem(const std::string& masker_path, const std::string& scratch_dir) {
+  const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+  if (abi < 1) return "no filesystem restriction (Landlock unavailable)";
+  uint64_t read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_EXECUTE;
+  uint64_t handled = read | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                     LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |
+                     LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                     LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+  if (abi >= 2) handled |= LANDLOCK_ACCESS_FS_REFER;
+  if (abi >= 3) handled |= LANDLOCK_ACCESS_FS_TRUNCATE;
+  landlock_ruleset_attr attr{};
+  attr.handled_access_fs = handled;
+  const int ruleset = static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0));
+  if (ruleset < 0) return std::string("no filesystem restriction (") + std::strerror(errno) + ")";
+  const uint64_t file_read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE;
+  auto allow = [&](const std::string& path, uint64_t access) {
+    const int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) access &= file_read | LANDLOCK_ACCESS_FS_WRITE_FILE |
+                                                                   (abi >= 3 ? LANDLOCK_ACCESS_FS_TRUNCATE : 0);
+    landlock_path_beneath_attr rule{};
+    rule.allowed_access = access & handled;
+    rule.parent_fd = fd;
+    ::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+    ::close(fd);
+  };
+  // System libraries (the masker links libstdc++), the loader cache, a few device files.
+  for (const char* dir : {"/usr", "/lib", "/lib64", "/lib32"}) allow(dir, read);
+  for (const char* file : {"/etc/ld.so.cache", "/dev/urandom", "/dev/random"}) allow(file, file_read);
+  allow("/dev/null", file_read | LANDLOCK_ACCESS_FS_WRITE_FILE);
+  allow(masker_path, file_read);
+  allow(scratch_dir, handled);
+  const bool ok = ::syscall(SYS_landlock_restrict_self, ruleset, 0) == 0;
+  ::close(ruleset);
+  return ok ? "filesystem restricted (Landlock ABI " + std::to_string(abi) + ")"
+            : std::string("no filesystem restriction (") + std::strerror(errno) + ")";
+}
+
 }  // namespace
 
 void apply_resource_limits(long memory_mb, long cpu_seconds, long max_file_mb) {
@@ -173,7 +221,8 @@ bool follow_parent(int expected_parent) {
   return ::getppid() == expected_parent;
 }
 
-bool enter_sandbox(int message_fd, std::string* summary_out) {
+bool enter_sandbox(int message_fd, const std::string& masker_path, const std::string& scratch_dir,
+                   std::string* summary_out) {
   g_message_fd = message_fd;
   std::string& summary = *summary_out;
   summary.clear();
@@ -186,6 +235,7 @@ bool enter_sandbox(int message_fd, std::string* summary_out) {
   summary += drop_capabilities() ? ", capabilities dropped" : ", capabilities kept";
   ::prctl(PR_SET_DUMPABLE, 0);
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  summary += ", " + restrict_filesystem(masker_path, scratch_dir);
 
   struct sigaction action {};
   action.sa_sigaction = on_forbidden_syscall;

@@ -15,9 +15,12 @@ bool follow_parent(int expected_parent);
 // capabilities dropped, no_new_privs, and a seccomp filter that traps process creation, exec,
 // sockets, signals to other processes, ptrace, namespaces and io_uring. A trapped call ends the
 // worker with worker_exit::kForbiddenSyscall after writing a message to `message_fd`.
+// `masker_path` stays readable and executable, `scratch_dir` writable; with Landlock (where the
+// kernel has it) every other file outside the system library folders becomes unreachable.
 // Returns false when the seccomp filter could not be loaded (the worker must not go on);
 // `summary` says what was applied, for the worker's log.
-bool enter_sandbox(int message_fd, std::string* summary);
+bool enter_sandbox(int message_fd, const std::string& masker_path, const std::string& scratch_dir,
+                   std::string* summary);
 
 class Workload;
 

@@ -116,7 +116,9 @@ int run_select(const Args& args) {
   install_crash_reporters(message_fd);
   set_crash_workload(&w);
   std::string sandbox;
-  if (!enter_sandbox(message_fd, &sandbox))
+  char cwd[4096] = ".";
+  if (!::getcwd(cwd, sizeof cwd)) fail(message_fd, worker_exit::kUsage, "worker: cannot read its directory");
+  if (!enter_sandbox(message_fd, args.get("masker"), cwd, &sandbox))
     fail(message_fd, worker_exit::kUsage, "worker: the sandbox could not be set up: " + sandbox);
   std::fprintf(stderr, "worker sandbox: %s\n", sandbox.c_str());
 

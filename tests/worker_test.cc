@@ -126,6 +126,22 @@ TEST_F(WorkerTest, MaskerSeesNoApiKey) {
   EXPECT_TRUE(r.ok()) << "the masker found the key, or failed: " << r.message;
 }
 
+TEST_F(WorkerTest, MaskerCannotReadFilesOutsideTheSandbox) {
+  const EvalResult starter = eval(test::source_dir() + "/masker_template/evolve_masker.cpp");
+  ASSERT_TRUE(starter.ok());
+  if (starter.sandbox.find("filesystem restricted") == std::string::npos)
+    GTEST_SKIP() << "this kernel has no Landlock: " << starter.sandbox;
+  const EvalResult r = eval("read_files");
+  EXPECT_TRUE(r.ok()) << "the masker read a file it should not reach: " << r.message;
+}
+
+TEST_F(WorkerTest, SandboxIsReported) {
+  const EvalResult r = eval("keep_none");
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r.sandbox.find("seccomp filter loaded"), std::string::npos) << r.sandbox;
+  EXPECT_NE(r.sandbox.find("capabilities dropped"), std::string::npos) << r.sandbox;
+}
+
 TEST_F(WorkerTest, InfiniteLoopTimesOut) {
   EvalOptions options = test::test_options();
   options.timeout_s = 2.0;
