@@ -8,6 +8,7 @@
 #include "driver/commands.h"
 #include "driver/table.h"
 #include "evaluator/evaluator.h"
+#include "util/interrupt.h"
 
 namespace adrs {
 
@@ -83,7 +84,8 @@ int run_eval(EvalArgs& args) {
     std::fprintf(stderr, "adrs eval: %s\n", s.message().c_str());
     return 2;
   }
-  const EvalResult result = evaluator->evaluate_source(source.str());
+  install_interrupt_handlers();
+  const EvalResult result = evaluator->evaluate_source(source.str(), interrupt_flag());
   if (args.json) {
     std::printf("%s\n", result_to_json(result, *evaluator).dump(2).c_str());
   } else {

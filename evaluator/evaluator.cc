@@ -4,9 +4,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
+#include "evaluator/cuda_backend.h"
 #include "evaluator/worker_exit.h"
 #include "evaluator/worker_protocol.h"
 #include "util/parallel.h"
@@ -39,12 +43,28 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string make_temp_dir(const std::string& prefix) {
+std::string temp_root() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
+  return tmp && *tmp ? tmp : "/tmp";
+}
+
+std::string make_temp_dir(const std::string& parent, const std::string& prefix) {
+  std::string pattern = parent + "/" + prefix + "XXXXXX";
   if (!::mkdtemp(pattern.data())) return "";
   fs::permissions(pattern, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   return pattern;
+}
+
+// Evaluator directories are named adrs-eval-<pid>-XXXXXX. One whose process is gone was left by
+// a kill -9; remove it so that killed runs do not fill the disk.
+void remove_stale_eval_dirs() {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(temp_root(), error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("adrs-eval-", 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + 10, nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), error);
+  }
 }
 
 // Turns the way the worker ended into a status and a message.
@@ -96,6 +116,25 @@ EvalResult classify_worker_end(const ProcessResult& run, const std::string& mess
   return r;
 }
 
+// --device cpu: the CPU backend. cuda: the CUDA backend or a one-line reason why not. auto: CUDA
+// when this build has it and a device is present, else the CPU backend.
+Status make_backend(const EvalOptions& options, const Workload& workload, std::unique_ptr<Backend>* out) {
+  if (options.device != Device::kCpu) {
+#ifdef ADRS_HAVE_CUDA
+    Status s = cuda_device_status();
+    if (s.ok()) s = make_cuda_backend(workload, CudaBackendOptions{}, out);
+    if (s.ok()) return s;
+    if (options.device == Device::kCuda) return Status::Error("--device cuda: " + s.message() + "; use --device cpu or auto");
+    if (cuda_device_status().ok()) spdlog::warn("CUDA backend unavailable ({}); using the CPU backend", s.message());
+#else
+    if (options.device == Device::kCuda)
+      return Status::Error("--device cuda: this adrs was built without CUDA (nvcc was not found when it was built); use --device cpu or auto");
+#endif
+  }
+  *out = make_cpu_backend(workload, options.threads);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>* out) {
@@ -103,14 +142,13 @@ Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>*
     return Status::Error("--target-density must be in [0, 1] (a fraction of keys, e.g. 0.1)");
   if (!(options.timeout_s > 0.0)) return Status::Error("--timeout must be a positive number of seconds");
   if (options.threads < 0) return Status::Error("--threads must be >= 0 (0 uses every core)");
-  if (options.device == Device::kCuda)
-    return Status::Error("--device cuda: this build has no CUDA evaluator backend yet; use --device cpu or auto");
   std::unique_ptr<Evaluator> e(new Evaluator());
   e->options_ = options;
   if (e->options_.cache_dir.empty()) e->options_.cache_dir = default_cache_dir();
   if (Status s = make_workload(options.workload, &e->workload_); !s.ok()) return s;
-  e->backend_ = make_cpu_backend(e->workload_, options.threads);
-  e->scratch_dir_ = make_temp_dir("adrs-eval-");
+  if (Status s = make_backend(options, e->workload_, &e->backend_); !s.ok()) return s;
+  remove_stale_eval_dirs();
+  e->scratch_dir_ = make_temp_dir(temp_root(), "adrs-eval-" + std::to_string(::getpid()) + "-");
   if (e->scratch_dir_.empty()) return Status::Error("cannot create a temporary directory (is /tmp full? set TMPDIR)");
   e->input_path_ = e->scratch_dir_ + "/workload.bin";
   const Reference& ref = e->backend_->reference();
@@ -153,7 +191,7 @@ EvalResult Evaluator::evaluate_source(const std::string& source, const std::atom
 
 EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const std::atomic<bool>* cancel) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string dir = make_temp_dir("adrs-worker-");
+  const std::string dir = make_temp_dir(scratch_dir_, "worker-");
   if (dir.empty()) {
     EvalResult r;
     r.message = "cannot create a temporary directory for the worker (is /tmp full?)";
