@@ -10,7 +10,9 @@
 
 #include <spdlog/spdlog.h>
 
+#ifdef ADRS_HAVE_CUDA
 #include "evaluator/cuda_backend.h"
+#endif
 #include "evaluator/worker_exit.h"
 #include "evaluator/worker_protocol.h"
 #include "util/parallel.h"

@@ -124,7 +124,14 @@ int run_select(const Args& args) {
 
   // Candidate code runs from here on (static initializers run inside dlopen).
   void* library = ::dlopen(args.get("masker").c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!library) fail(message_fd, worker_exit::kBadMasker, std::string("cannot load the masker: ") + dlerror());
+  if (!library) {
+    const std::string why = dlerror();
+    const bool no_select = why.find("undefined symbol: _Z6selectRKN4adrs3RowERNS_9SelectionE") != std::string::npos;
+    fail(message_fd, worker_exit::kBadMasker,
+         no_select ? "the masker does not define void select(const adrs::Row& row, adrs::Selection& out) with "
+                     "exactly this signature"
+                   : "cannot load the masker: " + why);
+  }
   auto version = reinterpret_cast<VersionFn>(::dlsym(library, "adrs_masker_api_version"));
   auto entry = reinterpret_cast<EntryFn>(::dlsym(library, "adrs_masker_select_v1"));
   if (!version || !entry)

@@ -108,6 +108,7 @@ INSTANTIATE_TEST_SUITE_P(
                       FailureCase{"nan_weight", EvalStatus::kInvalidMask, "weight nan"},
                       FailureCase{"small_weight", EvalStatus::kInvalidMask, "weight 0.5"},
                       FailureCase{"no_entry", EvalStatus::kBadMasker, "entry point"},
+                      FailureCase{"wrong_signature", EvalStatus::kBadMasker, "exactly this signature"},
                       FailureCase{"syntax_error", EvalStatus::kCompileError, "error"}),
     [](const ::testing::TestParamInfo<FailureCase>& info) {
       return std::string(info.param.masker) + "_" + std::to_string(info.index);
