@@ -1,0 +1,140 @@
+// Kernel benchmarks: device copy bandwidth (the ceiling), then per size n the reference decode
+// kernel and the sparse kernel at 10% density, as bytes that must move over median time.
+#include "bench/bench_kernels.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "bench/bench_util.h"
+#include "kernels/attention.h"
+#include "util/hash.h"
+
+namespace adrs::bench {
+
+using cuda::AccType;
+using cuda::KvType;
+
+double copy_bandwidth(nlohmann::json* out) {
+  const size_t bytes = size_t{2} << 30;
+  DeviceBuffer<char> a(bytes), b(bytes);
+  check(cudaMemset(a.ptr, 1, bytes), "memset");
+  const double s = time_gpu([&] { cudaMemcpyAsync(b.ptr, a.ptr, bytes, cudaMemcpyDeviceToDevice); }, 20, 3);
+  const double bw = 2.0 * bytes / s;  // read + write
+  (*out)["copy"] = {{"bytes_moved", 2.0 * bytes}, {"seconds", s}, {"bandwidth_gbs", bw / 1e9}};
+  std::printf("device copy (D2D, 2 GiB, read+write counted): %.1f GB/s\n", bw / 1e9);
+  return bw;
+}
+
+namespace {
+
+// A decode batch as the kernels see it: `layers` calls (one step per layer, so no call shares a
+// cache and nothing stays in L2), each over n keys of every kv head.
+struct Batch {
+  int layers, q_heads, kv_heads, n;
+  KvType type;
+  DeviceBuffer<char> keys, values;
+  DeviceBuffer<float> queries;
+  DeviceBuffer<int64_t> kv_base;
+  DeviceBuffer<int32_t> capacity, keys_per_call;
+  cuda::DeviceWorkload dw;
+
+  Batch(int layers_, int q_heads_, int kv_heads_, int n_, KvType type_)
+      : layers(layers_), q_heads(q_heads_), kv_heads(kv_heads_), n(n_), type(type_),
+        keys(kv_elements() * cuda::kv_element_bytes(type_)), values(kv_elements() * cuda::kv_element_bytes(type_)),
+        queries(size_t(layers_) * q_heads_ * cuda::kHeadDim), kv_base(layers_), capacity(layers_), keys_per_call(layers_) {
+    cuda::launch_fill_random(type, keys.ptr, kv_elements(), 1, 0.0f, 1.0f, nullptr);
+    cuda::launch_fill_random(type, values.ptr, kv_elements(), 2, 0.5f, 1.0f, nullptr);
+    cuda::launch_fill_random(KvType::kF32, queries.ptr, int64_t(layers) * q_heads * cuda::kHeadDim, 3, 0.0f, 1.5f, nullptr);
+    std::vector<int64_t> base(layers);
+    for (int l = 0; l < layers; ++l) base[l] = int64_t(l) * kv_heads * n * cuda::kHeadDim;
+    upload(kv_base, base);
+    upload(capacity, std::vector<int32_t>(layers, n));
+    upload(keys_per_call, std::vector<int32_t>(layers, n));
+    dw = {type, keys.ptr, values.ptr, queries.ptr, kv_base.ptr, capacity.ptr, keys_per_call.ptr, layers, q_heads, kv_heads,
+          static_cast<float>(1.0 / std::sqrt(128.0))};
+    check(cudaDeviceSynchronize(), "fill");
+  }
+  int64_t kv_elements() const { return int64_t(layers) * kv_heads * n * cuda::kHeadDim; }
+  int64_t rows() const { return int64_t(layers) * q_heads; }
+  double kv_bytes() const { return 2.0 * kv_elements() * cuda::kv_element_bytes(type); }
+};
+
+}  // namespace
+
+void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, nlohmann::json* out) {
+  std::printf("\n%-6s %-5s %-22s %10s %10s %9s\n", "n", "kv", "kernel", "time_ms", "GB/s", "of_copy");
+  for (int n : sizes) {
+    for (KvType type : {KvType::kBF16, KvType::kF32}) {
+      Batch b(32, 32, 8, n, type);
+      const int64_t rows = b.rows();
+      DeviceBuffer<double> output(rows * cuda::kHeadDim), norm(rows), lognorm(rows), entropy(rows);
+      DeviceBuffer<float> scores(rows * int64_t(n));
+      std::vector<int64_t> score_offsets(rows + 1);
+      for (int64_t r = 0; r <= rows; ++r) score_offsets[r] = r * n;
+      DeviceBuffer<int64_t> d_score_offsets(rows + 1);
+      upload(d_score_offsets, score_offsets);
+      const int splits = cuda::reference_splits(b.dw, n, sm_count);
+      DeviceBuffer<char> workspace(cuda::reference_workspace_bytes(b.dw, splits, AccType::kF64));
+      cuda::ReferenceOutputs ref{output.ptr, norm.ptr, lognorm.ptr, entropy.ptr, nullptr, nullptr};
+      // Bytes that must move: K and V once per call, the queries, the outputs (+ scores if written).
+      const double base_bytes = b.kv_bytes() + rows * cuda::kHeadDim * (4.0 + 8.0);
+      auto report = [&](const char* name, double seconds, double bytes) {
+        const double bw = bytes / seconds;
+        std::printf("%-6d %-5s %-22s %10.3f %10.1f %8.1f%%\n", n, cuda::kv_type_name(type), name, seconds * 1e3, bw / 1e9,
+                    100.0 * bw / copy_bw);
+        (*out)["kernels"].push_back({{"n", n}, {"kv", cuda::kv_type_name(type)}, {"kernel", name}, {"seconds", seconds},
+                                     {"bytes", bytes}, {"bandwidth_gbs", bw / 1e9}, {"fraction_of_copy", bw / copy_bw},
+                                     {"splits", splits}});
+      };
+      for (AccType acc : {AccType::kF32, AccType::kF64}) {
+        const double s = time_gpu([&] { cuda::launch_reference(b.dw, acc, splits, workspace.ptr, ref, nullptr); });
+        report(acc == AccType::kF32 ? "reference fp32-acc" : "reference fp64-acc", s, base_bytes);
+      }
+      cuda::ReferenceOutputs with_scores = ref;
+      with_scores.scores = scores.ptr;
+      with_scores.score_offsets = d_score_offsets.ptr;
+      const double s_scores =
+          time_gpu([&] { cuda::launch_reference(b.dw, AccType::kF32, splits, workspace.ptr, with_scores, nullptr); });
+      report("reference+scores fp32", s_scores, base_bytes + 4.0 * rows * n);
+
+      // Sparse: each row keeps a pseudo-random 10% of its keys (sorted, distinct, weight 1).
+      std::vector<int64_t> offsets{0};
+      std::vector<int32_t> indices;
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int i = 0; i < n; ++i)
+          if ((mix64(uint64_t(r) * 1000003 + i) % 1000) < 100) indices.push_back(i);
+        offsets.push_back(int64_t(indices.size()));
+      }
+      std::vector<int32_t> first_block(rows + 1), block_row;
+      for (int64_t r = 0; r < rows; ++r) {
+        first_block[r] = int32_t(block_row.size());
+        const int64_t blocks = (offsets[r + 1] - offsets[r] + cuda::kSparseBlockEntries - 1) / cuda::kSparseBlockEntries;
+        for (int64_t k = 0; k < blocks; ++k) block_row.push_back(int32_t(r));
+      }
+      first_block[rows] = int32_t(block_row.size());
+      DeviceBuffer<int64_t> d_offsets(offsets.size());
+      DeviceBuffer<int32_t> d_indices(indices.size()), d_first(first_block.size()), d_block_row(block_row.size());
+      upload(d_offsets, offsets);
+      upload(d_indices, indices);
+      upload(d_first, first_block);
+      upload(d_block_row, block_row);
+      DeviceBuffer<double> results(3 * rows);
+      const cuda::DeviceSelections sel{d_offsets.ptr, d_indices.ptr, nullptr, d_block_row.ptr, d_first.ptr};
+      const cuda::SparseOutputs sout{results.ptr, results.ptr + rows, results.ptr + 2 * rows};
+      const int64_t blocks = int64_t(block_row.size());
+      // Bytes it must gather: K and V rows of every kept entry, its index, the query and true output.
+      const double entries = double(indices.size());
+      const double gather = entries * (2.0 * cuda::kHeadDim * cuda::kv_element_bytes(type) + 4.0) + rows * cuda::kHeadDim * 12.0;
+      for (AccType acc : {AccType::kF32, AccType::kF64}) {
+        cuda::launch_reference(b.dw, acc, splits, workspace.ptr, ref, nullptr);
+        DeviceBuffer<char> sparse_ws(cuda::sparse_workspace_bytes(blocks, acc));
+        const double s = time_gpu([&] {
+          cuda::launch_sparse(b.dw, acc, sel, ref, 0, rows, 0, blocks, sparse_ws.ptr, sout, nullptr);
+        });
+        report(acc == AccType::kF32 ? "sparse10% fp32-acc" : "sparse10% fp64-acc", s, gather);
+      }
+    }
+  }
+}
+
+}  // namespace adrs::bench

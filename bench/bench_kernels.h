@@ -1,0 +1,29 @@
+// The parts of adrs-bench (bench_main.cc): each measures one thing and adds it to a JSON report.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace adrs::bench {
+
+// Device-to-device copy of 2 GiB; returns bytes read + written per second (the ceiling).
+double copy_bandwidth(nlohmann::json* out);
+
+// Reference decode and 10%-density sparse kernels at each key count n (32 layers x 32 q heads x
+// 8 kv heads, bf16 and fp32 K/V), as achieved bandwidth and its fraction of `copy_bw`.
+void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, nlohmann::json* out);
+
+struct LargeOptions {
+  int layers = 32, steps = 8, capacity = 32768;
+  std::string dump_dir;  // "" : no dump for bench/torch_reference.py
+};
+
+// Per-candidate evaluation time through the CUDA backend on the `large` shape.
+void large_candidates(const LargeOptions& options, nlohmann::json* out);
+
+// Evaluator::Create and two evaluate_source() calls of `masker_path` on `preset`, device cuda.
+void end_to_end(const std::string& preset, const std::string& masker_path, nlohmann::json* out);
+
+}  // namespace adrs::bench

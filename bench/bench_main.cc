@@ -1,0 +1,73 @@
+// adrs-bench: measures the CUDA evaluator against the device's copy bandwidth and, with
+// bench/torch_reference.py, against an eager PyTorch evaluation of the same data.
+//   adrs-bench [--sizes 2048,4096,...] [--skip-kernels] [--skip-large] [--layers N]
+//              [--dump DIR] [--json FILE] [--e2e PRESET --masker FILE]
+// See docs/PERFORMANCE.md for the commands the recorded numbers came from.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "bench/bench_kernels.h"
+#include "bench/bench_util.h"
+
+int main(int argc, char** argv) {
+  using namespace adrs::bench;
+  std::vector<int> sizes{2048, 4096, 8192, 16384, 32768};
+  bool kernels = true, large = true;
+  LargeOptions large_options;
+  std::string json_path, e2e_preset, masker = "masker_template/evolve_masker.cpp";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "adrs-bench: %s needs a value\n", arg.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--sizes") {
+      sizes.clear();
+      std::stringstream list(value());
+      for (std::string item; std::getline(list, item, ',');) sizes.push_back(std::atoi(item.c_str()));
+    } else if (arg == "--skip-kernels") {
+      kernels = false;
+    } else if (arg == "--skip-large") {
+      large = false;
+    } else if (arg == "--layers") {
+      large_options.layers = std::atoi(value().c_str());
+    } else if (arg == "--dump") {
+      large_options.dump_dir = value();
+    } else if (arg == "--e2e") {
+      e2e_preset = value();
+    } else if (arg == "--masker") {
+      masker = value();
+    } else if (arg == "--json") {
+      json_path = value();
+    } else {
+      std::fprintf(stderr, "adrs-bench: unknown option '%s' (see the comment at the top of bench/bench_main.cc)\n", arg.c_str());
+      return 2;
+    }
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line by line, so a killed run still shows its progress
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    std::fprintf(stderr, "adrs-bench: no CUDA device\n");
+    return 1;
+  }
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, 0), "device properties");
+  std::printf("device: %s, %d SMs, %.1f GiB, L2 %d MiB\n", prop.name, prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0,
+              prop.l2CacheSize >> 20);
+  nlohmann::json report;
+  report["device"] = prop.name;
+  const double copy_bw = copy_bandwidth(&report);
+  if (kernels) kernel_sweep(sizes, copy_bw, prop.multiProcessorCount, &report);
+  if (large) large_candidates(large_options, &report);
+  if (!json_path.empty()) std::ofstream(json_path) << report.dump(1) << "\n";
+  if (!e2e_preset.empty()) end_to_end(e2e_preset, masker, &report);
+  if (!json_path.empty()) std::ofstream(json_path) << report.dump(1) << "\n";
+  return 0;
+}

@@ -1,0 +1,233 @@
+// Reference (dense) decode attention, flash-decoding style: each block takes one split of one
+// call's keys for G query heads that share a kv head (so K and V are read once per group), keeps
+// an online softmax per subwarp, merges its subwarps in shared memory and writes one partial;
+// a second kernel merges the splits of each row by log-sum-exp and derives the row statistics.
+#include <algorithm>
+
+#include "kernels/attention_device.cuh"
+#include "kernels/launch_util.h"
+
+namespace adrs::cuda {
+namespace {
+
+constexpr int kKeysPerIteration = 4;  // K/V rows each subwarp has in flight
+
+template <typename Acc>
+struct ReferencePartials {
+  Acc* acc;    // [rows * splits * kHeadDim]
+  Acc* stats;  // [rows * splits * 3]: running max m, sum l of exp(s - m), sum t of exp(s - m) * s
+};
+
+template <typename Acc>
+ReferencePartials<Acc> reference_partials(void* workspace, int64_t rows, int splits) {
+  Acc* base = static_cast<Acc*>(workspace);
+  return {base, base + rows * splits * kHeadDim};
+}
+
+template <typename KV, typename Acc, int G>
+__global__ void __launch_bounds__(kBlockThreads) reference_partial_kernel(DeviceWorkload w, ReferenceOutputs out,
+                                                                          ReferencePartials<Acc> partials) {
+  using Geo = RowGeometry<KV>;
+  constexpr int E = Geo::kPerLane, L = Geo::kLanesPerRow, S = Geo::kSubwarps, U = kKeysPerIteration;
+  const int split = blockIdx.x, splits = gridDim.x;
+  const int head0 = blockIdx.y * G;
+  const int call = blockIdx.z;
+  const int n = w.call_keys[call];
+  const int chunk = (n + splits - 1) / splits;
+  const int begin = split * chunk, end = min(n, begin + chunk);
+  const int kv_head = head0 / (w.num_q_heads / w.num_kv_heads);
+  const int lane = threadIdx.x % L, sub = threadIdx.x / L;
+  const int64_t base = w.call_kv_base[call] + int64_t{kv_head} * w.call_capacity[call] * kHeadDim;
+  const uint4* keys = reinterpret_cast<const uint4*>(static_cast<const KV*>(w.keys) + base);
+  const uint4* values = reinterpret_cast<const uint4*>(static_cast<const KV*>(w.values) + base);
+  const int64_t row0 = int64_t{call} * w.num_q_heads + head0;
+
+  Acc q[G][E], acc[G][E], m[G], l[G], t[G];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+#pragma unroll
+    for (int e = 0; e < E; ++e) {
+      q[g][e] = w.queries[(row0 + g) * kHeadDim + lane * E + e];
+      acc[g][e] = 0;
+    }
+    m[g] = -INFINITY;
+    l[g] = 0;
+    t[g] = 0;
+  }
+
+  // The loop bound is uniform per warp: the two subwarps of a warp (16-bit K/V) shuffle with a
+  // full mask, so neither may leave the loop while the other is still in it.
+  const int warp_first_sub = (threadIdx.x / 32) * (32 / L);
+  for (int warp_k0 = begin + warp_first_sub * U; warp_k0 < end; warp_k0 += S * U) {
+    const int k0 = warp_k0 + (sub - warp_first_sub) * U;
+    uint4 kraw[U], vraw[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int k = min(k0 + u, end - 1);  // past the end: re-read a valid row, masked below
+      kraw[u] = load_streaming(keys + int64_t{k} * L + lane);
+      vraw[u] = load_streaming(values + int64_t{k} * L + lane);
+    }
+    Acc s[U][G];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      float kf[E];
+      KvVec<KV>::widen(kraw[u], kf);
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        Acc dot = 0;
+#pragma unroll
+        for (int e = 0; e < E; ++e) dot += q[g][e] * static_cast<Acc>(kf[e]);
+        dot = subwarp_sum<L>(dot);
+        s[u][g] = k0 + u < end ? static_cast<Acc>(w.scale) * dot : Acc(-INFINITY);
+      }
+    }
+    if (out.scores != nullptr && lane < U * G) {
+      // Lane u * G + g writes score (u, g); registers are indexed by constants only.
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int g = 0; g < G; ++g)
+          if (lane == u * G + g && k0 + u < end) out.scores[out.score_offsets[row0 + g] + k0 + u] = static_cast<float>(s[u][g]);
+    }
+    float vf[U][E];
+#pragma unroll
+    for (int u = 0; u < U; ++u) KvVec<KV>::widen(vraw[u], vf[u]);
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      Acc top = m[g];
+#pragma unroll
+      for (int u = 0; u < U; ++u) top = max(top, s[u][g]);  // -inf only while nothing was valid
+      const Acc alpha = rescale(m[g], top);
+      Acc p[U];
+      l[g] *= alpha;
+      t[g] *= alpha;
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        p[u] = k0 + u < end ? acc_exp<Acc>(s[u][g] - top) : Acc(0);
+        l[g] += p[u];
+        if (k0 + u < end) t[g] += p[u] * s[u][g];
+      }
+#pragma unroll
+      for (int e = 0; e < E; ++e) {
+        Acc a = acc[g][e] * alpha;
+#pragma unroll
+        for (int u = 0; u < U; ++u) a += p[u] * static_cast<Acc>(vf[u][e]);
+        acc[g][e] = a;
+      }
+      m[g] = top;
+    }
+  }
+
+  // Merge the subwarps of the block.
+  __shared__ Acc shared_acc[S][G][kHeadDim];
+  __shared__ Acc shared_stats[S][G][3];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+#pragma unroll
+    for (int e = 0; e < E; ++e) shared_acc[sub][g][lane * E + e] = acc[g][e];
+    if (lane == 0) {
+      shared_stats[sub][g][0] = m[g];
+      shared_stats[sub][g][1] = l[g];
+      shared_stats[sub][g][2] = t[g];
+    }
+  }
+  __syncthreads();
+  const int dim = threadIdx.x;  // kBlockThreads == kHeadDim
+  for (int g = 0; g < G; ++g) {
+    Acc top = -INFINITY;
+    for (int i = 0; i < S; ++i) top = max(top, shared_stats[i][g][0]);
+    Acc sum_l = 0, sum_t = 0, sum_acc = 0;
+    for (int i = 0; i < S; ++i) {
+      const Acc f = rescale(shared_stats[i][g][0], top);
+      sum_l += f * shared_stats[i][g][1];
+      sum_t += f * shared_stats[i][g][2];
+      sum_acc += f * shared_acc[i][g][dim];
+    }
+    const int64_t slot = (row0 + g) * splits + split;
+    partials.acc[slot * kHeadDim + dim] = sum_acc;
+    if (dim == 0) {
+      partials.stats[slot * 3 + 0] = top;
+      partials.stats[slot * 3 + 1] = sum_l;
+      partials.stats[slot * 3 + 2] = sum_t;
+    }
+  }
+}
+
+// One block per row: merge its splits, then o = N / D, ||o||^2, log D, and the entropy.
+template <typename Acc>
+__global__ void __launch_bounds__(kBlockThreads) reference_merge_kernel(DeviceWorkload w, int splits, ReferenceOutputs out,
+                                                                        ReferencePartials<Acc> partials) {
+  __shared__ double scratch[kBlockThreads / 32];
+  const int64_t row = blockIdx.x;
+  const int n = w.call_keys[row / w.num_q_heads];
+  const int dim = threadIdx.x;
+  const Acc* stats = partials.stats + row * splits * 3;
+  Acc top = -INFINITY;
+  for (int i = 0; i < splits; ++i) top = max(top, stats[i * 3]);
+  Acc sum_l = 0, sum_t = 0, sum_acc = 0;
+  for (int i = 0; i < splits; ++i) {
+    const Acc f = rescale(stats[i * 3], top);
+    sum_l += f * stats[i * 3 + 1];
+    sum_t += f * stats[i * 3 + 2];
+    sum_acc += f * partials.acc[(row * splits + i) * kHeadDim + dim];
+  }
+  const double o = static_cast<double>(sum_acc) / static_cast<double>(sum_l);
+  out.output[row * kHeadDim + dim] = o;
+  const double norm_sq = block_sum(o * o, scratch);
+  if (dim == 0) {
+    const double log_l = log(static_cast<double>(sum_l));
+    out.norm_sq[row] = norm_sq;
+    out.log_normalizer[row] = static_cast<double>(top) + log_l;
+    // H = log D - E[s - max]; normalized by the entropy of the uniform distribution over n keys.
+    const double entropy = log_l - (static_cast<double>(sum_t) / static_cast<double>(sum_l) - static_cast<double>(top));
+    out.entropy[row] = n > 1 ? fmin(1.0, fmax(0.0, entropy / log(static_cast<double>(n)))) : 0.0;
+  }
+}
+
+template <typename KV, typename Acc, int G>
+void launch_for_group(const DeviceWorkload& w, int splits, void* workspace, const ReferenceOutputs& out,
+                      cudaStream_t stream) {
+  const int64_t rows = int64_t{w.num_calls} * w.num_q_heads;
+  const ReferencePartials<Acc> partials = reference_partials<Acc>(workspace, rows, splits);
+  const dim3 grid(splits, w.num_q_heads / G, w.num_calls);
+  reference_partial_kernel<KV, Acc, G><<<grid, kBlockThreads, 0, stream>>>(w, out, partials);
+  reference_merge_kernel<Acc><<<static_cast<unsigned>(rows), kBlockThreads, 0, stream>>>(w, splits, out, partials);
+}
+
+template <typename KV, typename Acc>
+void launch_typed(const DeviceWorkload& w, int splits, void* workspace, const ReferenceOutputs& out, cudaStream_t stream) {
+  // Heads per block: the largest of 4, 2, 1 that divides the GQA group size.
+  const int group = w.num_q_heads / w.num_kv_heads;
+  if (group % 4 == 0) return launch_for_group<KV, Acc, 4>(w, splits, workspace, out, stream);
+  if (group % 2 == 0) return launch_for_group<KV, Acc, 2>(w, splits, workspace, out, stream);
+  launch_for_group<KV, Acc, 1>(w, splits, workspace, out, stream);
+}
+
+}  // namespace
+
+int reference_splits(const DeviceWorkload& w, int max_keys, int sm_count) {
+  const int group = w.num_q_heads / w.num_kv_heads;
+  const int heads_per_block = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
+  const int64_t blocks = int64_t{w.num_calls} * (w.num_q_heads / heads_per_block);
+  // Aim at 8 blocks per multiprocessor, but keep at least 512 keys per split.
+  const int64_t wanted = (int64_t{8} * sm_count + blocks - 1) / blocks;
+  const int64_t most = std::max<int64_t>(1, max_keys / 512);
+  return static_cast<int>(std::clamp<int64_t>(wanted, 1, most));
+}
+
+size_t reference_workspace_bytes(const DeviceWorkload& w, int splits, AccType acc) {
+  const size_t rows = static_cast<size_t>(w.num_calls) * w.num_q_heads;
+  return rows * splits * (kHeadDim + 3) * (acc == AccType::kF64 ? sizeof(double) : sizeof(float));
+}
+
+void launch_reference(const DeviceWorkload& w, AccType acc, int splits, void* workspace, const ReferenceOutputs& out,
+                      void* stream) {
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  dispatch_kv_acc(w.kv_type, acc, [&](auto kv, auto a) {
+    using KV = decltype(kv);
+    using Acc = decltype(a);
+    launch_typed<KV, Acc>(w, splits, workspace, out, s);
+  });
+}
+
+}  // namespace adrs::cuda

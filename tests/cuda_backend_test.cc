@@ -1,0 +1,79 @@
+// The CUDA backend through the whole evaluator: the backend choice must never move a metric by
+// more than 1e-5 relative. On a machine without a CUDA device, checks the error paths instead.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "evaluator/cuda_backend.h"
+#include "evaluator/evaluator.h"
+#include "tests/test_util.h"
+
+namespace adrs {
+namespace {
+
+bool have_device() {
+#ifdef ADRS_HAVE_CUDA
+  return cuda_device_status().ok();
+#else
+  return false;
+#endif
+}
+
+void expect_close(double gpu, double cpu, const char* what) {
+  EXPECT_LE(std::abs(gpu - cpu), 1e-5 * std::max(std::abs(cpu), 1e-9)) << what << ": cuda " << gpu << " cpu " << cpu;
+}
+
+TEST(CudaBackend, MetricsMatchCpuOnDefaultWorkload) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  EvalOptions options = test::test_options("default");
+  options.device = Device::kCpu;
+  auto cpu = test::make_evaluator(options);
+  options.device = Device::kCuda;
+  auto gpu = test::make_evaluator(options);
+  ASSERT_TRUE(cpu && gpu);
+  EXPECT_EQ(gpu->backend().name(), "cuda");
+  for (const std::string& masker : {test::source_dir() + "/masker_template/evolve_masker.cpp", std::string("uniform_sample")}) {
+    const std::string source = test::masker_source(masker);
+    const EvalResult c = cpu->evaluate_source(source);
+    const EvalResult g = gpu->evaluate_source(source);
+    ASSERT_TRUE(c.ok()) << c.message;
+    ASSERT_TRUE(g.ok()) << g.message;
+    SCOPED_TRACE(masker);
+    expect_close(g.metrics.score, c.metrics.score, "score");
+    expect_close(g.metrics.error, c.metrics.error, "error");
+    expect_close(g.metrics.density, c.metrics.density, "density");
+    expect_close(g.metrics.row_error_p50, c.metrics.row_error_p50, "row_error_p50");
+    expect_close(g.metrics.row_error_p90, c.metrics.row_error_p90, "row_error_p90");
+    expect_close(g.metrics.row_error_max, c.metrics.row_error_max, "row_error_max");
+    expect_close(g.metrics.attention_mass_kept, c.metrics.attention_mass_kept, "attention_mass_kept");
+    expect_close(g.metrics.weight_mass, c.metrics.weight_mass, "weight_mass");
+    ASSERT_EQ(g.metrics.entropy_buckets.size(), c.metrics.entropy_buckets.size());
+    for (size_t b = 0; b < c.metrics.entropy_buckets.size(); ++b) {
+      EXPECT_EQ(g.metrics.entropy_buckets[b].rows, c.metrics.entropy_buckets[b].rows) << "bucket " << b;
+      expect_close(g.metrics.entropy_buckets[b].mean_error, c.metrics.entropy_buckets[b].mean_error, "bucket error");
+    }
+  }
+}
+
+TEST(CudaBackend, AutoPicksTheDeviceWhenPresent) {
+  EvalOptions options = test::test_options("smoke");
+  options.device = Device::kAuto;
+  auto e = test::make_evaluator(options);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->backend().name(), have_device() ? "cuda" : "cpu");
+}
+
+TEST(CudaBackend, DeviceCudaWithoutDeviceIsAOneLineError) {
+  if (have_device()) GTEST_SKIP() << "a CUDA device is present";
+  EvalOptions options = test::test_options("smoke");
+  options.device = Device::kCuda;
+  std::unique_ptr<Evaluator> e;
+  const Status s = Evaluator::Create(options, &e);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("--device cuda"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("--device cpu"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace adrs
