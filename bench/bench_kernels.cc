@@ -90,6 +90,8 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
         const double s = time_gpu([&] { cuda::launch_reference(b.dw, acc, splits, workspace.ptr, ref, nullptr); });
         report(acc == AccType::kF32 ? "reference fp32-acc" : "reference fp64-acc", s, base_bytes);
       }
+      const double s2 = time_gpu([&] { cuda::launch_reference(b.dw, AccType::kF32, splits, workspace.ptr, ref, nullptr, 2); });
+      report("reference fp32-acc U2", s2, base_bytes);
       cuda::ReferenceOutputs with_scores = ref;
       with_scores.scores = scores.ptr;
       with_scores.score_offsets = d_score_offsets.ptr;

@@ -53,8 +53,10 @@ int reference_splits(const DeviceWorkload& w, int max_keys, int sm_count);
 // Bytes of scratch the reference pass needs for `splits`.
 size_t reference_workspace_bytes(const DeviceWorkload& w, int splits, AccType acc);
 // Enqueues the reference pass on `stream` (a cudaStream_t; nullptr: the default stream).
+// `rows_in_flight` (2 or 4): K/V rows each subwarp loads per step; 0 picks 4 for fp32 and 2 for
+// fp64 accumulation (4 would spill registers there).
 void launch_reference(const DeviceWorkload& w, AccType acc, int splits, void* workspace,
-                      const ReferenceOutputs& out, void* stream);
+                      const ReferenceOutputs& out, void* stream, int rows_in_flight = 0);
 
 // Kept entries a sparse block handles; rows are cut into blocks of this many entries.
 constexpr int kSparseBlockEntries = 512;

@@ -10,7 +10,6 @@
 namespace adrs::cuda {
 namespace {
 
-constexpr int kKeysPerIteration = 4;  // K/V rows each subwarp has in flight
 
 template <typename Acc>
 struct ReferencePartials {
@@ -24,11 +23,13 @@ ReferencePartials<Acc> reference_partials(void* workspace, int64_t rows, int spl
   return {base, base + rows * splits * kHeadDim};
 }
 
-template <typename KV, typename Acc, int G>
+// U: K/V rows per subwarp and iteration; the next iteration's rows are loaded before this one's
+// arithmetic, so loads stay in flight while the block computes.
+template <typename KV, typename Acc, int G, int U>
 __global__ void __launch_bounds__(kBlockThreads) reference_partial_kernel(DeviceWorkload w, ReferenceOutputs out,
                                                                           ReferencePartials<Acc> partials) {
   using Geo = RowGeometry<KV>;
-  constexpr int E = Geo::kPerLane, L = Geo::kLanesPerRow, S = Geo::kSubwarps, U = kKeysPerIteration;
+  constexpr int E = Geo::kPerLane, L = Geo::kLanesPerRow, S = Geo::kSubwarps;
   const int split = blockIdx.x, splits = gridDim.x;
   const int head0 = blockIdx.y * G;
   const int call = blockIdx.z;
@@ -58,15 +59,20 @@ __global__ void __launch_bounds__(kBlockThreads) reference_partial_kernel(Device
   // The loop bound is uniform per warp: the two subwarps of a warp (16-bit K/V) shuffle with a
   // full mask, so neither may leave the loop while the other is still in it.
   const int warp_first_sub = (threadIdx.x / 32) * (32 / L);
-  for (int warp_k0 = begin + warp_first_sub * U; warp_k0 < end; warp_k0 += S * U) {
-    const int k0 = warp_k0 + (sub - warp_first_sub) * U;
-    uint4 kraw[U], vraw[U];
+  uint4 kraw[U], vraw[U];
+  auto load_rows = [&](int k0, uint4* kr, uint4* vr) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int k = min(k0 + u, end - 1);  // past the end: re-read a valid row, masked below
-      kraw[u] = load_streaming(keys + int64_t{k} * L + lane);
-      vraw[u] = load_streaming(values + int64_t{k} * L + lane);
+      kr[u] = load_streaming(keys + int64_t{k} * L + lane);
+      vr[u] = load_streaming(values + int64_t{k} * L + lane);
     }
+  };
+  if (begin + warp_first_sub * U < end) load_rows(begin + sub * U, kraw, vraw);
+  for (int warp_k0 = begin + warp_first_sub * U; warp_k0 < end; warp_k0 += S * U) {
+    const int k0 = warp_k0 + (sub - warp_first_sub) * U;
+    uint4 knext[U], vnext[U];
+    if (warp_k0 + S * U < end) load_rows(k0 + S * U, knext, vnext);
     Acc s[U][G];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
@@ -115,6 +121,11 @@ __global__ void __launch_bounds__(kBlockThreads) reference_partial_kernel(Device
         acc[g][e] = a;
       }
       m[g] = top;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      kraw[u] = knext[u];
+      vraw[u] = vnext[u];
     }
   }
 
@@ -185,22 +196,26 @@ __global__ void __launch_bounds__(kBlockThreads) reference_merge_kernel(DeviceWo
 }
 
 template <typename KV, typename Acc, int G>
-void launch_for_group(const DeviceWorkload& w, int splits, void* workspace, const ReferenceOutputs& out,
+void launch_for_group(const DeviceWorkload& w, int splits, int rows_in_flight, void* workspace, const ReferenceOutputs& out,
                       cudaStream_t stream) {
   const int64_t rows = int64_t{w.num_calls} * w.num_q_heads;
   const ReferencePartials<Acc> partials = reference_partials<Acc>(workspace, rows, splits);
   const dim3 grid(splits, w.num_q_heads / G, w.num_calls);
-  reference_partial_kernel<KV, Acc, G><<<grid, kBlockThreads, 0, stream>>>(w, out, partials);
+  if (rows_in_flight == 4)
+    reference_partial_kernel<KV, Acc, G, 4><<<grid, kBlockThreads, 0, stream>>>(w, out, partials);
+  else
+    reference_partial_kernel<KV, Acc, G, 2><<<grid, kBlockThreads, 0, stream>>>(w, out, partials);
   reference_merge_kernel<Acc><<<static_cast<unsigned>(rows), kBlockThreads, 0, stream>>>(w, splits, out, partials);
 }
 
 template <typename KV, typename Acc>
-void launch_typed(const DeviceWorkload& w, int splits, void* workspace, const ReferenceOutputs& out, cudaStream_t stream) {
+void launch_typed(const DeviceWorkload& w, int splits, int rows_in_flight, void* workspace, const ReferenceOutputs& out,
+                  cudaStream_t stream) {
   // Heads per block: the largest of 4, 2, 1 that divides the GQA group size.
   const int group = w.num_q_heads / w.num_kv_heads;
-  if (group % 4 == 0) return launch_for_group<KV, Acc, 4>(w, splits, workspace, out, stream);
-  if (group % 2 == 0) return launch_for_group<KV, Acc, 2>(w, splits, workspace, out, stream);
-  launch_for_group<KV, Acc, 1>(w, splits, workspace, out, stream);
+  if (group % 4 == 0) return launch_for_group<KV, Acc, 4>(w, splits, rows_in_flight, workspace, out, stream);
+  if (group % 2 == 0) return launch_for_group<KV, Acc, 2>(w, splits, rows_in_flight, workspace, out, stream);
+  launch_for_group<KV, Acc, 1>(w, splits, rows_in_flight, workspace, out, stream);
 }
 
 }  // namespace
@@ -221,12 +236,13 @@ size_t reference_workspace_bytes(const DeviceWorkload& w, int splits, AccType ac
 }
 
 void launch_reference(const DeviceWorkload& w, AccType acc, int splits, void* workspace, const ReferenceOutputs& out,
-                      void* stream) {
+                      void* stream, int rows_in_flight) {
   cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (rows_in_flight == 0) rows_in_flight = acc == AccType::kF64 ? 2 : 4;
   dispatch_kv_acc(w.kv_type, acc, [&](auto kv, auto a) {
     using KV = decltype(kv);
     using Acc = decltype(a);
-    launch_typed<KV, Acc>(w, splits, workspace, out, s);
+    launch_typed<KV, Acc>(w, splits, rows_in_flight, workspace, out, s);
   });
 }
 
