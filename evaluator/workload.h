@@ -79,10 +79,12 @@ class Workload {
   const float* queries_ = nullptr;
 };
 
-// The named synthetic presets, in the order `adrs eval --help` lists them.
+// The named workloads, in the order `adrs eval --help` lists them: the synthetic presets
+// (evaluator/synthetic.h) with their held-out twins, then the shipped trace "tinylm".
 std::vector<std::string> workload_preset_names();
 
-// Generates a named preset. `seed` 0 keeps the preset's own seed. Fails on an unknown name.
+// Builds a named workload: a synthetic preset, "tinylm" (workloads/tinylm.safetensors), or a trace
+// file path ending in .safetensors (evaluator/trace.h). Fails with a message naming the choices.
 Status make_workload(const std::string& name, Workload* out);
 
 }  // namespace adrs
