@@ -13,4 +13,14 @@ using CommandRunner = std::function<int()>;
 // adrs eval FILE: compile and score one masker.
 CommandRunner add_eval_command(CLI::App& app);
 
+// The evolution driver (driver/run_commands.cc, inspect_commands.cc, replay_command.cc).
+CommandRunner add_run_command(CLI::App& app);
+CommandRunner add_resume_command(CLI::App& app);
+CommandRunner add_status_command(CLI::App& app);
+CommandRunner add_best_command(CLI::App& app);
+CommandRunner add_show_command(CLI::App& app);
+CommandRunner add_lineage_command(CLI::App& app);
+CommandRunner add_replay_command(CLI::App& app);
+CommandRunner add_export_command(CLI::App& app);
+
 }  // namespace adrs

@@ -17,6 +17,14 @@ int main(int argc, char** argv) {
   std::map<CLI::App*, adrs::CommandRunner> runners;
   auto add = [&](adrs::CommandRunner runner) { runners[app.get_subcommands({}).back()] = std::move(runner); };
   add(adrs::add_eval_command(app));
+  add(adrs::add_run_command(app));
+  add(adrs::add_resume_command(app));
+  add(adrs::add_status_command(app));
+  add(adrs::add_best_command(app));
+  add(adrs::add_show_command(app));
+  add(adrs::add_lineage_command(app));
+  add(adrs::add_replay_command(app));
+  add(adrs::add_export_command(app));
   std::string names;
   bool known = false;
   for (const CLI::App* command : app.get_subcommands({})) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,7 +44,12 @@ struct CandidateRow {
   std::optional<double> score, error, density, score_std, error_std, stage1_score;
   std::string metrics_json;  // full metrics of the first seed plus per-seed scores
   std::string compile_log;
-  double proposal_s = 0, compile_s = 0, worker_s = 0, metrics_s = 0, db_s = 0;
+  // What the proposer was given (inspiration ids, recent attempts, fix-up target), so a proposal
+  // redone after a kill sees exactly the same request.
+  std::string request_json;
+  // Seconds per stage: proposer, checks (outside-block check, normalization, dedup), compile,
+  // worker (start + select), metrics, database writes.
+  double proposal_s = 0, check_s = 0, compile_s = 0, worker_s = 0, metrics_s = 0, db_s = 0;
   double cost_usd = 0;
   int64_t tokens_in = 0, tokens_out = 0;
   int attempts = 0;  // evaluation attempts started (a kill during one makes resume start another)

@@ -1,0 +1,107 @@
+// RunConfig: everything that defines a run, read from a TOML file (runs/*.toml) with every scalar
+// key also available as a command-line flag (flags win). Stored in the run database as JSON so
+// resume continues with exactly the same settings.
+//
+// TOML layout: tables [run], [evaluation], [search], [proposer], [stop], and [llm] (free-form,
+// handed to the LLM proposer). A key's flag is its name with '_' -> '-': search.islands is
+// --islands. Unknown keys are errors (a typo must not silently fall back to a default).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "util/status.h"
+
+namespace adrs {
+
+struct RunConfig {
+  // [run]
+  std::string name = "run";
+  uint64_t seed = 1;  // selector and proposer randomness derive from it
+  std::string seed_masker = "masker_template/evolve_masker.cpp";
+  // [evaluation]
+  std::string workload = "smoke";
+  double target_density = 0.10;
+  uint64_t eval_seed = 0;  // first evaluation seed; --eval-seeds K uses eval_seed .. eval_seed+K-1
+  int eval_seeds = 1;
+  double timeout_s = 60.0;
+  double compile_timeout_s = 60.0;
+  int eval_threads = 1;  // threads per worker; --parallel N workers run at once
+  int64_t memory_mb = 4096;
+  std::string device = "cpu";
+  std::string cache_dir;  // compiled maskers; "" : <run dir>/cache
+  bool cascade = false;  // stage 1 on cascade_workload first
+  std::string cascade_workload = "smoke";
+  double cascade_margin = 0.05;  // go on when stage-1 score >= island's best stage-1 score - margin
+  // [search]
+  int parallel = 2;
+  int islands = 2;
+  int migration_interval = 20;  // candidates between migrations (0: never)
+  int grid_bins = 6;
+  std::string feature_x = "density";
+  std::string feature_y = "code_length";
+  int archive_size = 16;
+  double exploit_ratio = 0.6;  // parent from the island's best
+  double explore_ratio = 0.25; // parent uniformly from the island; the rest: a MAP-Elites cell
+  double rewrite_ratio = 0.3;  // share of structural (rewrite) mutations
+  double crossover_ratio = 0.1;
+  int inspirations = 3;
+  // [proposer]
+  std::string proposer = "offline";
+  bool tune_constants = false;  // LLM runs: also tune the constants of the best candidates offline
+  double tune_ratio = 0.3;      // share of proposals given to the tuner when tune_constants is on
+  // [stop]
+  int64_t max_candidates = 100;  // total candidate rows, the seed included
+  double max_wall_s = 0.0;       // 0: no limit (summed over resumes)
+  double target_score = NAN;     // stop once the best score reaches it (NaN: none)
+  int64_t patience = 0;          // stop after this many candidates without improvement (0: none)
+  double max_cost = 0.0;         // USD of proposer calls (0: no limit)
+  // [llm]: read by the LLM proposer; opaque here.
+  nlohmann::json llm = nlohmann::json::object();
+
+  Status validate() const;
+};
+
+// One configurable key: "section.name", how to parse it and print it.
+struct ConfigKey {
+  std::string section, name, help;
+  bool changeable_on_resume;  // stop conditions and resource limits may change; the search may not
+  std::function<Status(RunConfig&, const std::string&)> set;
+  std::function<nlohmann::json(const RunConfig&)> get;
+  std::string flag() const;
+};
+const std::vector<ConfigKey>& config_keys();
+
+// Reads a TOML file over the defaults. Errors name the file, the key and the fix.
+Status load_config_file(const std::string& path, RunConfig* config);
+
+nlohmann::json config_to_json(const RunConfig& config);
+Status config_from_json(const nlohmann::json& json, RunConfig* config);
+
+// The keys whose values differ ("search.islands: 2 -> 4"), changeable or not.
+struct ConfigDifference {
+  std::string key, before, after;
+  bool changeable;
+};
+std::vector<ConfigDifference> diff_configs(const RunConfig& before, const RunConfig& after);
+
+// Registers every key as a flag on `command`; apply_config_flags copies the given ones into a config.
+class ConfigFlags {
+ public:
+  void add_to(CLI::App* command, bool only_changeable = false);
+  Status apply(RunConfig* config) const;
+  bool any_given() const;
+
+ private:
+  std::vector<std::pair<const ConfigKey*, CLI::Option*>> options_;
+  std::map<std::string, std::vector<std::string>> values_;
+};
+
+}  // namespace adrs
