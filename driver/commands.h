@@ -13,6 +13,12 @@ using CommandRunner = std::function<int()>;
 // adrs eval FILE: compile and score one masker.
 CommandRunner add_eval_command(CLI::App& app);
 
+// adrs leaderboard: every baseline masker at several target densities.
+CommandRunner add_leaderboard_command(CLI::App& app);
+
+// adrs workload info NAME: shape, memory and attention statistics of a workload.
+CommandRunner add_workload_command(CLI::App& app);
+
 // The evolution driver (driver/run_commands.cc, inspect_commands.cc, replay_command.cc).
 CommandRunner add_run_command(CLI::App& app);
 CommandRunner add_resume_command(CLI::App& app);

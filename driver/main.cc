@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   std::map<CLI::App*, adrs::CommandRunner> runners;
   auto add = [&](adrs::CommandRunner runner) { runners[app.get_subcommands({}).back()] = std::move(runner); };
   add(adrs::add_eval_command(app));
+  add(adrs::add_leaderboard_command(app));
+  add(adrs::add_workload_command(app));
   add(adrs::add_run_command(app));
   add(adrs::add_resume_command(app));
   add(adrs::add_status_command(app));

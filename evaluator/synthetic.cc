@@ -39,7 +39,7 @@ constexpr double kSinkNorm = 2.0;          // sink direction norm, in units of s
 constexpr double kLocalNorm = 0.75;        // recency direction norm in every key, in units of sqrt(d)
 constexpr int32_t kTopicSpan = 64;         // keys sharing one topic vector
 constexpr double kTopicShare = 0.6;        // rho: correlation of a key's content with its topic
-constexpr double kValueFromKey = 0.5;      // correlation of a value with its key's content
+constexpr double kValueFromKey = 0.9;      // correlation of a value with its key's content
 constexpr double kValueMean = 0.5;         // per-(layer, kv head) mean of the values
 constexpr int32_t kTargetGuard = 128;      // retrieval targets avoid the newest keys
 
