@@ -124,17 +124,23 @@ int run_show(const InspectArgs& a) {
   t.add_row({"score (mean over seeds)", opt(r.score, "%.6f") + (r.score_std && *r.score_std > 0 ? " ± " + opt(r.score_std, "%.2g") : "")});
   t.add_row({"error", opt(r.error, "%.6f")});
   t.add_row({"density", opt(r.density, "%.4f")});
+  {
+    const nlohmann::json m = r.metrics_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.metrics_json, nullptr, false);
+    if (m.is_object() && m.contains("row_error"))
+      t.add_row({"row error p50 / p90 / max", format("%.4f / %.4f / %.4f", m["row_error"].value("p50", 0.0),
+                                                     m["row_error"].value("p90", 0.0), m["row_error"].value("max", 0.0))});
+  }
   if (r.stage1_score) t.add_row({"stage-1 score", opt(r.stage1_score, "%.6f")});
-  t.add_row({"time: propose / check / compile / worker / metrics / db",
+  t.add_row({"seconds: propose/check/compile/worker/metrics/db",
              format("%.2f / %.3f / %.2f / %.2f / %.3f / %.3f s", r.proposal_s, r.check_s, r.compile_s, r.worker_s, r.metrics_s, r.db_s)});
   if (r.cost_usd > 0) t.add_row({"cost", format("$%.5f (%lld in, %lld out tokens)", r.cost_usd, static_cast<long long>(r.tokens_in), static_cast<long long>(r.tokens_out))});
   std::printf("%s", t.render("  ").c_str());
   if (!r.message.empty()) std::printf("\n  %s\n", r.message.c_str());
   const nlohmann::json m = r.metrics_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.metrics_json, nullptr, false);
-  if (m.is_object() && m.contains("entropy_buckets")) {
+  if (m.is_object() && m.contains("error_by_entropy")) {
     Table b({"entropy", "rows", "mean error", "density"});
-    for (const auto& bucket : m["entropy_buckets"])
-      b.add_row({format("%.1f-%.1f", bucket.value("low", 0.0), bucket.value("high", 0.0)), std::to_string(bucket.value("rows", 0)),
+    for (const auto& bucket : m["error_by_entropy"])
+      b.add_row({format("%.1f-%.1f", bucket.value("entropy_low", 0.0), bucket.value("entropy_high", 0.0)), std::to_string(bucket.value("rows", 0)),
                  format("%.4f", bucket.value("mean_error", 0.0)), format("%.4f", bucket.value("mean_density", 0.0))});
     std::printf("\n  error by normalized entropy of the true attention\n%s", b.render("  ").c_str());
   }
