@@ -315,6 +315,8 @@ class CudaBackend final : public Backend {
 Status cuda_device_status() {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver)
+    return Status::Error(std::string("no CUDA device or driver found (") + cudaGetErrorString(e) + ")");
   if (e != cudaSuccess) return Status::Error(std::string("no usable CUDA device (") + cudaGetErrorString(e) + ")");
   if (count == 0) return Status::Error("no CUDA device found");
   return Status::Ok();
