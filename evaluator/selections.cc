@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <utility>
+
+#include "util/parallel.h"
 
 namespace adrs {
 
@@ -50,27 +53,36 @@ Status validate_selections(const Workload& workload, const Selections& s) {
 }
 
 Selections canonicalize(const Selections& s) {
-  Selections out;
-  out.offsets.reserve(s.offsets.size());
-  out.indices.reserve(s.indices.size());
-  out.weights.reserve(s.weights.size());
-  std::vector<int64_t> order;
-  for (int64_t r = 0; r < s.num_rows(); ++r) {
-    order.resize(s.offsets[r + 1] - s.offsets[r]);
-    std::iota(order.begin(), order.end(), s.offsets[r]);
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      return s.indices[a] != s.indices[b] ? s.indices[a] < s.indices[b] : a < b;
-    });
-    for (int64_t e : order) {
-      if (static_cast<int64_t>(out.indices.size()) > out.offsets.back() && out.indices.back() == s.indices[e]) {
-        out.weights.back() += s.weights[e];
+  // Rows are independent: sort and merge each on its own thread, then concatenate in row order.
+  const int64_t rows = s.num_rows();
+  std::vector<std::vector<int32_t>> row_indices(rows);
+  std::vector<std::vector<double>> row_weights(rows);
+  parallel_for(rows, 0, [&](int64_t r) {
+    const int64_t begin = s.offsets[r], end = s.offsets[r + 1];
+    std::vector<std::pair<int32_t, int64_t>> order;  // (index, entry): ties keep entry order
+    order.reserve(end - begin);
+    for (int64_t e = begin; e < end; ++e) order.emplace_back(s.indices[e], e);
+    std::sort(order.begin(), order.end());
+    std::vector<int32_t>& indices = row_indices[r];
+    std::vector<double>& weights = row_weights[r];
+    for (const auto& [index, e] : order) {
+      if (!indices.empty() && indices.back() == index) {
+        weights.back() += s.weights[e];
       } else {
-        out.indices.push_back(s.indices[e]);
-        out.weights.push_back(s.weights[e]);
+        indices.push_back(index);
+        weights.push_back(s.weights[e]);
       }
     }
-    out.offsets.push_back(static_cast<int64_t>(out.indices.size()));
-  }
+  });
+  Selections out;
+  out.offsets.resize(rows + 1, 0);
+  for (int64_t r = 0; r < rows; ++r) out.offsets[r + 1] = out.offsets[r] + static_cast<int64_t>(row_indices[r].size());
+  out.indices.resize(out.offsets.back());
+  out.weights.resize(out.offsets.back());
+  parallel_for(rows, 0, [&](int64_t r) {
+    std::copy(row_indices[r].begin(), row_indices[r].end(), out.indices.begin() + out.offsets[r]);
+    std::copy(row_weights[r].begin(), row_weights[r].end(), out.weights.begin() + out.offsets[r]);
+  });
   return out;
 }
 
