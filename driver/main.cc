@@ -5,6 +5,8 @@
 #include <map>
 
 #include "driver/commands.h"
+#include "driver/llm_proposer.h"
+#include "driver/run_session.h"
 
 int main(int argc, char** argv) {
   // API keys live in this process: forbid other processes (masker workers) to read its memory or
@@ -16,6 +18,10 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   std::map<CLI::App*, adrs::CommandRunner> runners;
   auto add = [&](adrs::CommandRunner runner) { runners[app.get_subcommands({}).back()] = std::move(runner); };
+  // proposer = "llm": the LLM proposer built from the run config's [llm] table (driver/llm_proposer.h).
+  adrs::set_llm_proposer_factory([](const adrs::RunConfig& config, adrs::RunDb& db, std::unique_ptr<adrs::Proposer>* out) {
+    return adrs::make_llm_proposer(config.llm, &db, out);
+  });
   add(adrs::add_eval_command(app));
   add(adrs::add_leaderboard_command(app));
   add(adrs::add_workload_command(app));
