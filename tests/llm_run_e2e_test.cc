@@ -95,14 +95,18 @@ TEST(LlmRunEndToEnd, EveryFaultInjectedTheRunReachesItsBudget) {
   int evaluated = 0;
   for (const auto& r : rows) {
     EXPECT_TRUE(r.terminal()) << r.id << " " << r.status;
-    if (r.id > 1 && r.status != "duplicate") EXPECT_TRUE(r.parent_id.has_value()) << r.id;
+    if (r.id > 1 && r.status != "duplicate") {
+      EXPECT_TRUE(r.parent_id.has_value()) << r.id;
+    }
     if (r.status == "failed") {
       EXPECT_FALSE(r.failure.empty()) << r.id;
       EXPECT_FALSE(r.message.empty()) << r.id;
       failures.insert(r.failure);
     }
     if (r.status == "evaluated") ++evaluated;
-    if (r.source.find("leaked") != std::string::npos && r.density) EXPECT_LT(*r.density, 0.5);  // the worker had no key
+    if (r.source.find("leaked") != std::string::npos && r.density) {
+      EXPECT_LT(*r.density, 0.5);  // the worker had no key
+    }
   }
   EXPECT_GE(evaluated, budget / 3);
   EXPECT_TRUE(failures.count("patch:truncated")) << nlohmann::json(failures).dump();
