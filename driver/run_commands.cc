@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "driver/commands.h"
+#include "driver/llm_proposer.h"
 #include "driver/offline_proposer.h"
 #include "driver/run_loop.h"
 #include "driver/run_report.h"
@@ -110,6 +111,10 @@ int run_new(RunArgs& args) {
   EvolveBlock block;
   if (Status s = find_evolve_block(seed_source, &block); !s.ok())
     return fail("run", config.seed_masker + ": " + s.message() + " (the seed needs // EVOLVE-BLOCK-START and // EVOLVE-BLOCK-END lines)");
+  if (config.proposer == "llm") {  // a bad [llm] table must fail before the run directory exists
+    std::unique_ptr<Proposer> probe;
+    if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s.message());
+  }
   const std::string run_dir = args.runs_dir + "/" + config.name;
   if (fs::exists(run_db_path(run_dir)))
     return fail("run", run_dir + " already holds a run; continue it with adrs resume " + run_dir + " or choose another --name");

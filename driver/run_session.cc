@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "driver/llm_proposer.h"
 #include "driver/offline_proposer.h"
 #include "util/subprocess.h"
 
@@ -95,8 +96,8 @@ Status make_proposer(const RunConfig& config, RunDb& db, std::unique_ptr<Propose
     return Status::Ok();
   }
   if (config.proposer == "llm") {
-    if (!llm_factory()) return Status::Error("proposer = \"llm\" is not available in this build; use proposer = \"offline\"");
-    return llm_factory()(config, db, out);
+    if (llm_factory()) return llm_factory()(config, db, out);  // a test or another build's override
+    return make_llm_proposer(config.llm, &db, out);
   }
   return Status::Error("unknown proposer '" + config.proposer + "'; choose offline or llm");
 }

@@ -42,8 +42,8 @@ class RunLock {
 // consistent; resume redoes what was in flight).
 const std::atomic<bool>& install_interrupt_handler();
 
-// Makes the proposer named by config.proposer. "offline" is built in; "llm" is registered by the
-// LLM proposer (set_llm_proposer_factory, called from main.cc).
+// Makes the proposer named by config.proposer: "offline", or "llm" (driver/llm_proposer.h, from
+// the config's [llm] table). set_llm_proposer_factory replaces the LLM one (tests, fakes).
 using ProposerFactory = std::function<Status(const RunConfig&, RunDb&, std::unique_ptr<Proposer>*)>;
 void set_llm_proposer_factory(ProposerFactory factory);
 Status make_proposer(const RunConfig& config, RunDb& db, std::unique_ptr<Proposer>* out);
