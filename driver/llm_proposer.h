@@ -42,7 +42,7 @@ class LlmProposer : public Proposer {
   bool supports_fix_up() const override { return true; }
 
   double spent_usd() const;
-  bool budget_exhausted() const;
+  bool budget_exhausted() const override;
   // Bandit feedback: whether the candidate proposed under `candidate_id` beat its parent. (The
   // proposer also learns it from the recent attempts shown in later requests.)
   void record_outcome(int64_t candidate_id, bool improved);

@@ -96,6 +96,9 @@ class Proposer {
   virtual std::string describe() const = 0;
   // Whether fix-up requests make sense (an LLM can repair a compile error; the offline one cannot).
   virtual bool supports_fix_up() const { return false; }
+  // True once the proposer's own spending limit (llm.max_cost_usd) is reached: the loop then
+  // issues no new candidate and stops with reason max_cost once in-flight work ends.
+  virtual bool budget_exhausted() const { return false; }
 };
 
 }  // namespace adrs

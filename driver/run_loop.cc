@@ -197,6 +197,8 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
     if (row.status == "evaluated") shown_best = std::max(shown_best, *row.score);
   for (;;) {
     if (options.interrupt && options.interrupt->load()) stop("interrupted", "interrupted (Ctrl-C or SIGTERM); adrs resume continues it");
+    if (proposer.budget_exhausted())
+      stop("max_cost", "the LLM budget (llm.max_cost_usd) is spent; no new requests are made");
     if (config.max_wall_s > 0 && elapsed() >= config.max_wall_s)
       stop("max_wall_s", format("ran for %.0f s, reaching the limit of %.0f s", elapsed(), config.max_wall_s));
     if (auto fault = pool.fault()) {

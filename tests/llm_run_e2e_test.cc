@@ -128,5 +128,45 @@ TEST(LlmRunEndToEnd, EveryFaultInjectedTheRunReachesItsBudget) {
   fs::remove_all(dir);
 }
 
+// llm.max_cost_usd ends the run: no new requests once the budget is spent, stop reason max_cost,
+// spending within one request's cost of the limit, and no pile of failed candidates.
+TEST(LlmRunEndToEnd, SpentBudgetStopsTheRun) {
+  const std::string dir = (fs::temp_directory_path() / ("adrs-llm-budget-" + std::to_string(::getpid()))).string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  ::setenv(kKeyVar, kKey, 1);
+  test::FakeLlmServer server;
+  server.set_default([&](const test::RecordedRequest&, int index) { return test::FakeReply::answer(diff_answer(index)); });
+  const double limit = 0.05;
+  std::ofstream(dir + "/llm.toml") << "[run]\nname = \"budget\"\nseed = 3\n[evaluation]\nworkload = \"smoke\"\n"
+                                   << "[search]\nparallel = 2\nislands = 1\n[proposer]\nproposer = \"llm\"\n"
+                                   << "[stop]\nmax_candidates = 60\n"
+                                   << "[llm]\nmax_cost_usd = " << limit << "\n"
+                                   << "[[llm.models]]\nname = \"fake-a\"\nprovider = \"openai\"\nbase_url = \"" << server.base_url()
+                                   << "\"\napi_key_env = \"" << kKeyVar << "\"\nweight = 1\ninput_price_per_mtok = 1\n"
+                                   << "output_price_per_mtok = 10\ntimeout = 5\nmax_tokens = 1000\n";
+  const auto run = test::run_adrs("run --config " + dir + "/llm.toml --runs-dir " + dir + " --cache-dir " + test::binary_dir() +
+                                  "/test-cache/llm-e2e --quiet --json");
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  const auto status = nlohmann::json::parse(test::run_adrs("status " + dir + "/budget --json").out);
+  EXPECT_EQ(status["stop_reason"], "max_cost") << status.dump();
+
+  std::unique_ptr<RunDb> db;
+  ASSERT_TRUE(RunDb::Open(dir + "/budget/run.db", RunDb::Mode::kReadOnly, &db).ok());
+  std::vector<LlmCallRecord> calls;
+  ASSERT_TRUE(db->list_llm_calls(&calls).ok());
+  double spent = 0.0, largest = 0.0;
+  for (const auto& c : calls) {
+    spent += c.cost_usd;
+    largest = std::max(largest, c.cost_usd);
+  }
+  EXPECT_GT(calls.size(), 0u);
+  EXPECT_LE(spent, limit + largest + 1e-12);
+  std::vector<CandidateRow> rows;
+  ASSERT_TRUE(db->list_candidates(&rows, true).ok());
+  EXPECT_LT(rows.size(), calls.size() + 4) << "the run kept creating candidates after the budget was spent";
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace adrs
