@@ -19,7 +19,7 @@ struct InspectArgs {
   std::string run_dir;
   int64_t id = 0;
   int top = 10;
-  bool json = false, diff = false, source = false, all = false;
+  bool json = false, diff = false, source = false, all = false, prompt = false;
   std::string output;
 };
 
@@ -101,15 +101,35 @@ int run_best(const InspectArgs& a) {
   return 0;
 }
 
+// The LLM calls made for one candidate (retries included), in the order they were made.
+std::vector<LlmCallRecord> calls_of(const RunDb& db, int64_t id) {
+  std::vector<LlmCallRecord> all, mine;
+  if (db.list_llm_calls(&all).ok())
+    for (LlmCallRecord& c : all)
+      if (c.candidate_id == id) mine.push_back(std::move(c));
+  return mine;
+}
+
 int run_show(const InspectArgs& a) {
   std::unique_ptr<RunDb> db;
   CandidateRow r;
   if (int rc = open_candidate("show", a, &db, &r)) return rc;
   CandidateRow parent;
   const bool has_parent = r.parent_id && db->get_candidate(*r.parent_id, &parent).ok();
+  const std::vector<LlmCallRecord> calls = calls_of(*db, r.id);
   if (a.json) {
     nlohmann::json j = row_json(r, true);
     if (has_parent) j["diff"] = line_diff(parent.source, r.source);
+    j["llm_calls"] = nlohmann::json::array();
+    for (const LlmCallRecord& c : calls) {
+      nlohmann::json call = {{"model", c.model}, {"status", c.status}, {"tokens_in", c.tokens_in},
+                             {"tokens_out", c.tokens_out}, {"cost_usd", c.cost_usd}, {"latency_s", c.latency_s}};
+      if (a.prompt) {
+        call["prompt"] = c.prompt;
+        call["response"] = c.response;
+      }
+      j["llm_calls"].push_back(call);
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -152,6 +172,20 @@ int run_show(const InspectArgs& a) {
     std::printf("\n  per evaluation seed\n%s", s.render("  ").c_str());
   }
   if (!r.compile_log.empty() && r.status == "failed") std::printf("\ncompiler output:\n%s\n", trim_compiler_log(r.compile_log, 30).c_str());
+  if (!calls.empty()) {
+    Table c({"llm call", "model", "status", "tokens in", "tokens out", "cost", "latency"});
+    for (size_t i = 0; i < calls.size(); ++i)
+      c.add_row({std::to_string(i + 1), calls[i].model, calls[i].status, std::to_string(calls[i].tokens_in),
+                 std::to_string(calls[i].tokens_out), format("$%.5f", calls[i].cost_usd), format("%.2f s", calls[i].latency_s)});
+    std::printf("\n%s", c.render("  ").c_str());
+    if (!a.prompt) std::printf("  (--prompt prints the exact prompts and answers)\n");
+  }
+  if (a.prompt) {
+    if (calls.empty()) std::printf("\n(no LLM call was made for this candidate)\n");
+    for (size_t i = 0; i < calls.size(); ++i)
+      std::printf("\n===== llm call %zu: prompt =====\n%s\n===== llm call %zu: answer =====\n%s\n", i + 1,
+                  calls[i].prompt.c_str(), i + 1, calls[i].response.c_str());
+  }
   if (a.diff) {
     if (has_parent) {
       const std::string d = line_diff(parent.source, r.source);
@@ -236,6 +270,7 @@ CommandRunner add_show_command(CLI::App& app) {
   CLI::App* cmd = add(app, "show", "One candidate: metrics, diagnostics, why it failed, diff, source", *a, true);
   cmd->add_flag("--diff", a->diff, "Show the diff against its parent");
   cmd->add_flag("--source", a->source, "Print its full source");
+  cmd->add_flag("--prompt", a->prompt, "Print the exact prompt sent to the LLM and its answer, per call");
   return [a] { return run_show(*a); };
 }
 

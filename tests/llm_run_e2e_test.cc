@@ -165,6 +165,17 @@ TEST(LlmRunEndToEnd, SpentBudgetStopsTheRun) {
   std::vector<CandidateRow> rows;
   ASSERT_TRUE(db->list_candidates(&rows, true).ok());
   EXPECT_LT(rows.size(), calls.size() + 4) << "the run kept creating candidates after the budget was spent";
+  // show --prompt prints the exact prompt sent for a candidate, and no key.
+  const auto shown = test::run_adrs("show " + dir + "/budget 2 --prompt --json");
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const auto j = nlohmann::json::parse(shown.out);
+  ASSERT_FALSE(j["llm_calls"].empty()) << shown.out;
+  const auto first_of_2 = std::find_if(calls.begin(), calls.end(), [](const LlmCallRecord& c) { return c.candidate_id == 2; });
+  ASSERT_NE(first_of_2, calls.end());
+  EXPECT_EQ(j["llm_calls"][0]["prompt"].get<std::string>(), first_of_2->prompt);
+  EXPECT_NE(first_of_2->prompt.find("EVOLVE-BLOCK-START"), std::string::npos);
+  EXPECT_EQ(shown.out.find(kKey), std::string::npos);
+  EXPECT_NE(test::run_adrs("show " + dir + "/budget 2 --prompt").out.find("llm call 1: prompt"), std::string::npos);
   fs::remove_all(dir);
 }
 
