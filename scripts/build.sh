@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs dependencies (scripts/setup.sh), then configures and builds adrs into build/.
+# Arguments go to `cmake --build` (e.g. --target adrs adrs-worker); none builds everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-if [[ ! -f build/CMakeCache.txt ]]; then
-  cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DADRS_WERROR="${ADRS_WERROR:-OFF}"
-fi
-cmake --build build --parallel "$(nproc)"
+# Configure every time (cheap when nothing changed) so that an ADRS_WERROR given in the environment
+# (scripts/test.sh sets ON) takes effect; without it the cached setting stays.
+[[ -f build/CMakeCache.txt ]] && generator=()
+werror=()
+[[ -n "${ADRS_WERROR:-}" ]] && werror=(-DADRS_WERROR="$ADRS_WERROR")
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${werror[@]}" >/dev/null
+cmake --build build --parallel "$(nproc)" "$@"
