@@ -4,13 +4,7 @@
 # candidate and the commands to inspect it. Extra arguments go to `adrs run` (e.g. --max-candidates 100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
-if [[ ! -f build/CMakeCache.txt ]]; then
-  cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DADRS_WERROR="${ADRS_WERROR:-OFF}"
-fi
-# Only the programs the run needs (the tests build with scripts/build.sh or scripts/test.sh).
-cmake --build build --parallel "$(nproc)" --target adrs adrs-worker
+# Only the programs the run needs (the tests build with scripts/test.sh).
+bash scripts/build.sh --target adrs adrs-worker
 name="demo-$(date +%Y%m%d-%H%M%S)"
 build/adrs run --config runs/demo.toml --name "$name" "$@"
