@@ -1,10 +1,21 @@
-// Baseline: vAttention-style. Sinks and a local window (clamp(budget / 16, 1, 128) each), oracle
-// top-k of 0.5 * target * n, then uniform sampling of the residual keys with an adaptive sample size:
-// a base sample of n_b = max(2, 0.25 * target * n) draws estimates the std sigma of exp(s) over the
-// residual and the denominator D_hat; b = (z * sigma * n_s / (eps * D_hat))^2 with z = Phi^-1(1 -
-// delta), eps = 0.075, delta = 0.05, clamped to [n_b, min(n_s, budget left)]. Unlike the paper, the
-// budget the sampler does not need goes to more top-k keys. Then b fresh draws (with replacement)
-// from the final residual of n_s keys, each with weight n_s / b. Budget: floor(target * n) keys.
+// Baseline: vAttention-style, with importance sampling of the residual. Sinks and a local window
+// (clamp(budget / 16, 1, 128) each) with weight 1; the other left = budget - sink - local slots go to
+// the middle keys by threshold sampling: key i is kept with probability pi_i = min(1, e_i / tau),
+// e_i = exp(s_i - max s), where tau solves sum_i pi_i = left. The keys with pi_i = 1 (e_i >= tau)
+// are the row's top-k, kept deterministically with weight 1; how many there are (k) follows from the
+// row's scores. The rest are sampled by systematic sampling in key order (one uniform offset from
+// row.seed), which draws left - k distinct keys (up to rounding) with these inclusion probabilities, each
+// with the Horvitz-Thompson weight 1 / pi_i = tau / e_i >= 1, so the numerator and denominator
+// stay unbiased. Budget: floor(target * n) distinct keys.
+//
+// Why not the paper's uniform sampling with its (eps, delta) sample size: with inclusion probabilities
+// proportional to e_i every sampled key contributes exactly tau to the denominator, so the
+// denominator estimate is exact and the paper's rule has nothing left to size; the error left is
+// the values' spread, which this choice of pi minimizes (sum_i e_i^2 (1 / pi_i - 1) is smallest for
+// pi_i = min(1, e_i / tau) under sum pi_i = left, for values of equal spread). The same rule decides
+// top-k against sampling key by key: a key whose pi would exceed 1 is worth more kept than sampled.
+// Uniform draws (weight n_s / b) are the special case that ignores the scores of the residual keys;
+// they lose where the residual is heavy-tailed (docs/WORKLOADS.md, "Baselines and the leaderboard").
 #include "masker_api.h"
 
 #include <algorithm>
@@ -14,7 +25,6 @@
 #include <vector>
 
 void select(const adrs::Row& row, adrs::Selection& out) {
-  constexpr double kEps = 0.075, kZ = 1.6448536269514722;  // z = Phi^-1(1 - 0.05)
   const int n = row.num_keys;
   const int budget = static_cast<int>(row.target_density * n);
   if (budget < 1) return;
@@ -31,47 +41,50 @@ void select(const adrs::Row& row, adrs::Selection& out) {
   const double top = *std::max_element(s.begin(), s.end());
   const int edge = std::clamp(budget / 16, 1, 128);
   const int sink = std::min(edge, budget), local = std::min(edge, budget - sink);
-  double fixed_sum = 0.0;
-  auto keep = [&](int i) {
-    fixed_sum += std::exp(s[i] - top);
-    out.add(i);
-  };
-  for (int i = 0; i < sink; ++i) keep(i);
-  for (int i = std::max(sink, n - local); i < n; ++i) keep(i);
+  for (int i = 0; i < sink; ++i) out.add(i);
+  for (int i = std::max(sink, n - local); i < n; ++i) out.add(i);
   const int begin = sink, end = std::max(sink, n - local);
-  std::vector<int> middle(end - begin);
+  const int left = budget - sink - local;
+  const int m = end - begin;
+  if (left < 1 || m < 1) return;
+  std::vector<int> middle(m);
   std::iota(middle.begin(), middle.end(), begin);
-  std::sort(middle.begin(), middle.end(), [&](int a, int b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
-  const int left = budget - sink - local;  // for top-k and sampling together
-  const int m = static_cast<int>(middle.size());
-  const int k0 = std::min({static_cast<int>(0.5 * row.target_density * n), left, m});
-  if (left - k0 < 1 || m - k0 < 1) {
-    for (int t = 0; t < std::min(left, m); ++t) keep(middle[t]);
+  if (left >= m) {
+    for (int i : middle) out.add(i);
     return;
   }
-  // Base sample from the residual after the first k0 top keys: estimates sigma and D_hat.
-  std::mt19937_64 rng(row.seed);
-  double fixed_top = fixed_sum;
-  for (int t = 0; t < k0; ++t) fixed_top += std::exp(s[middle[t]] - top);
-  const int n_s0 = m - k0;
-  const int n_b = std::min({left - k0, n_s0, std::max(2, static_cast<int>(0.25 * row.target_density * n))});
-  std::uniform_int_distribution<int> pick0(k0, m - 1);
-  double sum = 0.0, sum_sq = 0.0;
-  for (int t = 0; t < n_b; ++t) {
-    const double x = std::exp(s[middle[pick0(rng)]] - top);
-    sum += x;
-    sum_sq += x * x;
+  std::sort(middle.begin(), middle.end(), [&](int a, int b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+  std::vector<double> e(m);
+  for (int t = 0; t < m; ++t) e[t] = std::exp(s[middle[t]] - top);
+  // suffix[t] = e[t] + ... + e[m - 1]. The threshold: the first k with e[k] <= suffix[k] / (left - k);
+  // then every key before k has e >= tau (so pi = 1) and the rest pi = e / tau with sum left - k.
+  std::vector<double> suffix(m + 1, 0.0);
+  for (int t = m - 1; t >= 0; --t) suffix[t] = suffix[t + 1] + e[t];
+  int k = 0;
+  while (k < left - 1 && e[k] * (left - k) > suffix[k]) ++k;
+  const double tau = suffix[k] / (left - k);
+  if (!(tau > 0.0) || !std::isfinite(tau)) {  // the residual has no mass left in double: keep top keys
+    for (int t = 0; t < left; ++t) out.add(middle[t]);
+    return;
   }
-  const double mean = sum / n_b;
-  const double sigma = std::sqrt(std::max(0.0, sum_sq / n_b - mean * mean));
-  const double d_hat = fixed_top + n_s0 * mean;
-  const double wanted = std::pow(kZ * sigma * n_s0 / (kEps * d_hat), 2.0);
-  const int b = static_cast<int>(std::clamp(std::ceil(wanted), double(n_b), double(std::min(n_s0, left - k0))));
-  // Budget the sampler does not need goes to top-k; then b fresh draws from the final residual.
-  const int k = std::min(left - b, m);
-  for (int t = 0; t < k; ++t) keep(middle[t]);
-  const int n_s = m - k;
-  if (n_s < 1) return;
-  std::uniform_int_distribution<int> pick(k, m - 1);
-  for (int t = 0; t < b; ++t) out.add(middle[pick(rng)], static_cast<double>(n_s) / b);
+  for (int t = 0; t < k; ++t) out.add(middle[t]);
+  // Systematic sampling of the residual in key order: points u, u + 1, ..., u + b - 1 on the
+  // cumulative inclusion probabilities; pi <= 1, so each key holds at most one point.
+  const int b = left - k;
+  std::vector<int> residual(middle.begin() + k, middle.end());
+  std::sort(residual.begin(), residual.end());
+  std::mt19937_64 rng(row.seed);
+  double point = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  double cumulative = 0.0;
+  int drawn = 0;
+  for (int i : residual) {
+    if (drawn == b) break;
+    const double pi = std::min(1.0, std::exp(s[i] - top) / tau);
+    cumulative += pi;
+    if (point < cumulative) {
+      out.add(i, std::max(1.0, 1.0 / pi));
+      ++drawn;
+      point += 1.0;
+    }
+  }
 }
