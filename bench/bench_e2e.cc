@@ -1,5 +1,5 @@
-// End-to-end cost of scoring a masker on a named preset through the Evaluator: generating the
-// workload on the host, the backend's upload and reference pass, the worker input file, then per
+// End-to-end cost of scoring maskers on a named preset through the Evaluator: generating the
+// workload (on the device for the GPU-sized presets), the backend's upload and reference pass, the worker input file, then per
 // candidate the sandboxed worker (the masker runs on the CPU) and the metrics.
 #include <chrono>
 #include <cstdio>
@@ -12,7 +12,7 @@
 
 namespace adrs::bench {
 
-void end_to_end(const std::string& preset, const std::string& masker_path, nlohmann::json* out) {
+void end_to_end(const std::string& preset, const std::vector<std::string>& masker_paths, nlohmann::json* out) {
   EvalOptions options;
   options.workload = preset;
   options.device = Device::kCuda;
@@ -31,20 +31,23 @@ void end_to_end(const std::string& preset, const std::string& masker_path, nlohm
               preset.c_str(), create_s, setup.storage.c_str(), setup.reference_gpu_s * 1e3);
   (*out)["e2e"] = {{"workload", preset}, {"create_s", create_s}, {"reference_gpu_s", setup.reference_gpu_s},
                    {"storage", setup.storage}};
-  std::ifstream in(masker_path);
-  const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  for (int rep = 0; rep < 2; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const EvalResult r = evaluator->evaluate_source(source);
-    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const CudaTimings c = cuda_backend_timings(evaluator->backend());
-    std::printf("  candidate %d: %s error %.6f density %.4f | compile %.2f s, worker %.2f s, metrics %.3f s (gpu %.2f ms), total %.2f s\n",
-                rep, status_name(r.status), r.metrics.error, r.metrics.density, r.compile_s, r.worker_s, r.metrics_s,
-                c.gpu_s * 1e3, total);
-    if (!r.ok()) std::printf("  message: %s\n", r.message.c_str());
-    (*out)["e2e"]["candidates"].push_back({{"status", status_name(r.status)}, {"error", r.metrics.error},
-                                           {"compile_s", r.compile_s}, {"worker_s", r.worker_s}, {"metrics_s", r.metrics_s},
-                                           {"gpu_s", c.gpu_s}, {"total_s", total}});
+  for (const std::string& masker_path : masker_paths) {
+    std::ifstream in(masker_path);
+    const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::printf("  masker %s\n", masker_path.c_str());
+    for (int rep = 0; rep < 2; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const EvalResult r = evaluator->evaluate_source(source);
+      const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const CudaTimings c = cuda_backend_timings(evaluator->backend());
+      std::printf("  candidate %d: %s error %.6f density %.4f | compile %.2f s, worker %.2f s, metrics %.3f s (gpu %.2f ms), total %.2f s\n",
+                  rep, status_name(r.status), r.metrics.error, r.metrics.density, r.compile_s, r.worker_s, r.metrics_s,
+                  c.gpu_s * 1e3, total);
+      if (!r.ok()) std::printf("  message: %s\n", r.message.c_str());
+      (*out)["e2e"]["candidates"].push_back({{"masker", masker_path}, {"status", status_name(r.status)}, {"error", r.metrics.error},
+                                             {"compile_s", r.compile_s}, {"worker_s", r.worker_s}, {"metrics_s", r.metrics_s},
+                                             {"gpu_s", c.gpu_s}, {"total_s", total}});
+    }
   }
 }
 

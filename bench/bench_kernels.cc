@@ -2,8 +2,11 @@
 // kernel and the sparse kernel at 10% density, as bytes that must move over median time.
 #include "bench/bench_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "bench/bench_util.h"
 #include "kernels/attention.h"
@@ -62,7 +65,7 @@ struct Batch {
 }  // namespace
 
 void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, nlohmann::json* out) {
-  std::printf("\n%-6s %-5s %-22s %10s %10s %9s\n", "n", "kv", "kernel", "time_ms", "GB/s", "of_copy");
+  std::printf("\n%-6s %-5s %-26s %10s %10s %9s\n", "n", "kv", "kernel", "time_ms", "GB/s", "of_copy");
   for (int n : sizes) {
     for (KvType type : {KvType::kBF16, KvType::kF32}) {
       Batch b(32, 32, 8, n, type);
@@ -73,31 +76,57 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
       for (int64_t r = 0; r <= rows; ++r) score_offsets[r] = r * n;
       DeviceBuffer<int64_t> d_score_offsets(rows + 1);
       upload(d_score_offsets, score_offsets);
-      const int splits = cuda::reference_splits(b.dw, n, sm_count);
-      DeviceBuffer<char> workspace(cuda::reference_workspace_bytes(b.dw, splits, AccType::kF64));
+      // Splits depend on the kernel variant; the workspace fits the largest.
+      auto splits_for = [&](AccType acc, cuda::ReferenceKernel kernel) {
+        return cuda::reference_splits(b.dw, acc, n, sm_count, kernel);
+      };
+      int max_splits = 1;
+      for (AccType acc : {AccType::kF32, AccType::kF64})
+        for (auto kernel : {cuda::ReferenceKernel::kAuto, cuda::ReferenceKernel::kCudaCores})
+          max_splits = std::max(max_splits, splits_for(acc, kernel));
+      DeviceBuffer<char> workspace(cuda::reference_workspace_bytes(b.dw, max_splits, AccType::kF64));
       cuda::ReferenceOutputs ref{output.ptr, norm.ptr, lognorm.ptr, entropy.ptr, nullptr, nullptr};
       // Bytes that must move: K and V once per call, the queries, the outputs (+ scores if written).
       const double base_bytes = b.kv_bytes() + rows * cuda::kHeadDim * (4.0 + 8.0);
+      int splits = 0;  // of the variant being reported
       auto report = [&](const char* name, double seconds, double bytes) {
         const double bw = bytes / seconds;
-        std::printf("%-6d %-5s %-22s %10.3f %10.1f %8.1f%%\n", n, cuda::kv_type_name(type), name, seconds * 1e3, bw / 1e9,
+        std::printf("%-6d %-5s %-26s %10.3f %10.1f %8.1f%%\n", n, cuda::kv_type_name(type), name, seconds * 1e3, bw / 1e9,
                     100.0 * bw / copy_bw);
         (*out)["kernels"].push_back({{"n", n}, {"kv", cuda::kv_type_name(type)}, {"kernel", name}, {"seconds", seconds},
                                      {"bytes", bytes}, {"bandwidth_gbs", bw / 1e9}, {"fraction_of_copy", bw / copy_bw},
                                      {"splits", splits}});
       };
-      for (AccType acc : {AccType::kF32, AccType::kF64}) {
-        const double s = time_gpu([&] { cuda::launch_reference(b.dw, acc, splits, workspace.ptr, ref, nullptr); });
-        report(acc == AccType::kF32 ? "reference fp32-acc" : "reference fp64-acc", s, base_bytes);
+      // One reference variant: kernel choice, accumulator, rows in flight (CUDA cores), scores.
+      auto reference = [&](const char* name, AccType acc, cuda::ReferenceKernel kernel, int rows_in_flight,
+                           bool scores_too) {
+        splits = splits_for(acc, kernel);
+        cuda::ReferenceOutputs o = ref;
+        if (scores_too) {
+          o.scores = scores.ptr;
+          o.score_offsets = d_score_offsets.ptr;
+        }
+        const double s =
+            time_gpu([&] { cuda::launch_reference(b.dw, acc, splits, workspace.ptr, o, nullptr, kernel, rows_in_flight); });
+        report(name, s, base_bytes + (scores_too ? 4.0 * rows * n : 0.0));
+      };
+      using cuda::ReferenceKernel;
+      const bool bf16 = type == KvType::kBF16;
+      reference(bf16 ? "reference fp32 tensor" : "reference fp32-acc", AccType::kF32, ReferenceKernel::kAuto, 0, false);
+      if (bf16) reference("reference fp32 cuda-core", AccType::kF32, ReferenceKernel::kCudaCores, 0, false);
+      if (bf16 && std::getenv("ADRS_BENCH_SPLIT_SWEEP")) {  // how the split count moves the tensor-core kernel
+        for (int sweep : {2, 3, 4, 6, 9, 12, 16, 24, 32}) {
+          if (sweep > max_splits * 4 || sweep * 256 > n) continue;
+          DeviceBuffer<char> ws(cuda::reference_workspace_bytes(b.dw, sweep, AccType::kF32));
+          splits = sweep;
+          const double s = time_gpu([&] { cuda::launch_reference(b.dw, AccType::kF32, sweep, ws.ptr, ref, nullptr); });
+          const std::string name = "  tensor, splits " + std::to_string(sweep);
+          report(name.c_str(), s, base_bytes);
+        }
       }
-      const double s2 = time_gpu([&] { cuda::launch_reference(b.dw, AccType::kF32, splits, workspace.ptr, ref, nullptr, 2); });
-      report("reference fp32-acc U2", s2, base_bytes);
-      cuda::ReferenceOutputs with_scores = ref;
-      with_scores.scores = scores.ptr;
-      with_scores.score_offsets = d_score_offsets.ptr;
-      const double s_scores =
-          time_gpu([&] { cuda::launch_reference(b.dw, AccType::kF32, splits, workspace.ptr, with_scores, nullptr); });
-      report("reference+scores fp32", s_scores, base_bytes + 4.0 * rows * n);
+      reference("reference fp32-acc U2", AccType::kF32, ReferenceKernel::kCudaCores, 2, false);
+      reference("reference fp64-acc", AccType::kF64, ReferenceKernel::kAuto, 0, false);
+      reference(bf16 ? "reference+scores tensor" : "reference+scores fp32", AccType::kF32, ReferenceKernel::kAuto, 0, true);
 
       // Sparse: each row keeps a pseudo-random 10% of its keys (sorted, distinct, weight 1).
       std::vector<int64_t> offsets{0};
@@ -128,6 +157,7 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
       const double entries = double(indices.size());
       const double gather = entries * (2.0 * cuda::kHeadDim * cuda::kv_element_bytes(type) + 4.0) + rows * cuda::kHeadDim * 12.0;
       for (AccType acc : {AccType::kF32, AccType::kF64}) {
+        splits = splits_for(acc, cuda::ReferenceKernel::kAuto);
         cuda::launch_reference(b.dw, acc, splits, workspace.ptr, ref, nullptr);
         DeviceBuffer<char> sparse_ws(cuda::sparse_workspace_bytes(blocks, acc));
         const double s = time_gpu([&] {

@@ -24,6 +24,6 @@ struct LargeOptions {
 void large_candidates(const LargeOptions& options, nlohmann::json* out);
 
 // Evaluator::Create and two evaluate_source() calls of `masker_path` on `preset`, device cuda.
-void end_to_end(const std::string& preset, const std::string& masker_path, nlohmann::json* out);
+void end_to_end(const std::string& preset, const std::vector<std::string>& masker_paths, nlohmann::json* out);
 
 }  // namespace adrs::bench

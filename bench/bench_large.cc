@@ -16,6 +16,7 @@
 #include "bench/bench_util.h"
 #include "evaluator/cuda_backend.h"
 #include "evaluator/metrics.h"
+#include "evaluator/synthetic.h"
 #include "util/hash.h"
 #include "util/parallel.h"
 
@@ -26,57 +27,19 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-struct HostArrays {
-  std::vector<float> keys, values, queries;
-};
-
-// Approximately normal from a counter hash, rounded to bf16 so the backend stores bf16 exactly.
-float hashed_normal(uint64_t seed, uint64_t i) {
-  const uint64_t h = mix64(seed ^ mix64(i));
-  const double u1 = (static_cast<uint32_t>(h >> 32) + 1.0) * 2.3283064365386963e-10;
-  const double u2 = static_cast<uint32_t>(h) * 2.3283064365386963e-10;
-  return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
-}
-
-float bf16_round(float x) { return __bfloat162float(__float2bfloat16(x)); }
-
-// The `large` shape: 32 layers x 8 steps, 32 q heads, 8 kv heads, 32k keys, d = 128; K/V values
-// exactly representable in bf16 (about 4 GiB on the device). Rows span flat to peaked attention
-// through a per-head query temperature; the first 4 keys are sinks.
+// The `large` preset (or its shape with other sizes), generated on the device.
 Workload large_workload(int layers, int steps, int capacity) {
+  SyntheticPreset p = *find_synthetic_preset("large");
+  p.layer_context.assign(layers, capacity);
+  p.steps = steps;
   Workload w;
-  w.name = "large-synthetic";
-  w.head_dim = 128;
-  w.num_q_heads = 32;
-  w.num_kv_heads = 8;
-  w.scale = static_cast<float>(1.0 / std::sqrt(128.0));
-  const int64_t per_layer = int64_t(capacity) * w.num_kv_heads * 128;
-  for (int l = 0; l < layers; ++l) {
-    w.layers.push_back({capacity, 0, l * per_layer});
-    for (int s = 0; s < steps; ++s) w.calls.push_back({l, s, capacity - (steps - 1 - s) * 64, 0});
+  if (Status s = make_synthetic_workload_on_device(p, &w); !s.ok()) {
+    std::fprintf(stderr, "adrs-bench: %s\n", s.message().c_str());
+    std::exit(1);
   }
-  auto a = std::make_shared<HostArrays>();
-  const int64_t total = per_layer * layers;
-  a->keys.resize(total);
-  a->values.resize(total);
-  constexpr int64_t kChunk = int64_t{1} << 20;
-  parallel_for((total + kChunk - 1) / kChunk, 0, [&](int64_t c) {
-    for (int64_t i = c * kChunk; i < std::min(total, (c + 1) * kChunk); ++i) {
-      const int64_t key = (i / 128) % capacity;
-      a->keys[i] = bf16_round(hashed_normal(11, i) + (key < 4 ? 2.0f : 0.0f));
-      a->values[i] = bf16_round(0.5f + hashed_normal(12, i));
-    }
-  });
-  a->queries.resize(w.query_floats());
-  for (int64_t r = 0; r < w.num_rows(); ++r) {
-    const float temperature = 0.3f + 2.5f * static_cast<float>((r % 32) % 9) / 8.0f;
-    for (int j = 0; j < 128; ++j) a->queries[r * 128 + j] = temperature * hashed_normal(13, r * 128 + j) + 0.3f;
-  }
-  w.attach(a, a->keys.data(), a->values.data(), a->queries.data());
   return w;
 }
 
-// The starter masker's rule: the first and last max(1, floor(0.045 n)) keys.
 Selections starter(const Workload& w) {
   Selections s;
   for (int64_t r = 0; r < w.num_rows(); ++r) {
@@ -169,7 +132,7 @@ void large_candidates(const LargeOptions& opt, nlohmann::json* out) {
   auto t = std::chrono::steady_clock::now();
   const Workload w = large_workload(opt.layers, opt.steps, opt.capacity);
   const double gen_s = seconds_since(t);
-  std::printf("\nlarge-shaped workload: %zu layers x %d steps, 32 q / 8 kv heads, %d keys, host generation %.1f s\n",
+  std::printf("\n`large` preset: %zu layers x %d steps, 32 q / 8 kv heads, %d keys, generated on the device + copied to the host in %.1f s\n",
               w.layers.size(), opt.steps, opt.capacity, gen_s);
   t = std::chrono::steady_clock::now();
   std::unique_ptr<Backend> backend;
@@ -182,7 +145,7 @@ void large_candidates(const LargeOptions& opt, nlohmann::json* out) {
   std::printf("backend setup (upload %s K/V, reference pass, scores down): %.2f s; reference pass on the GPU %.1f ms\n",
               setup.storage.c_str(), setup_s, setup.reference_gpu_s * 1e3);
   (*out)["large"] = {{"layers", opt.layers}, {"steps", opt.steps}, {"keys", opt.capacity}, {"rows", w.num_rows()},
-                     {"storage", setup.storage}, {"host_generation_s", gen_s}, {"backend_setup_s", setup_s},
+                     {"storage", setup.storage}, {"device_generation_s", gen_s}, {"backend_setup_s", setup_s},
                      {"reference_gpu_s", setup.reference_gpu_s}};
   const Reference& ref = backend->reference();
   struct Candidate {
@@ -204,7 +167,10 @@ void large_candidates(const LargeOptions& opt, nlohmann::json* out) {
     std::vector<double> gpu, pack, call;
     for (int rep = 0; rep < 6; ++rep) {
       t = std::chrono::steady_clock::now();
-      backend->sparse_errors(canonical, &errors);
+      if (Status s = backend->sparse_errors(canonical, &errors); !s.ok()) {
+        std::fprintf(stderr, "adrs-bench: %s\n", s.message().c_str());
+        std::exit(1);
+      }
       const double wall = seconds_since(t);
       if (rep == 0) continue;  // warm-up: buffers grow on the first call
       call.push_back(wall);

@@ -1,8 +1,9 @@
 // adrs-bench: measures the CUDA evaluator against the device's copy bandwidth and, with
 // bench/torch_reference.py, against an eager PyTorch evaluation of the same data.
 //   adrs-bench [--sizes 2048,4096,...] [--skip-kernels] [--skip-large] [--layers N]
-//              [--dump DIR] [--json FILE] [--e2e PRESET --masker FILE]
+//              [--dump DIR] [--json FILE] [--e2e PRESET --masker FILE[,FILE...]]
 // See docs/PERFORMANCE.md for the commands the recorded numbers came from.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,7 +19,7 @@ int main(int argc, char** argv) {
   std::vector<int> sizes{2048, 4096, 8192, 16384, 32768};
   bool kernels = true, large = true;
   LargeOptions large_options;
-  std::string json_path, e2e_preset, masker = "masker_template/evolve_masker.cpp";
+  std::string json_path, e2e_preset, maskers = "masker_template/evolve_masker.cpp,masker_template/baselines/oracle_topk.cpp";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--e2e") {
       e2e_preset = value();
     } else if (arg == "--masker") {
-      masker = value();
+      maskers = value();
     } else if (arg == "--json") {
       json_path = value();
     } else {
@@ -67,7 +68,15 @@ int main(int argc, char** argv) {
   if (kernels) kernel_sweep(sizes, copy_bw, prop.multiProcessorCount, &report);
   if (large) large_candidates(large_options, &report);
   if (!json_path.empty()) std::ofstream(json_path) << report.dump(1) << "\n";
-  if (!e2e_preset.empty()) end_to_end(e2e_preset, masker, &report);
+  if (!e2e_preset.empty()) {
+    std::vector<std::string> paths;
+    for (size_t at = 0; at <= maskers.size();) {
+      const size_t comma = std::min(maskers.find(',', at), maskers.size());
+      if (comma > at) paths.push_back(maskers.substr(at, comma - at));
+      at = comma + 1;
+    }
+    end_to_end(e2e_preset, paths, &report);
+  }
   if (!json_path.empty()) std::ofstream(json_path) << report.dump(1) << "\n";
   return 0;
 }

@@ -14,6 +14,11 @@ export ADRS_CACHE_DIR=/tmp/adrs-cache
 B=/work/main/build-cuda
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,memory.total --format=csv > "$OUT/nvidia-smi.txt" 2>&1
 cat "$OUT/nvidia-smi.txt"
+if [ -n "${FULL_TESTS:-}" ]; then
+  echo "== the whole test suite (adrs_tests) on the GPU machine"
+  (cd $B && timeout ${FULL_TESTS_TIMEOUT:-420} ./adrs_tests > "$OUT/adrs_tests.log" 2>&1; echo "adrs_tests rc=$?")
+  grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED" "$OUT/adrs_tests.log" | tail -30
+fi
 echo "== CUDA tests"
 (cd $B && timeout 90 ./adrs_cuda_tests > "$OUT/cuda_tests.log" 2>&1; echo "cuda tests rc=$?")
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED|OK \]|FAILED \]" "$OUT/cuda_tests.log" | tail -20
@@ -30,8 +35,8 @@ if [ -n "${E2E:-}" ]; then
   echo "e2e rc=$?"; cat "$OUT/e2e.log" | tail -8
 fi
 if [ -n "${NCU:-}" ]; then
-  echo "== ncu: first reference and sparse kernels at n=32768 (bf16)"
-  for k in reference_partial sparse_partial; do
+  echo "== ncu: first reference (tensor-core and CUDA-core) and sparse kernels at n=32768 (bf16)"
+  for k in reference_tensor_core reference_partial sparse_partial; do
     timeout 45 ncu --clock-control none -k regex:$k --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
       --section Occupancy $B/adrs-bench --skip-large --sizes 32768 > "$OUT/ncu_$k.log" 2>&1
     echo "ncu $k rc=$?"; grep -E "DRAM Throughput|Memory Throughput|Duration|Achieved Occupancy|Registers|L2 Hit|Mem Busy|Max Bandwidth|Compute \(SM\)" "$OUT/ncu_$k.log" | head -14

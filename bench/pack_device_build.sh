@@ -4,11 +4,13 @@
 set -eu
 cd "$(dirname "$0")/.."
 rm -rf build-dev && mkdir -p build-dev/lib
-for b in adrs-worker adrs_cuda_tests adrs-bench; do
+BINARIES="adrs adrs-worker adrs_cuda_tests adrs_tests adrs-bench"
+for b in $BINARIES; do
   strip -o build-dev/$b build-cuda/$b
 done
-for lib in $(ldd build-cuda/adrs-worker build-cuda/adrs_cuda_tests build-cuda/adrs-bench | awk '/=>/ {print $3}' | sort -u); do
-  case "$(basename "$lib")" in libc.so*|libm.so*|libstdc++*|libgcc_s*|ld-linux*) continue ;; esac
-  cp -L "$lib" build-dev/lib/
+# Only the libraries the GPU machine may lack (it has libcurl, libsqlite3 and libfmt 9, but the
+# carried tree must stay under 64 MiB, so curl's dependency chain is not copied).
+for lib in $(cd build-cuda && ldd $BINARIES | awk '/=>/ {print $3}' | sort -u); do
+  case "$(basename "$lib")" in libxxhash.so*|libseccomp.so*|libsqlite3.so*|libfmt.so*) cp -L "$lib" build-dev/lib/ ;; esac
 done
 du -sh build-dev

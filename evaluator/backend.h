@@ -33,8 +33,9 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   virtual const Reference& reference() const = 0;
-  // `selections` must be validated and canonical (sorted, merged).
-  virtual void sparse_errors(const Selections& selections, RowErrors* out) = 0;
+  // `selections` must be validated and canonical (sorted, merged). An error means the backend
+  // itself failed (a device fault, memory): the candidate was not scored.
+  virtual Status sparse_errors(const Selections& selections, RowErrors* out) = 0;
 };
 
 // Row offsets of per-row arrays of length n (scores): prefix sums of num_keys.

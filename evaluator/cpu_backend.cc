@@ -68,7 +68,7 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   const Reference& reference() const override { return ref_; }
 
-  void sparse_errors(const Selections& sel, RowErrors* out) override {
+  Status sparse_errors(const Selections& sel, RowErrors* out) override {
     const int64_t rows = w_.num_rows();
     const int d = w_.head_dim;
     out->error_sq.assign(rows, 0.0);
@@ -101,6 +101,7 @@ class CpuBackend final : public Backend {
       out->kept_mass[r] = kept;
       out->weight_sum[r] = weight_sum;
     });
+    return Status::Ok();
   }
 
  private:

@@ -12,6 +12,8 @@
 
 namespace adrs {
 
+struct SyntheticPreset;
+
 struct CudaBackendOptions {
   // How K and V are stored on the device. kAuto: bf16 when every value is exactly a bf16 (no
   // rounding, so metrics are unchanged), otherwise fp32. kBF16 / kF16 round (tests, benchmarks).
@@ -49,6 +51,10 @@ Status make_cuda_backend(const Workload& workload, const CudaBackendOptions& opt
 
 // Timings of a backend made by make_cuda_backend (zeros for any other backend).
 CudaTimings cuda_backend_timings(const Backend& backend);
+
+// Builds a synthetic preset on the GPU (the same numbers as make_synthetic_workload on the host,
+// see evaluator/synthetic_model.h) and copies it into host memory.
+Status make_synthetic_workload_on_device(const SyntheticPreset& preset, Workload* out);
 #endif
 
 }  // namespace adrs

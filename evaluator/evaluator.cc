@@ -12,6 +12,7 @@
 
 #ifdef ADRS_HAVE_CUDA
 #include "evaluator/cuda_backend.h"
+#include "evaluator/synthetic.h"
 #endif
 #include "evaluator/worker_exit.h"
 #include "evaluator/worker_protocol.h"
@@ -137,6 +138,17 @@ Status make_backend(const EvalOptions& options, const Workload& workload, std::u
   return Status::Ok();
 }
 
+// The workload: a GPU-sized synthetic preset is generated on the device when the CUDA backend
+// will score it (seconds instead of minutes on the host); everything else on the host.
+Status build_workload(const EvalOptions& options, Workload* out) {
+#ifdef ADRS_HAVE_CUDA
+  const SyntheticPreset* preset = find_synthetic_preset(options.workload);
+  if (preset && preset->gpu_sized && options.device != Device::kCpu && cuda_device_status().ok())
+    return make_synthetic_workload_on_device(*preset, out);
+#endif
+  return make_workload(options.workload, out);
+}
+
 }  // namespace
 
 Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>* out) {
@@ -147,7 +159,7 @@ Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>*
   std::unique_ptr<Evaluator> e(new Evaluator());
   e->options_ = options;
   if (e->options_.cache_dir.empty()) e->options_.cache_dir = default_cache_dir();
-  if (Status s = make_workload(options.workload, &e->workload_); !s.ok()) return s;
+  if (Status s = build_workload(options, &e->workload_); !s.ok()) return s;
   if (Status s = make_backend(options, e->workload_, &e->backend_); !s.ok()) return s;
   remove_stale_eval_dirs();
   e->scratch_dir_ = make_temp_dir(temp_root(), "adrs-eval-" + std::to_string(::getpid()) + "-");
@@ -267,7 +279,12 @@ EvalResult Evaluator::evaluate_selections(const Selections& selections) {
   }
   const Selections canonical = canonicalize(selections);
   RowErrors errors;
-  backend_->sparse_errors(canonical, &errors);
+  if (Status s = backend_->sparse_errors(canonical, &errors); !s.ok()) {
+    result.status = EvalStatus::kInternalError;
+    result.message = "scoring failed on the " + backend_->name() + " backend: " + s.message() +
+                     " (the candidate was not scored; `--device cpu` avoids the GPU)";
+    return result;
+  }
   result.metrics = compute_metrics(workload_, backend_->reference(), canonical, errors, options_.target_density);
   result.status = EvalStatus::kOk;
   result.metrics_s = seconds_since(start);

@@ -80,6 +80,8 @@ class Evaluator {
   const Workload& workload() const { return workload_; }
   const EvalOptions& options() const { return options_; }
   const Backend& backend() const { return *backend_; }
+  // Swaps in another backend for the same workload (tests: a backend that fails).
+  void replace_backend(std::unique_ptr<Backend> backend) { backend_ = std::move(backend); }
 
  private:
   Evaluator() = default;

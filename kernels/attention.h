@@ -48,15 +48,22 @@ struct ReferenceOutputs {
   const int64_t* score_offsets = nullptr;
 };
 
+// Which reference kernel: kAuto takes the tensor-core kernel for bf16 K/V with fp32 accumulation
+// and the CUDA-core kernel otherwise; kCudaCores forces the latter (benchmark comparison).
+enum class ReferenceKernel : int { kAuto = 0, kCudaCores = 1 };
+
 // Number of key splits per call that fills a GPU of `sm_count` multiprocessors.
-int reference_splits(const DeviceWorkload& w, int max_keys, int sm_count);
+int reference_splits(const DeviceWorkload& w, AccType acc, int max_keys, int sm_count,
+                     ReferenceKernel kernel = ReferenceKernel::kAuto);
 // Bytes of scratch the reference pass needs for `splits`.
 size_t reference_workspace_bytes(const DeviceWorkload& w, int splits, AccType acc);
-// Enqueues the reference pass on `stream` (a cudaStream_t; nullptr: the default stream).
-// `rows_in_flight` (2 or 4): K/V rows each subwarp loads per step; 0 picks 4 for fp32 and 2 for
-// fp64 accumulation (4 would spill registers there).
+// Enqueues the reference pass on `stream` (a cudaStream_t; nullptr: the default stream), with the
+// `splits` that reference_splits gave for the same arguments. `rows_in_flight` (2 or 4; CUDA-core
+// kernel only): K/V rows each subwarp loads per step; 0 picks 4 for fp32 and 2 for fp64
+// accumulation (4 would spill registers there).
 void launch_reference(const DeviceWorkload& w, AccType acc, int splits, void* workspace,
-                      const ReferenceOutputs& out, void* stream, int rows_in_flight = 0);
+                      const ReferenceOutputs& out, void* stream, ReferenceKernel kernel = ReferenceKernel::kAuto,
+                      int rows_in_flight = 0);
 
 // Kept entries a sparse block handles; rows are cut into blocks of this many entries.
 constexpr int kSparseBlockEntries = 512;

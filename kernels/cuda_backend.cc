@@ -7,9 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <limits>
 
-#include <spdlog/spdlog.h>
 
 #include "evaluator/cuda_backend.h"
 #include "kernels/attention.h"
@@ -100,15 +98,10 @@ class CudaBackend final : public Backend {
   const Reference& reference() const override { return ref_; }
   const CudaTimings& timings() const { return timings_; }
 
-  void sparse_errors(const Selections& sel, RowErrors* out) override {
-    if (Status s = run_sparse(sel, out); !s.ok()) {
-      // The interface has no error channel: make the failure impossible to miss in the metrics.
-      spdlog::error("cuda backend: {}", s.message());
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      out->error_sq.assign(w_.num_rows(), nan);
-      out->kept_mass.assign(w_.num_rows(), nan);
-      out->weight_sum.assign(w_.num_rows(), nan);
-    }
+  Status sparse_errors(const Selections& sel, RowErrors* out) override {
+    Status s = run_sparse(sel, out);
+    if (!s.ok()) return Status::Error("CUDA backend: " + s.message());
+    return s;
   }
 
  private:
@@ -163,7 +156,7 @@ class CudaBackend final : public Backend {
     if (Status s = output_.allocate(rows * cuda::kHeadDim); !s.ok()) return s;
     int max_keys = 1;
     for (const CallInfo& call : w_.calls) max_keys = std::max(max_keys, call.num_keys);
-    const int splits = cuda::reference_splits(dw_, max_keys, sm_count_);
+    const int splits = cuda::reference_splits(dw_, acc_, max_keys, sm_count_);
     DeviceArray<char> workspace;
     if (Status s = workspace.allocate(cuda::reference_workspace_bytes(dw_, splits, acc_)); !s.ok()) return s;
     // Poison every output: anything the kernels fail to write shows up as NaN.

@@ -2,26 +2,17 @@
 // call's keys for G query heads that share a kv head (so K and V are read once per group), keeps
 // an online softmax per subwarp, merges its subwarps in shared memory and writes one partial;
 // a second kernel merges the splits of each row by log-sum-exp and derives the row statistics.
+// bf16 K/V with fp32 accumulation take the tensor-core kernel (reference_tensor_core.cuh) instead
+// of the CUDA-core one below; both feed the same merge.
 #include <algorithm>
 
 #include "kernels/attention_device.cuh"
 #include "kernels/launch_util.h"
+#include "kernels/reference_common.cuh"
+#include "kernels/reference_tensor_core.cuh"
 
 namespace adrs::cuda {
 namespace {
-
-
-template <typename Acc>
-struct ReferencePartials {
-  Acc* acc;    // [rows * splits * kHeadDim]
-  Acc* stats;  // [rows * splits * 3]: running max m, sum l of exp(s - m), sum t of exp(s - m) * s
-};
-
-template <typename Acc>
-ReferencePartials<Acc> reference_partials(void* workspace, int64_t rows, int splits) {
-  Acc* base = static_cast<Acc*>(workspace);
-  return {base, base + rows * splits * kHeadDim};
-}
 
 // U: K/V rows per subwarp and iteration; the next iteration's rows are loaded before this one's
 // arithmetic, so loads stay in flight while the block computes.
@@ -143,25 +134,7 @@ __global__ void __launch_bounds__(kBlockThreads) reference_partial_kernel(Device
     }
   }
   __syncthreads();
-  const int dim = threadIdx.x;  // kBlockThreads == kHeadDim
-  for (int g = 0; g < G; ++g) {
-    Acc top = -INFINITY;
-    for (int i = 0; i < S; ++i) top = max(top, shared_stats[i][g][0]);
-    Acc sum_l = 0, sum_t = 0, sum_acc = 0;
-    for (int i = 0; i < S; ++i) {
-      const Acc f = rescale(shared_stats[i][g][0], top);
-      sum_l += f * shared_stats[i][g][1];
-      sum_t += f * shared_stats[i][g][2];
-      sum_acc += f * shared_acc[i][g][dim];
-    }
-    const int64_t slot = (row0 + g) * splits + split;
-    partials.acc[slot * kHeadDim + dim] = sum_acc;
-    if (dim == 0) {
-      partials.stats[slot * 3 + 0] = top;
-      partials.stats[slot * 3 + 1] = sum_l;
-      partials.stats[slot * 3 + 2] = sum_t;
-    }
-  }
+  write_block_partial<Acc, S, G>(shared_acc, shared_stats, partials, row0, split, splits);
 }
 
 // One block per row: merge its splits, then o = N / D, ||o||^2, log D, and the entropy.
@@ -218,14 +191,34 @@ void launch_typed(const DeviceWorkload& w, int splits, int rows_in_flight, void*
   launch_for_group<KV, Acc, 1>(w, splits, rows_in_flight, workspace, out, stream);
 }
 
+// The tensor-core kernel for G heads per block, then the merge.
+template <int G>
+void launch_tensor_core(const DeviceWorkload& w, int splits, void* workspace, const ReferenceOutputs& out, cudaStream_t stream) {
+  const int64_t rows = int64_t{w.num_calls} * w.num_q_heads;
+  const ReferencePartials<float> partials = reference_partials<float>(workspace, rows, splits);
+  const dim3 grid(splits, w.num_q_heads / G, w.num_calls);
+  cudaFuncSetAttribute(reference_tensor_core_kernel<G>, cudaFuncAttributeMaxDynamicSharedMemorySize, kTcSharedBytes);
+  reference_tensor_core_kernel<G><<<grid, kBlockThreads, kTcSharedBytes, stream>>>(w, out, partials);
+  reference_merge_kernel<float><<<static_cast<unsigned>(rows), kBlockThreads, 0, stream>>>(w, splits, out, partials);
+}
+
+bool uses_tensor_cores(const DeviceWorkload& w, AccType acc, ReferenceKernel kernel) {
+  return kernel == ReferenceKernel::kAuto && w.kv_type == KvType::kBF16 && acc == AccType::kF32;
+}
+
 }  // namespace
 
-int reference_splits(const DeviceWorkload& w, int max_keys, int sm_count) {
+int reference_splits(const DeviceWorkload& w, AccType acc, int max_keys, int sm_count, ReferenceKernel kernel) {
+  const bool tensor = uses_tensor_cores(w, acc, kernel);
   const int group = w.num_q_heads / w.num_kv_heads;
-  const int heads_per_block = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
+  const int heads_per_block = tensor ? tensor_core_heads(w) : group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
   const int64_t blocks = int64_t{w.num_calls} * (w.num_q_heads / heads_per_block);
-  // Aim at 8 blocks per multiprocessor, but keep at least 512 keys per split.
-  const int64_t wanted = (int64_t{8} * sm_count + blocks - 1) / blocks;
+  // CUDA cores: aim at 8 blocks per multiprocessor. Tensor cores (2 resident blocks per
+  // multiprocessor): about two waves of long blocks; measured on the H200 (docs/PERFORMANCE.md),
+  // fewer splits always won at n = 8k..32k (the pipeline fill and the merge are paid per block).
+  // Keep at least 512 keys per split either way.
+  const int64_t wanted = tensor ? (int64_t{4} * sm_count + blocks / 2) / blocks
+                                : (int64_t{8} * sm_count + blocks - 1) / blocks;
   const int64_t most = std::max<int64_t>(1, max_keys / 512);
   return static_cast<int>(std::clamp<int64_t>(wanted, 1, most));
 }
@@ -236,8 +229,16 @@ size_t reference_workspace_bytes(const DeviceWorkload& w, int splits, AccType ac
 }
 
 void launch_reference(const DeviceWorkload& w, AccType acc, int splits, void* workspace, const ReferenceOutputs& out,
-                      void* stream, int rows_in_flight) {
+                      void* stream, ReferenceKernel kernel, int rows_in_flight) {
   cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (uses_tensor_cores(w, acc, kernel)) {
+    switch (tensor_core_heads(w)) {
+      case 8: return launch_tensor_core<8>(w, splits, workspace, out, s);
+      case 4: return launch_tensor_core<4>(w, splits, workspace, out, s);
+      case 2: return launch_tensor_core<2>(w, splits, workspace, out, s);
+      default: return launch_tensor_core<1>(w, splits, workspace, out, s);
+    }
+  }
   if (rows_in_flight == 0) rows_in_flight = acc == AccType::kF64 ? 2 : 4;
   dispatch_kv_acc(w.kv_type, acc, [&](auto kv, auto a) {
     using KV = decltype(kv);

@@ -6,6 +6,7 @@
 
 #include "evaluator/cuda_backend.h"
 #include "evaluator/evaluator.h"
+#include "evaluator/synthetic.h"
 #include "tests/test_util.h"
 
 namespace adrs {
@@ -54,6 +55,56 @@ TEST(CudaBackend, MetricsMatchCpuOnDefaultWorkload) {
     }
   }
 }
+
+#ifdef ADRS_HAVE_CUDA
+// The device generator against the host one, element by element: they evaluate the same
+// expressions (synthetic_model.h), so at most the last bit of a float may differ where the two
+// math libraries' float64 log / cos / sin differ by an ulp, and only rarely.
+void expect_same_numbers(const SyntheticPreset& preset) {
+  Workload host, device;
+  ASSERT_TRUE(make_synthetic_workload(preset, &host).ok());
+  const Status s = make_synthetic_workload_on_device(preset, &device);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(host.kv_floats(), device.kv_floats());
+  ASSERT_EQ(host.num_rows(), device.num_rows());
+  int64_t differing = 0, total = 0;
+  auto compare = [&](const float* a, const float* b, int64_t count, const char* what) {
+    for (int64_t i = 0; i < count; ++i) {
+      ++total;
+      if (a[i] == b[i]) continue;
+      ++differing;
+      ASSERT_LE(std::abs(a[i] - b[i]), 2.5e-7 * std::max(1.0f, std::abs(a[i]))) << what << " " << i << ": " << a[i] << " vs " << b[i];
+    }
+  };
+  compare(host.keys_data(), device.keys_data(), host.kv_floats(), "key");
+  compare(host.values_data(), device.values_data(), host.kv_floats(), "value");
+  compare(host.queries_data(), device.queries_data(), host.query_floats(), "query");
+  EXPECT_LE(differing, total / 10000) << differing << " of " << total << " floats differ";
+}
+
+TEST(CudaBackend, DeviceGeneratedSyntheticWorkloadEqualsTheHostOne) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  expect_same_numbers(*find_synthetic_preset("smoke"));
+  SyntheticPreset bf16 = *find_synthetic_preset("default");  // default's shape, large's bf16 rounding
+  bf16.bf16_kv = true;
+  bf16.layer_context.resize(2);
+  expect_same_numbers(bf16);
+}
+
+TEST(CudaBackend, LargePresetIsGeneratedOnTheDeviceAndStoredAsBf16) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  // `large` itself takes ~13 GB of host memory; its generator is checked above on smaller shapes.
+  // Here: the evaluator picks the device generator for a GPU-sized preset and the backend keeps
+  // the bf16-exact keys and values in bf16.
+  SyntheticPreset p = *find_synthetic_preset("large");
+  p.layer_context.assign(2, 4096);
+  Workload w;
+  ASSERT_TRUE(make_synthetic_workload_on_device(p, &w).ok());
+  std::unique_ptr<Backend> backend;
+  ASSERT_TRUE(make_cuda_backend(w, {}, &backend).ok());
+  EXPECT_EQ(cuda_backend_timings(*backend).storage, "bf16");
+}
+#endif
 
 TEST(CudaBackend, AutoPicksTheDeviceWhenPresent) {
   EvalOptions options = test::test_options("smoke");

@@ -120,8 +120,8 @@ void compare_backends(const Shape& shape, Storage storage, bool fp64, double tol
     const Selections sel = random_selections(w, seed * 7 + trial);
     RowErrors ge, ce;
     ge.error_sq.assign(w.num_rows(), std::nan(""));
-    gpu->sparse_errors(sel, &ge);
-    cpu->sparse_errors(sel, &ce);
+    ASSERT_TRUE(gpu->sparse_errors(sel, &ge).ok());
+    ASSERT_TRUE(cpu->sparse_errors(sel, &ce).ok());
     for (int64_t r = 0; r < w.num_rows(); ++r) {
       ASSERT_TRUE(std::isfinite(ge.error_sq[r]) && std::isfinite(ge.kept_mass[r]) && std::isfinite(ge.weight_sum[r])) << r;
       // The error is compared as a relative output error ||o_true - o_sparse|| / ||o_true||.
@@ -138,6 +138,7 @@ bool have_device() { return cuda_device_status().ok(); }
 const Shape kGqa4{8, 2, {700, 1500}, {{0, 1}, {0, 37}, {0, 700}, {1, 513}, {1, 1500}}};
 const Shape kGqa2{6, 3, {900}, {{0, 900}, {0, 129}}};
 const Shape kMha{3, 3, {2100}, {{0, 2100}, {0, 5}}};
+const Shape kGqa8{16, 2, {3000}, {{0, 3000}, {0, 17}, {0, 1}, {0, 2049}}};
 
 TEST(CudaKernels, Fp32InputsFp64AccumulationMatchCpu) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device";
@@ -159,6 +160,17 @@ TEST(CudaKernels, Bf16AndFp16InputsMatchCpuOnTheRoundedInputs) {
   compare_backends(kGqa4, Storage::kF16, false, 1e-5, 8);
   compare_backends(kGqa2, Storage::kBF16, true, 1e-7, 9);
   compare_backends(kMha, Storage::kF16, true, 1e-7, 10);
+}
+
+// bf16 K/V with fp32 accumulation run on the tensor-core reference kernel: every GQA group width
+// it instantiates (8, 4, 2, 1 heads per block), tiles cut by the end of a call (n = 1, 17, 37, 513),
+// splits and warps with many tiles (n = 3000).
+TEST(CudaKernels, TensorCoreReferenceMatchesCpuTo1e5) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  compare_backends(kGqa8, Storage::kBF16, false, 1e-5, 13);
+  compare_backends(kGqa4, Storage::kBF16, false, 1e-5, 14);
+  compare_backends(kGqa2, Storage::kBF16, false, 1e-5, 15);
+  compare_backends(kMha, Storage::kBF16, false, 1e-5, 16);
 }
 
 TEST(CudaKernels, AutoStorageKeepsExactBf16DataInBf16) {

@@ -98,6 +98,28 @@ TEST(Metrics, InvalidEntriesNameRowAndIndex) {
   EXPECT_NE(r.message.find(std::to_string(w.num_keys(2) + 7)), std::string::npos) << r.message;
 }
 
+// A backend that fails while scoring (a device fault): the candidate gets internal_error with the
+// backend's reason, never metrics.
+class FailingBackend final : public Backend {
+ public:
+  explicit FailingBackend(const Workload& w) : cpu_(make_cpu_backend(w, 1)) {}
+  std::string name() const override { return "failing"; }
+  const Reference& reference() const override { return cpu_->reference(); }
+  Status sparse_errors(const Selections&, RowErrors*) override { return Status::Error("device lost (test)"); }
+
+ private:
+  std::unique_ptr<Backend> cpu_;
+};
+
+TEST(Metrics, BackendFailureIsAnInternalErrorNamingTheBackend) {
+  auto e = test::make_evaluator(test::test_options());
+  e->replace_backend(std::make_unique<FailingBackend>(e->workload()));
+  const EvalResult r = e->evaluate_selections(keep_first(e->workload(), 0.5));
+  EXPECT_EQ(r.status, EvalStatus::kInternalError);
+  EXPECT_NE(r.message.find("failing backend"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("device lost (test)"), std::string::npos) << r.message;
+}
+
 // The estimator with uniform sampling and weight n/b is unbiased for N and D: a fixed-seed
 // statistical test on a flat and a peaked row.
 TEST(Estimator, UniformSamplingIsUnbiased) {

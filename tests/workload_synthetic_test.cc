@@ -74,6 +74,28 @@ TEST(Synthetic, LargePresetHasTheGpuShapeAndRefusesAHostTooSmall) {
   EXPECT_GT(norm, 50.0);
 }
 
+TEST(Synthetic, LargeKeysAndValuesAreExactBf16) {
+  EXPECT_EQ(synthetic::round_to_bf16(1.0f + 0x1p-8f), 1.0f);  // a tie goes to the even neighbour
+  EXPECT_EQ(synthetic::round_to_bf16(1.0f + 3 * 0x1p-9f), 1.0f + 0x1p-7f);
+  EXPECT_EQ(synthetic::round_to_bf16(-2.5f), -2.5f);
+  const SyntheticPreset& large = *find_synthetic_preset("large");
+  EXPECT_TRUE(large.bf16_kv);
+  EXPECT_FALSE(find_synthetic_preset("default")->bf16_kv);
+  std::vector<float> key(128), value(128);
+  synthetic_key(large, 3, 2, 1000, key.data());
+  synthetic_value(large, 3, 2, 1000, value.data());
+  int nonzero = 0;
+  for (int j = 0; j < 128; ++j) {
+    uint32_t k, v;
+    std::memcpy(&k, &key[j], 4);
+    std::memcpy(&v, &value[j], 4);
+    EXPECT_EQ(k & 0xffffu, 0u) << j;
+    EXPECT_EQ(v & 0xffffu, 0u) << j;
+    nonzero += key[j] != 0.0f;
+  }
+  EXPECT_GT(nonzero, 100);
+}
+
 TEST(Synthetic, DefaultSpansTheEntropySpectrumWithSinksAndLocality) {
   Workload w;
   ASSERT_TRUE(make_workload("default", &w).ok());

@@ -1,17 +1,15 @@
-// Keeps the compiler busy for minutes (nested constant-evaluated loops just under GCC's per-loop
-// limit), so the compile timeout must fire: a candidate that "hangs the compiler".
+// Keeps the compiler busy for hours: the block includes its own file twice per level, 60 levels
+// deep (2^60 inclusions; memory grows only slowly), so the compile timeout must fire: a candidate
+// that "hangs the compiler". (A constexpr loop does not do: newer GCCs stop it at their
+// operation limit within a second.)
 #include "masker_api.h"
 
 // EVOLVE-BLOCK-START
-constexpr long spin() {
-  long total = 0;
-  for (long i = 0; i < 200000; ++i)
-    for (long j = 0; j < 200000; ++j) total += (i ^ j) & 1;
-  return total;
-}
-constexpr long kSpun = spin();
-
-void select(const adrs::Row& row, adrs::Selection& out) {
-  out.add(row.num_keys - 1, kSpun > 0 ? 1.0 : 1.0);
-}
+#if __INCLUDE_LEVEL__ < 60
+#include __FILE__
+#include __FILE__
+#endif
+#if __INCLUDE_LEVEL__ == 0
+void select(const adrs::Row& row, adrs::Selection& out) { out.add(row.num_keys - 1); }
+#endif
 // EVOLVE-BLOCK-END
