@@ -19,9 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The order the table lists them: weakest family first, the strongest known method last.
+// The order the table lists them: weakest family first, the strongest known method, then the
+// oracle importance sampler (exact scores of every key, an upper line of the sampling family) last.
 const char* const kBaselineOrder[] = {"sink_local", "uniform_sampling", "quest", "hash_topk",
-                                      "oracle_topk", "oracle_topp", "vattention"};
+                                      "oracle_topk", "oracle_topp", "vattention", "oracle_sampling"};
 
 struct LeaderboardArgs {
   EvalOptions options;

@@ -11,7 +11,7 @@ namespace adrs {
 namespace {
 
 const char* const kBaselines[] = {"sink_local", "uniform_sampling", "quest", "hash_topk",
-                                  "oracle_topk", "oracle_topp", "vattention"};
+                                  "oracle_topk", "oracle_topp", "vattention", "oracle_sampling"};
 
 std::string baseline(const std::string& name) {
   return test::masker_source(test::source_dir() + "/masker_template/baselines/" + name + ".cpp");

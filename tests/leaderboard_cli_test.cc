@@ -24,12 +24,14 @@ TEST(LeaderboardCli, JsonHasEveryBaselineAtEveryDensity) {
 }
 
 TEST(LeaderboardCli, TableListsBaselinesInOrder) {
-  const auto r = test::run_adrs("leaderboard --workload smoke --densities 0.1 --only vattention,sink_local");
+  const auto r = test::run_adrs("leaderboard --workload smoke --densities 0.1 --only oracle_sampling,vattention,sink_local");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const size_t sink = r.out.find("sink_local"), vatt = r.out.find("vattention");
+  const size_t sink = r.out.find("sink_local"), vatt = r.out.find("vattention"), oracle = r.out.find("oracle_sampling");
   ASSERT_NE(sink, std::string::npos) << r.out;
   ASSERT_NE(vatt, std::string::npos) << r.out;
+  ASSERT_NE(oracle, std::string::npos) << r.out;
   EXPECT_LT(sink, vatt);
+  EXPECT_LT(vatt, oracle);
   EXPECT_NE(r.out.find("@ 0.10"), std::string::npos) << r.out;
 }
 
