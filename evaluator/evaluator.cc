@@ -277,7 +277,8 @@ EvalResult Evaluator::evaluate_selections(const Selections& selections) {
     result.message = s.message();
     return result;
   }
-  const Selections canonical = canonicalize(selections);
+  Selections sorted;  // only when the masker's rows are not canonical already
+  const Selections& canonical = is_canonical(selections) ? selections : (sorted = canonicalize(selections));
   RowErrors errors;
   if (Status s = backend_->sparse_errors(canonical, &errors); !s.ok()) {
     result.status = EvalStatus::kInternalError;

@@ -1,6 +1,7 @@
 #include "evaluator/selections.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <numeric>
 #include <utility>
@@ -52,9 +53,23 @@ Status validate_selections(const Workload& workload, const Selections& s) {
   return Status::Ok();
 }
 
+bool is_canonical(const Selections& s) {
+  std::atomic<bool> canonical{true};
+  parallel_for(s.num_rows(), 0, [&](int64_t r) {
+    if (!canonical.load(std::memory_order_relaxed)) return;
+    for (int64_t e = s.offsets[r] + 1; e < s.offsets[r + 1]; ++e)
+      if (s.indices[e] <= s.indices[e - 1]) {
+        canonical.store(false, std::memory_order_relaxed);
+        return;
+      }
+  });
+  return canonical;
+}
+
 Selections canonicalize(const Selections& s) {
-  // Rows are independent: sort and merge each on its own thread, then concatenate in row order.
   const int64_t rows = s.num_rows();
+  if (is_canonical(s)) return s;
+  // Rows are independent: sort and merge each on its own thread, then concatenate in row order.
   std::vector<std::vector<int32_t>> row_indices(rows);
   std::vector<std::vector<double>> row_weights(rows);
   parallel_for(rows, 0, [&](int64_t r) {

@@ -98,6 +98,32 @@ TEST(Metrics, InvalidEntriesNameRowAndIndex) {
   EXPECT_NE(r.message.find(std::to_string(w.num_keys(2) + 7)), std::string::npos) << r.message;
 }
 
+// canonicalize: rows come out sorted with repeats merged (weights added); rows already canonical
+// pass through unchanged, also when only some rows need the sort.
+TEST(Selections, CanonicalizeSortsMergesAndKeepsCanonicalRows) {
+  Selections sorted;
+  const int32_t a[] = {0, 3, 9};
+  const double wa[] = {1.0, 2.0, 1.5};
+  sorted.append_row(a, wa, 3);
+  sorted.append_row(a, wa, 0);
+  EXPECT_TRUE(is_canonical(sorted));
+  const Selections same = canonicalize(sorted);
+  EXPECT_EQ(same.offsets, sorted.offsets);
+  EXPECT_EQ(same.indices, sorted.indices);
+  EXPECT_EQ(same.weights, sorted.weights);
+
+  Selections mixed = sorted;
+  const int32_t b[] = {7, 2, 7, 2, 5};
+  const double wb[] = {1.0, 2.0, 3.0, 4.0, 5.0};
+  mixed.append_row(b, wb, 5);
+  EXPECT_FALSE(is_canonical(mixed));
+  const Selections c = canonicalize(mixed);
+  EXPECT_TRUE(is_canonical(c));
+  EXPECT_EQ(c.offsets, (std::vector<int64_t>{0, 3, 3, 6}));
+  EXPECT_EQ(c.indices, (std::vector<int32_t>{0, 3, 9, 2, 5, 7}));
+  EXPECT_EQ(c.weights, (std::vector<double>{1.0, 2.0, 1.5, 6.0, 5.0, 4.0}));
+}
+
 // A backend that fails while scoring (a device fault): the candidate gets internal_error with the
 // backend's reason, never metrics.
 class FailingBackend final : public Backend {
