@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "util/hash.h"
 
@@ -214,16 +215,23 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
     *fault = s;
     return StepOutcome::kFault;
   }
-  if (c.evaluators->stage1) {
-    const EvalResult r = c.evaluators->stage1->evaluate_source(row->source, c.cancel);
-    if (r.status == EvalStatus::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
-    if (harness_fault(r)) {
-      *fault = Status::Error("candidate " + std::to_string(id) + ": " + r.message);
+  // One evaluation of the candidate: its timings go to the row; a cancel or a fault of the
+  // harness (not of the candidate) ends the step with that outcome.
+  auto evaluate = [&](Evaluator& evaluator, EvalResult* r) -> std::optional<StepOutcome> {
+    *r = evaluator.evaluate_source(row->source, c.cancel);
+    if (r->status == EvalStatus::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
+    if (harness_fault(*r)) {
+      *fault = Status::Error("candidate " + std::to_string(id) + ": " + r->message);
       return StepOutcome::kFault;
     }
-    row->compile_s += r.compile_s;
-    row->worker_s += r.worker_s;
-    row->metrics_s += r.metrics_s;
+    row->compile_s += r->compile_s;
+    row->worker_s += r->worker_s;
+    row->metrics_s += r->metrics_s;
+    return std::nullopt;
+  };
+  if (c.evaluators->stage1) {
+    EvalResult r;
+    if (auto ended = evaluate(*c.evaluators->stage1, &r)) return *ended;
     if (!r.ok()) {
       fail_with(r, row);
     } else {
@@ -242,15 +250,8 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
     std::vector<EvalResult> results;
     std::vector<uint64_t> seeds;
     for (auto& evaluator : c.evaluators->per_seed) {
-      EvalResult r = evaluator->evaluate_source(row->source, c.cancel);
-      if (r.status == EvalStatus::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
-      if (harness_fault(r)) {
-        *fault = Status::Error("candidate " + std::to_string(id) + ": " + r.message);
-        return StepOutcome::kFault;
-      }
-      row->compile_s += r.compile_s;
-      row->worker_s += r.worker_s;
-      row->metrics_s += r.metrics_s;
+      EvalResult r;
+      if (auto ended = evaluate(*evaluator, &r)) return *ended;
       if (!r.ok()) {
         fail_with(r, row);
         break;
