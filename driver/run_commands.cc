@@ -72,10 +72,13 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
   options.live_status = !args.json && !args.quiet && ::isatty(2);
   options.quiet = args.quiet;
   db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""}});
-  db.add_event(command, "adrs " + std::string(kAdrsVersion) + ", pid " + std::to_string(::getpid()) + ", proposer " + proposer->describe());
+  const std::string backend = evaluators.per_seed.front()->backend().name();  // what --device auto chose
+  db.add_event(command, "adrs " + std::string(kAdrsVersion) + ", pid " + std::to_string(::getpid()) + ", proposer " +
+                            proposer->describe() + ", scored on " + backend);
   if (!args.json && !args.quiet)
-    spdlog::info("{} {}: workload {}, target density {}, proposer {}, parallel {}, budget {} candidates", command, run_dir,
-                 config.workload, config.target_density, proposer->describe(), config.parallel, config.max_candidates);
+    spdlog::info("{} {}: workload {} scored on {}, target density {}, proposer {}, parallel {}, budget {} candidates", command,
+                 run_dir, config.workload, backend, config.target_density, proposer->describe(), config.parallel,
+                 config.max_candidates);
   const LoopResult result = run_loop(config, db, *proposer, &tuner, evaluators, options);
   const std::string status = result.stop_reason == "interrupted" ? "interrupted" : result.stop_reason == "error" ? "failed" : "stopped";
   db.set_states({{"status", status}, {"stop_reason", result.stop_reason}, {"stop_detail", result.stop_detail}});
