@@ -12,8 +12,8 @@
 
 #ifdef ADRS_HAVE_CUDA
 #include "evaluator/cuda_backend.h"
-#include "evaluator/synthetic.h"
 #endif
+#include "evaluator/synthetic.h"
 #include "evaluator/worker_exit.h"
 #include "evaluator/worker_protocol.h"
 #include "util/parallel.h"
@@ -141,11 +141,15 @@ Status make_backend(const EvalOptions& options, const Workload& workload, std::u
 // The workload: a GPU-sized synthetic preset is generated on the device when the CUDA backend
 // will score it (seconds instead of minutes on the host); everything else on the host.
 Status build_workload(const EvalOptions& options, Workload* out) {
-#ifdef ADRS_HAVE_CUDA
   const SyntheticPreset* preset = find_synthetic_preset(options.workload);
+#ifdef ADRS_HAVE_CUDA
   if (preset && preset->gpu_sized && options.device != Device::kCpu && cuda_device_status().ok())
     return make_synthetic_workload_on_device(*preset, out);
 #endif
+  if (preset && preset->gpu_sized)
+    spdlog::warn("workload '{}' is GPU-sized: generating and scoring it on the CPU takes many minutes and about 10 GB of "
+                 "memory; with a CUDA device, --device auto or cuda does it in seconds",
+                 preset->name);
   return make_workload(options.workload, out);
 }
 
