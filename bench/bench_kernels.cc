@@ -88,8 +88,8 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
       cuda::ReferenceOutputs ref{output.ptr, norm.ptr, lognorm.ptr, entropy.ptr, nullptr, nullptr};
       // Bytes that must move: K and V once per call, the queries, the outputs (+ scores if written).
       const double base_bytes = b.kv_bytes() + rows * cuda::kHeadDim * (4.0 + 8.0);
-      int splits = 0;  // of the variant being reported
-      auto report = [&](const char* name, double seconds, double bytes) {
+      // `splits`: of the reference pass the variant ran (or ran before it, for the sparse kernel).
+      auto report = [&](const char* name, double seconds, double bytes, int splits) {
         const double bw = bytes / seconds;
         std::printf("%-6d %-5s %-26s %10.3f %10.1f %8.1f%%\n", n, cuda::kv_type_name(type), name, seconds * 1e3, bw / 1e9,
                     100.0 * bw / copy_bw);
@@ -100,7 +100,7 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
       // One reference variant: kernel choice, accumulator, rows in flight (CUDA cores), scores.
       auto reference = [&](const char* name, AccType acc, cuda::ReferenceKernel kernel, int rows_in_flight,
                            bool scores_too) {
-        splits = splits_for(acc, kernel);
+        const int splits = splits_for(acc, kernel);
         cuda::ReferenceOutputs o = ref;
         if (scores_too) {
           o.scores = scores.ptr;
@@ -108,7 +108,7 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
         }
         const double s =
             time_gpu([&] { cuda::launch_reference(b.dw, acc, splits, workspace.ptr, o, nullptr, kernel, rows_in_flight); });
-        report(name, s, base_bytes + (scores_too ? 4.0 * rows * n : 0.0));
+        report(name, s, base_bytes + (scores_too ? 4.0 * rows * n : 0.0), splits);
       };
       using cuda::ReferenceKernel;
       const bool bf16 = type == KvType::kBF16;
@@ -118,10 +118,9 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
         for (int sweep : {2, 3, 4, 6, 9, 12, 16, 24, 32}) {
           if (sweep > max_splits * 4 || sweep * 256 > n) continue;
           DeviceBuffer<char> ws(cuda::reference_workspace_bytes(b.dw, sweep, AccType::kF32));
-          splits = sweep;
           const double s = time_gpu([&] { cuda::launch_reference(b.dw, AccType::kF32, sweep, ws.ptr, ref, nullptr); });
           const std::string name = "  tensor, splits " + std::to_string(sweep);
-          report(name.c_str(), s, base_bytes);
+          report(name.c_str(), s, base_bytes, sweep);
         }
       }
       reference("reference fp32-acc U2", AccType::kF32, ReferenceKernel::kCudaCores, 2, false);
@@ -157,13 +156,13 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
       const double entries = double(indices.size());
       const double gather = entries * (2.0 * cuda::kHeadDim * cuda::kv_element_bytes(type) + 4.0) + rows * cuda::kHeadDim * 12.0;
       for (AccType acc : {AccType::kF32, AccType::kF64}) {
-        splits = splits_for(acc, cuda::ReferenceKernel::kAuto);
+        const int splits = splits_for(acc, cuda::ReferenceKernel::kAuto);
         cuda::launch_reference(b.dw, acc, splits, workspace.ptr, ref, nullptr);
         DeviceBuffer<char> sparse_ws(cuda::sparse_workspace_bytes(blocks, acc));
         const double s = time_gpu([&] {
           cuda::launch_sparse(b.dw, acc, sel, ref, 0, rows, 0, blocks, sparse_ws.ptr, sout, nullptr);
         });
-        report(acc == AccType::kF32 ? "sparse10% fp32-acc" : "sparse10% fp64-acc", s, gather);
+        report(acc == AccType::kF32 ? "sparse10% fp32-acc" : "sparse10% fp64-acc", s, gather, splits);
       }
     }
   }

@@ -161,8 +161,8 @@ void large_candidates(const LargeOptions& opt, nlohmann::json* out) {
   nlohmann::json dump_meta;
   for (const Candidate& c : candidates) {
     t = std::chrono::steady_clock::now();
-    Selections sorted;  // as the evaluator does: sort only rows that need it
-    const Selections& canonical = is_canonical(c.sel) ? c.sel : (sorted = canonicalize(c.sel));
+    Selections sorted;  // as the evaluator does: sort only when the rows need it
+    const Selections& canonical = canonical_form(c.sel, &sorted);
     const double canon_s = seconds_since(t);
     RowErrors errors;
     std::vector<double> gpu, pack, call;

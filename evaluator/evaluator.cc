@@ -281,8 +281,8 @@ EvalResult Evaluator::evaluate_selections(const Selections& selections) {
     result.message = s.message();
     return result;
   }
-  Selections sorted;  // only when the masker's rows are not canonical already
-  const Selections& canonical = is_canonical(selections) ? selections : (sorted = canonicalize(selections));
+  Selections sorted;
+  const Selections& canonical = canonical_form(selections, &sorted);
   RowErrors errors;
   if (Status s = backend_->sparse_errors(canonical, &errors); !s.ok()) {
     result.status = EvalStatus::kInternalError;

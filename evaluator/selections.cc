@@ -66,9 +66,14 @@ bool is_canonical(const Selections& s) {
   return canonical;
 }
 
+const Selections& canonical_form(const Selections& s, Selections* storage) {
+  if (is_canonical(s)) return s;
+  *storage = canonicalize(s);
+  return *storage;
+}
+
 Selections canonicalize(const Selections& s) {
   const int64_t rows = s.num_rows();
-  if (is_canonical(s)) return s;
   // Rows are independent: sort and merge each on its own thread, then concatenate in row order.
   std::vector<std::vector<int32_t>> row_indices(rows);
   std::vector<std::vector<double>> row_weights(rows);

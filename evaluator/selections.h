@@ -29,9 +29,12 @@ Status validate_selections(const Workload& workload, const Selections& selection
 // Returns the same selections with each row sorted by index and repeated indices merged
 // (weights summed). Distinct kept keys of row r = offsets[r+1] - offsets[r] afterwards.
 Selections canonicalize(const Selections& selections);
-// True when every row is strictly increasing (sorted, no repeats): canonicalize would copy it.
-// Most maskers emit rows that way; checking is ~10x cheaper than sorting (25 M entries on `large`).
+// True when every row is strictly increasing (sorted, no repeats).
 bool is_canonical(const Selections& selections);
+// `selections` itself when it is canonical (most maskers emit rows that way, and checking costs
+// ~1% of sorting: 2.4 ms against 0.5 s for 25 M entries on `large`), else canonicalize(selections)
+// kept in *storage.
+const Selections& canonical_form(const Selections& selections, Selections* storage);
 
 // "row 17 (layer 1, step 0, head 3)": how messages name a row.
 std::string describe_row(const Workload& workload, int64_t row);

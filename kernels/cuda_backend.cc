@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstring>
 
-
 #include "evaluator/cuda_backend.h"
 #include "kernels/attention.h"
 #include "kernels/device_memory.h"
@@ -99,9 +98,57 @@ class CudaBackend final : public Backend {
   const CudaTimings& timings() const { return timings_; }
 
   Status sparse_errors(const Selections& sel, RowErrors* out) override {
-    Status s = run_sparse(sel, out);
-    if (!s.ok()) return Status::Error("CUDA backend: " + s.message());
-    return s;
+    const auto start = std::chrono::steady_clock::now();
+    const int64_t rows = w_.num_rows();
+    if (sel.num_rows() != rows) return Status::Error("selections have the wrong number of rows");
+    const int64_t entries = sel.offsets.back();
+    int64_t max_blocks = rows;  // a bound on the blocks: entries / block size + one per row
+    max_blocks += entries / cuda::kSparseBlockEntries;
+    if (Status s = ensure(offsets_, d_offsets_, rows + 1); !s.ok()) return s;
+    if (Status s = ensure(indices_, d_indices_, std::max<int64_t>(entries, 1)); !s.ok()) return s;
+    if (Status s = ensure(weights_, d_weights_, std::max<int64_t>(entries, 1)); !s.ok()) return s;
+    if (Status s = ensure(row_first_block_, d_row_first_block_, rows + 1); !s.ok()) return s;
+    if (Status s = ensure(block_row_, d_block_row_, std::max<int64_t>(max_blocks, 1)); !s.ok()) return s;
+    if (Status s = ensure(results_, d_results_, 3 * rows); !s.ok()) return s;
+    if (Status s = workspace_.reserve(cuda::sparse_workspace_bytes(std::max<int64_t>(max_blocks, 1), acc_)); !s.ok()) return s;
+    pack(sel);
+    timings_.pack_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    cuda::DeviceSelections dsel{d_offsets_.data(), d_indices_.data(), unit_weights_ ? nullptr : d_weights_.data(),
+                                d_block_row_.data(), d_row_first_block_.data()};
+    const cuda::SparseOutputs dout{d_results_.data(), d_results_.data() + rows, d_results_.data() + 2 * rows};
+    // Row tables first, then the entries in chunks of rows so the copies overlap the kernels.
+    cudaEventRecord(start_, copy_stream_);
+    cudaMemsetAsync(d_results_.data(), 0xff, d_results_.bytes(), copy_stream_);
+    cudaMemcpyAsync(d_offsets_.data(), offsets_.data(), (rows + 1) * sizeof(int64_t), cudaMemcpyHostToDevice, copy_stream_);
+    cudaMemcpyAsync(d_row_first_block_.data(), row_first_block_.data(), (rows + 1) * sizeof(int32_t), cudaMemcpyHostToDevice, copy_stream_);
+    cudaMemcpyAsync(d_block_row_.data(), block_row_.data(), total_blocks_ * sizeof(int32_t), cudaMemcpyHostToDevice, copy_stream_);
+    const int chunks = rows >= 256 ? 8 : 1;
+    std::vector<cudaEvent_t> ready(chunks);
+    for (int c = 0; c < chunks; ++c) {
+      const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
+      const int64_t e0 = sel.offsets[r0], e1 = sel.offsets[r1];
+      cudaMemcpyAsync(d_indices_.data() + e0, indices_.data() + e0, (e1 - e0) * sizeof(int32_t), cudaMemcpyHostToDevice, copy_stream_);
+      if (!unit_weights_)
+        cudaMemcpyAsync(d_weights_.data() + e0, weights_.data() + e0, (e1 - e0) * sizeof(float), cudaMemcpyHostToDevice, copy_stream_);
+      cudaEventCreateWithFlags(&ready[c], cudaEventDisableTiming);
+      cudaEventRecord(ready[c], copy_stream_);
+      cudaStreamWaitEvent(compute_stream_, ready[c], 0);
+      cuda::launch_sparse(dw_, acc_, dsel, reference_out_, r0, r1, row_first_block_[r0], row_first_block_[r1],
+                          workspace_.data(), dout, compute_stream_);
+    }
+    cudaMemcpyAsync(results_.data(), d_results_.data(), 3 * rows * sizeof(double), cudaMemcpyDeviceToHost, compute_stream_);
+    cudaEventRecord(stop_, compute_stream_);
+    const Status synced = cuda_check(cudaStreamSynchronize(compute_stream_), "sparse attention");
+    for (cudaEvent_t e : ready) cudaEventDestroy(e);
+    if (!synced.ok()) return synced;
+    float ms = 0.0f;
+    cudaEventElapsedTime(&ms, start_, stop_);
+    timings_.gpu_s = ms * 1e-3;
+    out->error_sq.assign(results_.data(), results_.data() + rows);
+    out->kept_mass.assign(results_.data() + rows, results_.data() + 2 * rows);
+    out->weight_sum.assign(results_.data() + 2 * rows, results_.data() + 3 * rows);
+    return Status::Ok();
   }
 
  private:
@@ -217,60 +264,6 @@ class CudaBackend final : public Backend {
   Status ensure(PinnedArray<T>& host, DeviceArray<T>& device, int64_t count) {
     if (Status s = host.reserve(count); !s.ok()) return s;
     return device.reserve(count);
-  }
-
-  Status run_sparse(const Selections& sel, RowErrors* out) {
-    const auto start = std::chrono::steady_clock::now();
-    const int64_t rows = w_.num_rows();
-    if (sel.num_rows() != rows) return Status::Error("selections have the wrong number of rows");
-    const int64_t entries = sel.offsets.back();
-    int64_t max_blocks = rows;  // a bound on the blocks: entries / block size + one per row
-    max_blocks += entries / cuda::kSparseBlockEntries;
-    if (Status s = ensure(offsets_, d_offsets_, rows + 1); !s.ok()) return s;
-    if (Status s = ensure(indices_, d_indices_, std::max<int64_t>(entries, 1)); !s.ok()) return s;
-    if (Status s = ensure(weights_, d_weights_, std::max<int64_t>(entries, 1)); !s.ok()) return s;
-    if (Status s = ensure(row_first_block_, d_row_first_block_, rows + 1); !s.ok()) return s;
-    if (Status s = ensure(block_row_, d_block_row_, std::max<int64_t>(max_blocks, 1)); !s.ok()) return s;
-    if (Status s = ensure(results_, d_results_, 3 * rows); !s.ok()) return s;
-    if (Status s = workspace_.reserve(cuda::sparse_workspace_bytes(std::max<int64_t>(max_blocks, 1), acc_)); !s.ok()) return s;
-    pack(sel);
-    timings_.pack_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-    cuda::DeviceSelections dsel{d_offsets_.data(), d_indices_.data(), unit_weights_ ? nullptr : d_weights_.data(),
-                                d_block_row_.data(), d_row_first_block_.data()};
-    const cuda::SparseOutputs dout{d_results_.data(), d_results_.data() + rows, d_results_.data() + 2 * rows};
-    // Row tables first, then the entries in chunks of rows so the copies overlap the kernels.
-    cudaEventRecord(start_, copy_stream_);
-    cudaMemsetAsync(d_results_.data(), 0xff, d_results_.bytes(), copy_stream_);
-    cudaMemcpyAsync(d_offsets_.data(), offsets_.data(), (rows + 1) * sizeof(int64_t), cudaMemcpyHostToDevice, copy_stream_);
-    cudaMemcpyAsync(d_row_first_block_.data(), row_first_block_.data(), (rows + 1) * sizeof(int32_t), cudaMemcpyHostToDevice, copy_stream_);
-    cudaMemcpyAsync(d_block_row_.data(), block_row_.data(), total_blocks_ * sizeof(int32_t), cudaMemcpyHostToDevice, copy_stream_);
-    const int chunks = rows >= 256 ? 8 : 1;
-    std::vector<cudaEvent_t> ready(chunks);
-    for (int c = 0; c < chunks; ++c) {
-      const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
-      const int64_t e0 = sel.offsets[r0], e1 = sel.offsets[r1];
-      cudaMemcpyAsync(d_indices_.data() + e0, indices_.data() + e0, (e1 - e0) * sizeof(int32_t), cudaMemcpyHostToDevice, copy_stream_);
-      if (!unit_weights_)
-        cudaMemcpyAsync(d_weights_.data() + e0, weights_.data() + e0, (e1 - e0) * sizeof(float), cudaMemcpyHostToDevice, copy_stream_);
-      cudaEventCreateWithFlags(&ready[c], cudaEventDisableTiming);
-      cudaEventRecord(ready[c], copy_stream_);
-      cudaStreamWaitEvent(compute_stream_, ready[c], 0);
-      cuda::launch_sparse(dw_, acc_, dsel, reference_out_, r0, r1, row_first_block_[r0], row_first_block_[r1],
-                          workspace_.data(), dout, compute_stream_);
-    }
-    cudaMemcpyAsync(results_.data(), d_results_.data(), 3 * rows * sizeof(double), cudaMemcpyDeviceToHost, compute_stream_);
-    cudaEventRecord(stop_, compute_stream_);
-    const Status synced = cuda_check(cudaStreamSynchronize(compute_stream_), "sparse attention");
-    for (cudaEvent_t e : ready) cudaEventDestroy(e);
-    if (!synced.ok()) return synced;
-    float ms = 0.0f;
-    cudaEventElapsedTime(&ms, start_, stop_);
-    timings_.gpu_s = ms * 1e-3;
-    out->error_sq.assign(results_.data(), results_.data() + rows);
-    out->kept_mass.assign(results_.data() + rows, results_.data() + 2 * rows);
-    out->weight_sum.assign(results_.data() + 2 * rows, results_.data() + 3 * rows);
-    return Status::Ok();
   }
 
   const Workload& w_;
