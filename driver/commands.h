@@ -29,4 +29,7 @@ CommandRunner add_lineage_command(CLI::App& app);
 CommandRunner add_replay_command(CLI::App& app);
 CommandRunner add_export_command(CLI::App& app);
 
+// adrs report RUN: an HTML page of a run (driver/report_command.cc).
+CommandRunner add_report_command(CLI::App& app);
+
 }  // namespace adrs

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add(adrs::add_lineage_command(app));
   add(adrs::add_replay_command(app));
   add(adrs::add_export_command(app));
+  add(adrs::add_report_command(app));
   std::string names;
   bool known = false;
   for (const CLI::App* command : app.get_subcommands({})) {

@@ -14,6 +14,7 @@ packages=(
   libxxhash-dev          # source and compile-cache hashes
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
+  chromium               # headless browser: the test of adrs report's page
 )
 
 missing=()
