@@ -1,11 +1,15 @@
 #include "evaluator/evaluator.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -13,7 +17,9 @@
 #ifdef ADRS_HAVE_CUDA
 #include "evaluator/cuda_backend.h"
 #endif
+#include "evaluator/jail.h"
 #include "evaluator/synthetic.h"
+#include "evaluator/worker_channels.h"
 #include "evaluator/worker_exit.h"
 #include "evaluator/worker_protocol.h"
 #include "util/parallel.h"
@@ -54,7 +60,8 @@ std::string temp_root() {
 std::string make_temp_dir(const std::string& parent, const std::string& prefix) {
   std::string pattern = parent + "/" + prefix + "XXXXXX";
   if (!::mkdtemp(pattern.data())) return "";
-  fs::permissions(pattern, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  // Only adrs itself: workers get descriptors, never a path in here.
+  fs::permissions(pattern, fs::perms::owner_all);
   return pattern;
 }
 
@@ -70,35 +77,49 @@ void remove_stale_eval_dirs() {
   }
 }
 
-// Turns the way the worker ended into a status and a message.
-EvalResult classify_worker_end(const ProcessResult& run, const std::string& message, double timeout_s) {
+// Turns the way the worker ended into a status and a message. Only the parent's own evidence
+// decides a harness fault: the worker's "ready" line arrives on a pipe it closes before it loads
+// the masker, so an end without it happened in trusted code (internal_error); after it, every
+// exit code and signal, whatever it claims, is the candidate's own outcome.
+EvalResult classify_worker_end(const ProcessResult& run, bool ready, const std::string& message, double timeout_s) {
   EvalResult r;
   auto with_message = [&](const std::string& head) { return message.empty() ? head : head + ": " + message; };
+  // Our crash reporter ends a worker that is PID 1 of its namespace (where raising a signal on
+  // itself does nothing) with 128 + signal.
+  int signal = run.exited ? 0 : run.signal;
+  if (run.exited && run.exit_code > 128 && run.exit_code <= 128 + 64) signal = run.exit_code - 128;
   if (!run.start.ok()) {
     r.status = EvalStatus::kInternalError;
     r.message = run.start.message();
+  } else if (run.cancelled) {
+    r.status = EvalStatus::kCancelled;
+    r.message = "evaluation cancelled";
+  } else if (!ready) {
+    r.status = EvalStatus::kInternalError;
+    std::string how = run.timed_out ? "did not get ready within the timeout"
+                      : run.exited  ? "exited with code " + std::to_string(run.exit_code)
+                                    : "died with " + signal_description(run.signal);
+    r.message = with_message("the masker worker failed before it loaded the masker (" + how + ")");
   } else if (run.timed_out) {
     r.status = EvalStatus::kTimeout;
     char text[128];
     std::snprintf(text, sizeof text, "the masker ran past the %.3g s timeout and was killed", timeout_s);
     r.message = text;
-  } else if (run.cancelled) {
-    r.status = EvalStatus::kCancelled;
-    r.message = "evaluation cancelled";
-  } else if (!run.exited && run.signal == SIGXCPU) {
+  } else if (signal == SIGXCPU) {
     r.status = EvalStatus::kTimeout;
     r.message = "the masker used up its CPU-time limit";
-  } else if (!run.exited && run.signal == SIGSYS) {
-    // A trapped call made while signals were blocked (posix_spawn, system) kills outright.
+  } else if (signal == SIGSYS) {
+    // A call outside the allow list kills the whole worker (no handler runs); a trapped one
+    // leaves a message naming the call.
     r.status = EvalStatus::kForbiddenSyscall;
-    r.message = with_message("the masker made a forbidden system call (process creation, exec, sockets and "
-                             "signals to other processes are not allowed)");
-  } else if (!run.exited) {
+    r.message = with_message("the masker made a forbidden system call, one not on the sandbox's allow list (processes, "
+                             "exec, sockets, signals to others, IPC, file metadata and foreign ABIs are refused)");
+  } else if (signal != 0) {
     r.status = EvalStatus::kCrashed;
     r.message = message.empty() ? "the masker crashed" : message;
-    r.message += " with " + signal_description(run.signal);
-    if (run.signal == SIGKILL) r.message += " (killed from outside: usually out of memory)";
-    if (run.signal == SIGXFSZ) r.message += " (it wrote more output than allowed)";
+    r.message += " with " + signal_description(signal);
+    if (signal == SIGKILL) r.message += " (killed from outside: usually out of memory)";
+    if (signal == SIGXFSZ) r.message += " (it wrote more output than allowed)";
   } else {
     switch (run.exit_code) {
       case worker_exit::kOk: r.status = EvalStatus::kOk; break;
@@ -106,14 +127,10 @@ EvalResult classify_worker_end(const ProcessResult& run, const std::string& mess
       case worker_exit::kOutOfMemory: r.status = EvalStatus::kOutOfMemory; r.message = message; break;
       case worker_exit::kForbiddenSyscall: r.status = EvalStatus::kForbiddenSyscall; r.message = message; break;
       case worker_exit::kBadMasker: r.status = EvalStatus::kBadMasker; r.message = message; break;
-      case worker_exit::kUsage:
-      case worker_exit::kOutputError:
-        r.status = EvalStatus::kInternalError;
-        r.message = with_message("the masker worker failed");
-        break;
       default:
         r.status = EvalStatus::kCrashed;
-        r.message = "the masker ended the worker with exit code " + std::to_string(run.exit_code);
+        r.message = with_message("the worker ended with exit code " + std::to_string(run.exit_code) +
+                                 " after it loaded the masker");
     }
   }
   return r;
@@ -168,17 +185,24 @@ Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>*
   remove_stale_eval_dirs();
   e->scratch_dir_ = make_temp_dir(temp_root(), "adrs-eval-" + std::to_string(::getpid()) + "-");
   if (e->scratch_dir_.empty()) return Status::Error("cannot create a temporary directory (is /tmp full? set TMPDIR)");
-  e->input_path_ = e->scratch_dir_ + "/workload.bin";
+  const std::string input_path = e->scratch_dir_ + "/workload.bin";
   const Reference& ref = e->backend_->reference();
   if (Status s = write_worker_input(e->workload_, options.hide_scores ? nullptr : ref.scores.data(),
-                                    options.expose_values, e->input_path_);
+                                    options.expose_values, input_path);
       !s.ok())
     return s;
+  // Opened once, read-only; every worker maps this descriptor (no worker sees a path of ours).
+  e->input_fd_ = ::open(input_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat st {};
+  if (e->input_fd_ < 0 || ::fstat(e->input_fd_, &st) != 0)
+    return Status::Error("cannot open the worker input " + input_path + ": " + std::strerror(errno));
+  e->input_bytes_ = st.st_size;
   *out = std::move(e);
   return Status::Ok();
 }
 
 Evaluator::~Evaluator() {
+  if (input_fd_ >= 0) ::close(input_fd_);
   if (!scratch_dir_.empty()) {
     std::error_code ignored;
     fs::remove_all(scratch_dir_, ignored);
@@ -209,63 +233,62 @@ EvalResult Evaluator::evaluate_source(const std::string& source, const std::atom
 
 EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const std::atomic<bool>* cancel) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string dir = make_temp_dir(scratch_dir_, "worker-");
-  if (dir.empty()) {
-    EvalResult r;
-    r.message = "cannot create a temporary directory for the worker (is /tmp full?)";
-    return r;
+  EvalResult result;
+  // Everything the worker gets or gives back is a descriptor opened here, before the spawn:
+  // the masker, the input, and memfds for selections, messages and its output. Nothing is read
+  // back by path afterwards, so a link or FIFO the masker leaves somewhere cannot fool us.
+  WorkerChannels channels;
+  if (Status s = channels.open(so_path); !s.ok()) {
+    result.message = s.message();
+    return result;
   }
   const int64_t rows = workload_.num_rows();
   int64_t max_entries = 0;
   for (int64_t r = 0; r < rows; ++r) max_entries += max_entries_per_row(workload_.num_keys(r)) + 1;
   const long max_output_mb = static_cast<long>((max_entries * 12 + rows * 8) >> 20) + 16;
   // The mapped workload counts against the address-space limit; the limit is on top of it.
-  const long memory_mb = options_.memory_mb + static_cast<long>(fs::file_size(input_path_) >> 20) + max_output_mb;
+  const long memory_mb = options_.memory_mb + static_cast<long>(input_bytes_ >> 20) + max_output_mb;
+  // The private tmpfs holds the masker's copy and the masker's scratch files.
+  const long tmpfs_mb = static_cast<long>(channels.masker_bytes >> 20) + 1 + kWorkerScratchMb;
   const int threads = resolve_threads(options_.threads);
 
   ProcessOptions worker;
   worker.argv = {executable_dir() + "/adrs-worker", "select",
-                 "--masker", fs::absolute(so_path).string(),
-                 "--input", input_path_,
-                 "--output", dir + "/selections.bin",
-                 "--message", dir + "/message.txt",
                  "--parent", std::to_string(::getpid()),
                  "--threads", std::to_string(threads),
                  "--seed", std::to_string(options_.seed),
                  "--target-density", std::to_string(options_.target_density),
                  "--memory-mb", std::to_string(memory_mb),
                  "--cpu-seconds", std::to_string(static_cast<long>(options_.timeout_s * threads) + 2),
-                 "--max-output-mb", std::to_string(max_output_mb)};
+                 "--max-output-mb", std::to_string(max_output_mb),
+                 "--tmpfs-mb", std::to_string(tmpfs_mb)};
   // No variable of ours reaches candidate code: API keys stay in this process.
-  worker.env = {"PATH=/usr/bin:/bin", "LANG=C", "HOME=" + dir, "TMPDIR=" + dir};
-  worker.cwd = dir;
-  worker.output_path = dir + "/worker.log";
+  worker.env = {"PATH=/usr/bin:/bin", "LANG=C", "HOME=/work", "TMPDIR=/work"};
+  worker.cwd = "/";
+  worker.fds = {input_fd_, channels.masker, channels.selections, channels.message, channels.ready_write};
+  worker.output_fd = channels.log;
   worker.timeout_s = options_.timeout_s;
   worker.cancel = cancel;
   const ProcessResult run = run_process(worker);
-  std::string message = read_file_tail(dir + "/message.txt", 2000);
+  if (run.pid > 0) remove_jail_cgroups(run.pid);  // only left behind when the worker was killed
+  channels.close_ready_write();
+  std::string sandbox;
+  const bool ready = channels.read_ready(&sandbox);
+  std::string message = read_fd_tail(channels.message, 2000);
   while (!message.empty() && message.back() == '\n') message.pop_back();
-  EvalResult result = classify_worker_end(run, message, options_.timeout_s);
+  result = classify_worker_end(run, ready, message, options_.timeout_s);
   result.worker_s = seconds_since(start);
-  // The worker's first log line says how it confined itself; anything after it the masker printed.
-  const std::string log = read_file_tail(dir + "/worker.log", 1500);
-  const std::string kSandboxPrefix = "worker sandbox: ";
-  const size_t first_line_end = log.find('\n');
-  if (log.rfind(kSandboxPrefix, 0) == 0 && first_line_end != std::string::npos) {
-    result.sandbox = log.substr(kSandboxPrefix.size(), first_line_end - kSandboxPrefix.size());
-    const std::string printed = log.substr(first_line_end + 1);
-    if (!result.ok() && !printed.empty() && result.status != EvalStatus::kTimeout)
-      result.message += "\nmasker output (last lines):\n" + printed;
-  }
+  result.sandbox = sandbox;
+  const std::string printed = read_fd_tail(channels.log, 1500);
+  if (!result.ok() && !printed.empty() && result.status != EvalStatus::kTimeout)
+    result.message += "\nmasker output (last lines):\n" + printed;
   Selections selections;
   if (result.ok()) {
-    if (Status s = read_selections(dir + "/selections.bin", rows, max_entries, &selections); !s.ok()) {
+    if (Status s = read_selections(channels.selections, rows, max_entries, &selections); !s.ok()) {
       result.status = EvalStatus::kInvalidMask;
       result.message = s.message();
     }
   }
-  std::error_code ignored;
-  fs::remove_all(dir, ignored);
   if (!result.ok()) return result;
   EvalResult scored = evaluate_selections(selections);
   scored.worker_s = result.worker_s;
@@ -283,6 +306,11 @@ EvalResult Evaluator::evaluate_selections(const Selections& selections) {
   }
   Selections sorted;
   const Selections& canonical = canonical_form(selections, &sorted);
+  if (Status s = validate_merged(workload_, canonical); !s.ok()) {
+    result.status = EvalStatus::kInvalidMask;
+    result.message = s.message();
+    return result;
+  }
   RowErrors errors;
   if (Status s = backend_->sparse_errors(canonical, &errors); !s.ok()) {
     result.status = EvalStatus::kInternalError;
@@ -291,6 +319,15 @@ EvalResult Evaluator::evaluate_selections(const Selections& selections) {
     return result;
   }
   result.metrics = compute_metrics(workload_, backend_->reference(), canonical, errors, options_.target_density);
+  // A number that is not finite would sort anywhere in the population: the candidate is invalid.
+  for (double value : {result.metrics.score, result.metrics.error, result.metrics.density, result.metrics.penalty})
+    if (!std::isfinite(value)) {
+      result.status = EvalStatus::kInvalidMask;
+      result.message = "the masker's selections give a non-finite score (error " + std::to_string(result.metrics.error) +
+                       ", density " + std::to_string(result.metrics.density) +
+                       "); check weights that are huge or rows whose weights overflow";
+      return result;
+    }
   result.status = EvalStatus::kOk;
   result.metrics_s = seconds_since(start);
   return result;

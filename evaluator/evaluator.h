@@ -89,7 +89,8 @@ class Evaluator {
   Workload workload_;
   std::unique_ptr<Backend> backend_;
   std::string scratch_dir_;   // private temporary directory, removed with the evaluator
-  std::string input_path_;    // worker input inside scratch_dir_
+  int input_fd_ = -1;         // the worker input inside scratch_dir_, read-only
+  int64_t input_bytes_ = 0;
 };
 
 nlohmann::json result_to_json(const EvalResult& result, const Evaluator& evaluator);

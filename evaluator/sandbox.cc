@@ -1,10 +1,8 @@
 #include "evaluator/sandbox.h"
 
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -16,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "evaluator/seccomp_policy.h"
 #include "evaluator/worker_exit.h"
 #include "evaluator/workload.h"
 
@@ -77,61 +76,12 @@ void add_row(SafeText& text) {
   }
 }
 
-struct Forbidden {
-  int number;
-  const char* name;
-  const char* why;
-};
-
-// The trapped system calls and what a masker was trying to do with them.
-const std::vector<Forbidden>& forbidden_calls() {
-  static const std::vector<Forbidden> table = {
-      {SCMP_SYS(fork), "fork", "process creation is not allowed"},
-      {SCMP_SYS(vfork), "vfork", "process creation is not allowed"},
-      {SCMP_SYS(clone), "clone", "process creation is not allowed (threads are)"},
-      {SCMP_SYS(execve), "execve", "running programs is not allowed"},
-      {SCMP_SYS(execveat), "execveat", "running programs is not allowed"},
-      {SCMP_SYS(socket), "socket", "network access is not allowed"},
-      {SCMP_SYS(socketpair), "socketpair", "sockets are not allowed"},
-      {SCMP_SYS(ptrace), "ptrace", "tracing processes is not allowed"},
-      {SCMP_SYS(process_vm_readv), "process_vm_readv", "reading other processes is not allowed"},
-      {SCMP_SYS(process_vm_writev), "process_vm_writev", "writing other processes is not allowed"},
-      {SCMP_SYS(kill), "kill", "signalling other processes is not allowed"},
-      {SCMP_SYS(tkill), "tkill", "signalling other threads this way is not allowed"},
-      {SCMP_SYS(tgkill), "tgkill", "signalling other processes is not allowed"},
-      {SCMP_SYS(rt_sigqueueinfo), "rt_sigqueueinfo", "signalling other processes is not allowed"},
-      {SCMP_SYS(rt_tgsigqueueinfo), "rt_tgsigqueueinfo", "signalling other processes is not allowed"},
-      {SCMP_SYS(pidfd_open), "pidfd_open", "handles on other processes are not allowed"},
-      {SCMP_SYS(pidfd_send_signal), "pidfd_send_signal", "signalling other processes is not allowed"},
-      {SCMP_SYS(setsid), "setsid", "leaving the worker's process group is not allowed"},
-      {SCMP_SYS(setpgid), "setpgid", "leaving the worker's process group is not allowed"},
-      {SCMP_SYS(unshare), "unshare", "namespaces are not allowed"},
-      {SCMP_SYS(setns), "setns", "namespaces are not allowed"},
-      {SCMP_SYS(mount), "mount", "mounting is not allowed"},
-      {SCMP_SYS(chroot), "chroot", "chroot is not allowed"},
-      {SCMP_SYS(bpf), "bpf", "bpf is not allowed"},
-      {SCMP_SYS(perf_event_open), "perf_event_open", "perf events are not allowed"},
-      {SCMP_SYS(io_uring_setup), "io_uring_setup", "io_uring is not allowed"},
-      {SCMP_SYS(io_uring_enter), "io_uring_enter", "io_uring is not allowed"},
-      {SCMP_SYS(io_uring_register), "io_uring_register", "io_uring is not allowed"},
-      {SCMP_SYS(keyctl), "keyctl", "the kernel keyring is not allowed"},
-      {SCMP_SYS(add_key), "add_key", "the kernel keyring is not allowed"},
-      {SCMP_SYS(request_key), "request_key", "the kernel keyring is not allowed"},
-  };
-  return table;
-}
-
 void on_forbidden_syscall(int, siginfo_t* info, void*) {
   SafeText text;
   text.add("the masker made a forbidden system call: ");
   const char* name = nullptr;
   const char* why = "";
-  for (const Forbidden& f : forbidden_calls())
-    if (f.number == info->si_syscall) {
-      name = f.name;
-      why = f.why;
-    }
-  if (name) {
+  if (describe_trapped_call(info->si_syscall, &name, &why)) {
     text.add(name);
     text.add(" (");
     text.add(why);
@@ -148,23 +98,17 @@ void on_forbidden_syscall(int, siginfo_t* info, void*) {
 
 void on_crash(int signal, siginfo_t*, void*) {
   SafeText text;
-  text.add("the masker crashed");
+  text.add(signal == SIGXCPU ? "the masker used up its CPU time" : signal == SIGXFSZ ? "the masker wrote too much" : "the masker crashed");
   add_row(text);
   text.add("\n");
   text.write_to(g_message_fd);
-  ::signal(signal, SIG_DFL);
-  ::raise(signal);
-}
-
-bool drop_capabilities() {
-  for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  return ::syscall(SYS_capset, &header, data) == 0;
+  // As PID 1 of its namespace the worker cannot die of a signal it raises itself; 128 + signal
+  // is how the evaluator reads a crash (after "ready", so it is the masker's outcome either way).
+  ::_exit(128 + signal);
 }
 
 // Landlock: only the listed paths stay reachable. Returns a summary for the worker log.
-std::string restrict_filesystem(const std::string& masker_path, const std::string& scratch_dir) {
+std::string restrict_filesystem(const std::string& scratch_dir) {
   const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
   if (abi < 1) return "no filesystem restriction (Landlock unavailable)";
   uint64_t read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_EXECUTE;
@@ -191,11 +135,11 @@ std::string restrict_filesystem(const std::string& masker_path, const std::strin
     ::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
     ::close(fd);
   };
-  // System libraries (the masker links libstdc++), the loader cache, a few device files.
-  for (const char* dir : {"/usr", "/lib", "/lib64", "/lib32"}) allow(dir, read);
-  for (const char* file : {"/etc/ld.so.cache", "/dev/urandom", "/dev/random"}) allow(file, file_read);
+  // System libraries (the masker links libstdc++), the loader cache, a few device files, and the
+  // scratch directory that holds the masker's own copy.
+  for (const char* dir : {"/usr", "/lib", "/lib64", "/lib32", "/libx32"}) allow(dir, read);
+  for (const char* file : {"/etc/ld.so.cache", "/dev/urandom", "/dev/zero"}) allow(file, file_read);
   allow("/dev/null", file_read | LANDLOCK_ACCESS_FS_WRITE_FILE);
-  allow(masker_path, file_read);
   allow(scratch_dir, handled);
   const bool ok = ::syscall(SYS_landlock_restrict_self, ruleset, 0) == 0;
   ::close(ruleset);
@@ -221,53 +165,21 @@ bool follow_parent(int expected_parent) {
   return ::getppid() == expected_parent;
 }
 
-bool enter_sandbox(int message_fd, const std::string& masker_path, const std::string& scratch_dir,
-                   std::string* summary_out) {
+bool enter_sandbox(int message_fd, const std::string& scratch_dir, std::string* summary_out) {
   g_message_fd = message_fd;
   std::string& summary = *summary_out;
-  summary.clear();
-  if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0)
-    summary += "user+network namespace";
-  else if (::unshare(CLONE_NEWNET) == 0)
-    summary += "network namespace";
-  else
-    summary += "no network namespace (" + std::string(std::strerror(errno)) + ")";
-  summary += drop_capabilities() ? ", capabilities dropped" : ", capabilities kept";
   ::prctl(PR_SET_DUMPABLE, 0);
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  summary += ", " + restrict_filesystem(masker_path, scratch_dir);
+  summary = restrict_filesystem(scratch_dir);
 
   struct sigaction action {};
   action.sa_sigaction = on_forbidden_syscall;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGSYS, &action, nullptr);
-
-  scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
-  if (!filter) {
-    summary += ", seccomp unavailable";
-    return false;
-  }
-  const scmp_datum_t self = static_cast<scmp_datum_t>(::getpid());
-  int rc = 0;
-  for (const Forbidden& f : forbidden_calls()) {
-    if (f.number == SCMP_SYS(clone)) {
-      // Threads (CLONE_THREAD) are allowed; new processes are not.
-      rc |= seccomp_rule_add(filter, SCMP_ACT_TRAP, f.number, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
-    } else if (f.number == SCMP_SYS(kill) || f.number == SCMP_SYS(tgkill) ||
-               f.number == SCMP_SYS(rt_sigqueueinfo) || f.number == SCMP_SYS(rt_tgsigqueueinfo)) {
-      // abort() and raise() signal the worker itself; that stays allowed.
-      rc |= seccomp_rule_add(filter, SCMP_ACT_TRAP, f.number, 1, SCMP_A0(SCMP_CMP_NE, self));
-    } else {
-      rc |= seccomp_rule_add(filter, SCMP_ACT_TRAP, f.number, 0);
-    }
-  }
-  // clone3 passes its flags in memory seccomp cannot read: make libc fall back to clone.
-  rc |= seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-  rc |= seccomp_load(filter);
-  seccomp_release(filter);
-  summary += rc == 0 ? ", seccomp filter loaded" : ", seccomp filter failed to load";
-  return rc == 0;
+  const Status s = load_worker_seccomp_policy(::getpid());
+  summary += s.ok() ? ", seccomp allow list (kills on anything else)" : ", seccomp failed: " + s.message();
+  return s.ok();
 }
 
 void set_current_row(long row) { t_current_row = row; }
@@ -281,7 +193,8 @@ void install_crash_reporters(int message_fd) {
   action.sa_sigaction = on_crash;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
-  for (int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::sigaction(signal, &action, nullptr);
+  for (int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGXCPU, SIGXFSZ, SIGTRAP})
+    ::sigaction(signal, &action, nullptr);
 }
 
 void prepare_thread_for_crash_reports() {

@@ -53,6 +53,16 @@ Status validate_selections(const Workload& workload, const Selections& s) {
   return Status::Ok();
 }
 
+Status validate_merged(const Workload& workload, const Selections& s) {
+  for (int64_t r = 0; r < s.num_rows(); ++r)
+    for (int64_t e = s.offsets[r]; e < s.offsets[r + 1]; ++e)
+      if (!std::isfinite(s.weights[e]))
+        return Status::Error(describe_row(workload, r) + ": the weights added for key " + std::to_string(s.indices[e]) +
+                             " sum to " + (std::isnan(s.weights[e]) ? "nan" : "inf") +
+                             "; keep each key once with its total weight, which must be finite");
+  return Status::Ok();
+}
+
 bool is_canonical(const Selections& s) {
   std::atomic<bool> canonical{true};
   parallel_for(s.num_rows(), 0, [&](int64_t r) {

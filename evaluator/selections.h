@@ -26,6 +26,10 @@ int64_t max_entries_per_row(int32_t num_keys);
 // names the first bad row (layer, step, head) and entry.
 Status validate_selections(const Workload& workload, const Selections& selections);
 
+// After repeats are merged (canonical form): every summed weight is still finite. Weights that
+// are each valid can overflow to inf when a key is added many times; the message names the row.
+Status validate_merged(const Workload& workload, const Selections& canonical);
+
 // Returns the same selections with each row sorted by index and repeated indices merged
 // (weights summed). Distinct kept keys of row r = offsets[r+1] - offsets[r] afterwards.
 Selections canonicalize(const Selections& selections);

@@ -1,16 +1,19 @@
 // adrs-worker: the only process that runs candidate code.
 //
-//   adrs-worker select --masker M.so --input IN --output OUT --message MSG --parent PID
-//                      [--threads N] [--seed S] [--target-density D] [--memory-mb M]
-//                      [--cpu-seconds C] [--max-output-mb F]
+//   adrs-worker select --parent PID [--threads N] [--seed S] [--target-density D] [--memory-mb M]
+//                      [--cpu-seconds C] [--max-output-mb F] [--tmpfs-mb T]
 //   adrs-worker limit --memory-mb M --cpu-seconds C --parent PID -- PROGRAM ARGS...
 //
-// `select` confines itself (evaluator/sandbox.h), loads the masker, runs select() on every row of
-// the read-only input and writes the selections; failures leave a message and an exit code
+// `select` takes everything as descriptors (evaluator/worker_channels.h): it maps the input, enters
+// the jail (evaluator/jail.h: uid 65534, namespaces, cgroup, a private tmpfs root), copies the
+// masker into it, confines itself further (evaluator/sandbox.h: Landlock, seccomp allow list),
+// says "ready" with its sandbox summary on the ready pipe and closes it, and only then loads the
+// masker and runs select() on every row; failures leave a message and an exit code
 // (evaluator/worker_exit.h). `limit` applies resource limits and execs PROGRAM (the compiler).
-// The evaluator starts it by exec with a scrubbed environment in a scratch directory.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,8 +28,10 @@
 
 #define ADRS_MASKER_HOST
 #include "masker_api.h"
+#include "evaluator/jail.h"
 #include "evaluator/sandbox.h"
 #include "evaluator/selections.h"
+#include "evaluator/worker_channels.h"
 #include "evaluator/worker_exit.h"
 #include "evaluator/worker_protocol.h"
 #include "util/hash.h"
@@ -36,6 +41,9 @@ namespace adrs {
 namespace {
 
 using EntryFn = int (*)(const Row*, adrs_emit_fn, void*, char*, size_t);
+
+// The masker's writable scratch directory inside the jail (its private tmpfs).
+constexpr const char* kScratch = "/work";
 using VersionFn = int (*)();
 
 struct Args {
@@ -100,30 +108,69 @@ void emit(void* context, const int32_t* indices, const double* weights, size_t c
   out->weights.assign(weights, weights + keep);
 }
 
-int run_select(const Args& args) {
-  const int message_fd = ::open(args.get("message").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (message_fd < 0 || !follow_parent(static_cast<int>(args.number("parent", -1))))
-    fail(message_fd, worker_exit::kUsage, "worker: bad message file or parent");
-  const int output_fd = ::open(args.get("output").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (output_fd < 0) fail(message_fd, worker_exit::kOutputError, "worker: cannot create the output file");
+// Copies the masker from its descriptor into the jail's tmpfs (dlopen needs a path, and the
+// worker has no host path at all).
+void install_masker(int message_fd, const char* path) {
+  struct stat st {};
+  const int out = ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0500);
+  if (::fstat(worker_fd::kMasker, &st) != 0 || out < 0)
+    fail(message_fd, worker_exit::kUsage, std::string("worker: cannot copy the masker: ") + std::strerror(errno));
+  off_t offset = 0;
+  while (offset < st.st_size) {
+    const ssize_t sent = ::sendfile(out, worker_fd::kMasker, &offset, static_cast<size_t>(st.st_size - offset));
+    if (sent <= 0) fail(message_fd, worker_exit::kUsage, "worker: cannot copy the masker (is its tmpfs too small?)");
+  }
+  ::close(out);
+  ::close(worker_fd::kMasker);
+}
 
+JailSpec worker_jail(const Args& args, int threads) {
+  JailSpec spec;
+  // System libraries only (the masker links libstdc++); the adrs tree, the run, the workload
+  // files and every secret stay outside.
+  for (const char* dir : {"/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin"}) spec.binds.push_back({dir, "", false, false, true});
+  spec.binds.push_back({"/etc/ld.so.cache", "", false, false, true});
+  for (const char* device : {"/dev/null", "/dev/zero", "/dev/urandom"}) spec.binds.push_back({device, "", false, true, true});
+  spec.writable_dirs = {kScratch};
+  spec.tmpfs_mb = args.number("tmpfs-mb", 64);
+  spec.tmpfs_inodes = 4096;
+  spec.hostname = "adrs-worker";
+  spec.memory_mb = args.number("memory-mb", 4096) + spec.tmpfs_mb;
+  spec.max_tasks = threads + 8;  // the worker's threads and the jail's keepers
+  return spec;
+}
+
+int run_select(const Args& args) {
+  const int message_fd = worker_fd::kMessage;
+  if (!follow_parent(static_cast<int>(args.number("parent", -1))))
+    fail(message_fd, worker_exit::kUsage, "worker: its parent is gone");
   WorkerInput input;
-  if (Status s = map_worker_input(args.get("input"), &input); !s.ok())
+  if (Status s = map_worker_input(worker_fd::kInput, &input); !s.ok())
     fail(message_fd, worker_exit::kUsage, "worker: " + s.message());
+  ::close(worker_fd::kInput);
   const Workload& w = input.workload;
+  const int threads = static_cast<int>(std::min<int64_t>(resolve_threads(static_cast<int>(args.number("threads", 0))), w.num_rows()));
+  JailReport jail;
+  if (Status s = enter_jail(worker_jail(args, threads), &jail); !s.ok())
+    fail(message_fd, worker_exit::kUsage, "worker: the jail could not be set up: " + s.message());
+  const std::string masker_path = std::string(kScratch) + "/masker.so";
+  install_masker(message_fd, masker_path.c_str());
   apply_resource_limits(args.number("memory-mb", 4096), args.number("cpu-seconds", 0),
                         args.number("max-output-mb", 1024));
   install_crash_reporters(message_fd);
   set_crash_workload(&w);
   std::string sandbox;
-  char cwd[4096] = ".";
-  if (!::getcwd(cwd, sizeof cwd)) fail(message_fd, worker_exit::kUsage, "worker: cannot read its directory");
-  if (!enter_sandbox(message_fd, args.get("masker"), cwd, &sandbox))
+  if (!enter_sandbox(message_fd, kScratch, &sandbox))
     fail(message_fd, worker_exit::kUsage, "worker: the sandbox could not be set up: " + sandbox);
-  std::fprintf(stderr, "worker sandbox: %s\n", sandbox.c_str());
+  // The parent's only evidence that trusted setup is over: after this, whatever happens is the
+  // candidate's doing.
+  const std::string ready = std::string(kWorkerReady) + "\n" + jail.summary() + "; " + sandbox + "\n";
+  if (::write(worker_fd::kReady, ready.data(), ready.size()) != static_cast<ssize_t>(ready.size()))
+    fail(message_fd, worker_exit::kUsage, "worker: cannot report that it is ready");
+  ::close(worker_fd::kReady);
 
   // Candidate code runs from here on (static initializers run inside dlopen).
-  void* library = ::dlopen(args.get("masker").c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* library = ::dlopen(masker_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!library) {
     const std::string why = dlerror();
     const bool no_select = why.find("undefined symbol: _Z6selectRKN4adrs3RowERNS_9SelectionE") != std::string::npos;
@@ -187,7 +234,6 @@ int run_select(const Args& args) {
       }
     }
   };
-  const int threads = static_cast<int>(std::min<int64_t>(resolve_threads(static_cast<int>(args.number("threads", 0))), rows));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
@@ -197,8 +243,11 @@ int run_select(const Args& args) {
   Selections selections;
   for (const RowOutput& out : outputs)
     selections.append_row(out.indices.data(), out.weights.data(), static_cast<int64_t>(out.indices.size()));
-  if (Status s = write_selections(output_fd, selections); !s.ok()) fail(message_fd, worker_exit::kOutputError, s.message());
-  ::close(output_fd);
+  // From offset 0 of an empty file, whatever the masker wrote into the descriptor before.
+  if (::ftruncate(worker_fd::kSelections, 0) != 0 || ::lseek(worker_fd::kSelections, 0, SEEK_SET) != 0)
+    fail(message_fd, worker_exit::kOutputError, "worker: cannot reset its selections channel");
+  if (Status s = write_selections(worker_fd::kSelections, selections); !s.ok())
+    fail(message_fd, worker_exit::kOutputError, s.message());
   ::_exit(worker_exit::kOk);  // skip the masker's static destructors
 }
 

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "evaluator/backend.h"
 
@@ -16,19 +15,21 @@ namespace adrs {
 
 namespace {
 
-constexpr char kInputMagic[8] = {'A', 'D', 'R', 'S', 'W', 'I', 'N', '1'};
+constexpr char kInputMagic[8] = {'A', 'D', 'R', 'S', 'W', 'I', 'N', '2'};
 constexpr char kOutputMagic[8] = {'A', 'D', 'R', 'S', 'S', 'E', 'L', '1'};
 constexpr int64_t kAlign = 64;
+// The arrays start on a boundary the worker can map from, so that it maps only them: the header
+// and the tables are read into its heap and the header is wiped (a masker scanning the mapping
+// finds no header).
+constexpr int64_t kDataAlign = 65536;
 
 struct InputHeader {
   char magic[8];
   int32_t head_dim, num_q_heads, num_kv_heads, num_layers;
   int64_t num_calls;
   float scale;
-  uint32_t has_values, has_scores, reserved;
-  uint64_t workload_seed;
+  uint32_t has_values, has_scores;
   int64_t layers_at, calls_at, keys_at, values_at, queries_at, scores_at, file_size;
-  char name[64];
 };
 
 struct OutputHeader {
@@ -78,14 +79,13 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
   h.scale = w.scale;
   h.has_values = include_values ? 1 : 0;
   h.has_scores = scores ? 1 : 0;
-  h.workload_seed = w.seed;
-  std::snprintf(h.name, sizeof h.name, "%s", w.name.c_str());
   const int64_t score_count = row_key_offsets(w).back();
   int64_t at = align_up(sizeof h);
   h.layers_at = at;
   at = align_up(at + static_cast<int64_t>(w.layers.size() * sizeof(LayerInfo)));
   h.calls_at = at;
   at = align_up(at + static_cast<int64_t>(w.calls.size() * sizeof(CallInfo)));
+  at = (at + kDataAlign - 1) / kDataAlign * kDataAlign;
   h.keys_at = at;
   at = align_up(at + w.kv_floats() * 4);
   h.values_at = include_values ? at : 0;
@@ -127,47 +127,49 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
   return Status::Ok();
 }
 
-Status map_worker_input(const std::string& path, WorkerInput* out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error("cannot open " + path + ": " + errno_text());
+Status map_worker_input(int fd, WorkerInput* out) {
+  const std::string path = "the worker input";
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(sizeof(InputHeader))) {
-    ::close(fd);
-    return Status::Error(path + " is not a worker input (too small)");
-  }
-  void* data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (data == MAP_FAILED) return Status::Error("cannot map " + path + ": " + errno_text());
-  auto mapping = std::make_shared<Mapping>(data, static_cast<size_t>(st.st_size));
-  const char* base = static_cast<const char*>(data);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < static_cast<off_t>(sizeof(InputHeader)))
+    return Status::Error(path + " is not a worker input (too small or not a file)");
   InputHeader h;
-  std::memcpy(&h, base, sizeof h);
-  if (std::memcmp(h.magic, kInputMagic, sizeof h.magic) != 0 || h.file_size != st.st_size)
+  if (::pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) ||
+      std::memcmp(h.magic, kInputMagic, sizeof h.magic) != 0 || h.file_size != st.st_size)
     return Status::Error(path + " is not a worker input of this version");
   Workload& w = out->workload;
-  w.name = std::string(h.name, strnlen(h.name, sizeof h.name));
-  w.seed = h.workload_seed;
+  w.name.clear();  // never in the input: see the header comment
+  w.seed = 0;
   w.head_dim = h.head_dim;
   w.num_q_heads = h.num_q_heads;
   w.num_kv_heads = h.num_kv_heads;
   w.scale = h.scale;
   auto fits = [&](int64_t at, int64_t bytes) { return at >= 0 && bytes >= 0 && at + bytes <= h.file_size; };
+  const int64_t data_at = h.keys_at;
   if (h.num_layers < 0 || h.num_calls < 0 || !fits(h.layers_at, h.num_layers * int64_t{sizeof(LayerInfo)}) ||
-      !fits(h.calls_at, h.num_calls * int64_t{sizeof(CallInfo)}))
+      !fits(h.calls_at, h.num_calls * int64_t{sizeof(CallInfo)}) || data_at % kDataAlign != 0 || data_at <= 0)
     return Status::Error(path + ": tables do not fit the file");
   w.layers.resize(h.num_layers);
   w.calls.resize(h.num_calls);
-  std::memcpy(w.layers.data(), base + h.layers_at, w.layers.size() * sizeof(LayerInfo));
-  std::memcpy(w.calls.data(), base + h.calls_at, w.calls.size() * sizeof(CallInfo));
+  const auto layer_bytes = static_cast<ssize_t>(w.layers.size() * sizeof(LayerInfo));
+  const auto call_bytes = static_cast<ssize_t>(w.calls.size() * sizeof(CallInfo));
+  if (::pread(fd, w.layers.data(), static_cast<size_t>(layer_bytes), h.layers_at) != layer_bytes ||
+      ::pread(fd, w.calls.data(), static_cast<size_t>(call_bytes), h.calls_at) != call_bytes)
+    return Status::Error("cannot read the tables of " + path + ": " + errno_text());
   if (Status s = w.check_shape(); !s.ok()) return s;
   out->score_offsets = row_key_offsets(w);
   if (!fits(h.keys_at, w.kv_floats() * 4) || (h.has_values && !fits(h.values_at, w.kv_floats() * 4)) ||
-      !fits(h.queries_at, w.query_floats() * 4) ||
-      (h.has_scores && !fits(h.scores_at, out->score_offsets.back() * 4)))
+      !fits(h.queries_at, w.query_floats() * 4) || (h.has_values && h.values_at < data_at) || h.queries_at < data_at ||
+      (h.has_scores && (!fits(h.scores_at, out->score_offsets.back() * 4) || h.scores_at < data_at)))
     return Status::Error(path + ": arrays do not fit the file");
-  auto floats = [&](int64_t at) { return reinterpret_cast<const float*>(base + at); };
+  const size_t mapped = static_cast<size_t>(h.file_size - data_at);
+  void* data = ::mmap(nullptr, mapped, PROT_READ, MAP_PRIVATE, fd, data_at);
+  if (data == MAP_FAILED) return Status::Error("cannot map " + path + ": " + errno_text());
+  auto mapping = std::make_shared<Mapping>(data, mapped);
+  const char* base = static_cast<const char*>(data);
+  auto floats = [&](int64_t at) { return reinterpret_cast<const float*>(base + (at - data_at)); };
   w.attach(mapping, floats(h.keys_at), h.has_values ? floats(h.values_at) : nullptr, floats(h.queries_at));
   out->scores = h.has_scores ? floats(h.scores_at) : nullptr;
+  explicit_bzero(&h, sizeof h);
   return Status::Ok();
 }
 
@@ -184,16 +186,14 @@ Status write_selections(int fd, const Selections& s) {
   return Status::Ok();
 }
 
-Status read_selections(const std::string& path, int64_t expected_rows, int64_t max_entries, Selections* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error("the worker wrote no selections");
-  in.seekg(0, std::ios::end);
-  const int64_t size = static_cast<int64_t>(in.tellg());
-  in.seekg(0);
+Status read_selections(int fd, int64_t expected_rows, int64_t max_entries, Selections* out) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return Status::Error("the worker's output is not readable");
+  const int64_t size = st.st_size;
   OutputHeader h{};
-  if (size < static_cast<int64_t>(sizeof h) || !in.read(reinterpret_cast<char*>(&h), sizeof h) ||
+  if (size < static_cast<int64_t>(sizeof h) || ::pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) ||
       std::memcmp(h.magic, kOutputMagic, sizeof h.magic) != 0)
-    return Status::Error("the worker's output is not a selections file");
+    return Status::Error(size == 0 ? "the worker wrote no selections" : "the worker's output is not a selections file");
   if (h.rows != expected_rows)
     return Status::Error("the worker returned " + std::to_string(h.rows) + " rows; expected " +
                          std::to_string(expected_rows));
@@ -205,10 +205,23 @@ Status read_selections(const std::string& path, int64_t expected_rows, int64_t m
   out->offsets.resize(h.rows + 1);
   out->indices.resize(h.entries);
   out->weights.resize(h.entries);
-  in.read(reinterpret_cast<char*>(out->offsets.data()), (h.rows + 1) * 8);
-  in.read(reinterpret_cast<char*>(out->indices.data()), h.entries * 4);
-  in.read(reinterpret_cast<char*>(out->weights.data()), h.entries * 8);
-  if (!in) return Status::Error("cannot read the worker's output");
+  auto read_at = [&](void* data, int64_t bytes, int64_t at) {
+    char* p = static_cast<char*>(data);
+    while (bytes > 0) {
+      const ssize_t got = ::pread(fd, p, static_cast<size_t>(bytes), at);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;
+      p += got;
+      at += got;
+      bytes -= got;
+    }
+    return true;
+  };
+  int64_t at = sizeof h;
+  const bool ok = read_at(out->offsets.data(), (h.rows + 1) * 8, at) &&
+                  read_at(out->indices.data(), h.entries * 4, at + (h.rows + 1) * 8) &&
+                  read_at(out->weights.data(), h.entries * 8, at + (h.rows + 1) * 8 + h.entries * 4);
+  if (!ok) return Status::Error("cannot read the worker's output");
   if (out->offsets.front() != 0 || out->offsets.back() != h.entries)
     return Status::Error("the worker's output has inconsistent row offsets");
   for (int64_t r = 0; r < h.rows; ++r)

@@ -1,5 +1,8 @@
 #include "evaluator/workload.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -58,7 +61,9 @@ TEST(WorkerProtocol, InputRoundTripsAndHidesValues) {
   const std::string path = ::testing::TempDir() + "/input.bin";
   ASSERT_TRUE(write_worker_input(w, backend->reference().scores.data(), false, path).ok());
   WorkerInput in;
-  ASSERT_TRUE(map_worker_input(path, &in).ok());
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_TRUE(map_worker_input(fd, &in).ok());
+  ::close(fd);
   EXPECT_FALSE(in.workload.has_values());
   ASSERT_NE(in.scores, nullptr);
   ASSERT_EQ(in.workload.num_rows(), w.num_rows());
@@ -79,11 +84,13 @@ TEST(WorkerProtocol, TruncatedOutputIsRejected) {
   ASSERT_TRUE(write_selections(fileno(f), s).ok());
   std::fclose(f);
   Selections back;
-  ASSERT_TRUE(read_selections(path, 1, 100, &back).ok());
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_TRUE(read_selections(fd, 1, 100, &back).ok());
   EXPECT_EQ(back.indices, s.indices);
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);
-  EXPECT_FALSE(read_selections(path, 1, 100, &back).ok());
-  EXPECT_FALSE(read_selections(path, 2, 100, &back).ok());
+  EXPECT_FALSE(read_selections(fd, 1, 100, &back).ok());
+  EXPECT_FALSE(read_selections(fd, 2, 100, &back).ok());
+  ::close(fd);
   std::filesystem::remove(path);
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,9 +35,35 @@ ProcessResult run_process(const ProcessOptions& options) {
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
   const std::string output = options.output_path.empty() ? "/dev/null" : options.output_path;
+  // The passed descriptors are first duplicated above every target number, so that the dup2s
+  // below cannot overwrite a source that happens to be 3, 4, ... in this process.
+  std::vector<int> staged;
+  for (int fd : options.fds) staged.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 100));
+  const int staged_output = options.output_fd >= 0 ? ::fcntl(options.output_fd, F_DUPFD_CLOEXEC, 100) : -1;
+  auto close_staged = [&] {
+    for (int fd : staged)
+      if (fd >= 0) ::close(fd);
+    if (staged_output >= 0) ::close(staged_output);
+  };
+  if (std::find(staged.begin(), staged.end(), -1) != staged.end() || (options.output_fd >= 0 && staged_output < 0)) {
+    close_staged();
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    result.start = Status::Error("cannot pass descriptors to " + options.argv[0] + ": " + std::strerror(errno));
+    return result;
+  }
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (staged_output >= 0)
+    posix_spawn_file_actions_adddup2(&actions, staged_output, STDOUT_FILENO);
+  else
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  for (size_t i = 0; i < staged.size(); ++i)
+    posix_spawn_file_actions_adddup2(&actions, staged[i], 3 + static_cast<int>(i));
+  // Whatever else this process holds (a libcurl socket, a database, another evaluation's files)
+  // never reaches the child, even where someone forgot O_CLOEXEC.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3 + static_cast<int>(staged.size()));
   if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
   // Own process group, so that a kill reaches everything the child started; default signal
   // dispositions and an empty signal mask, whatever the driver had.
@@ -53,6 +80,8 @@ ProcessResult run_process(const ProcessOptions& options) {
   const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
+  close_staged();
+  result.pid = pid;
   if (rc != 0) {
     result.start = Status::Error("cannot start " + options.argv[0] + ": " + std::strerror(rc));
     return result;
@@ -98,6 +127,18 @@ std::string read_file_tail(const std::string& path, size_t max_bytes) {
   const std::streamoff from = std::max<std::streamoff>(0, size - static_cast<std::streamoff>(max_bytes));
   in.seekg(from);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (char& c : text)
+    if (!(c == '\n' || c == '\t' || (static_cast<unsigned char>(c) >= 32 && c != 127))) c = '?';
+  return text;
+}
+
+std::string read_fd_tail(int fd, size_t max_bytes) {
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return "";
+  const off_t from = std::max<off_t>(0, st.st_size - static_cast<off_t>(max_bytes));
+  std::string text(static_cast<size_t>(st.st_size - from), '\0');
+  const ssize_t got = ::pread(fd, text.data(), text.size(), from);
+  text.resize(got > 0 ? static_cast<size_t>(got) : 0);
   for (char& c : text)
     if (!(c == '\n' || c == '\t' || (static_cast<unsigned char>(c) >= 32 && c != 127))) c = '?';
   return text;
