@@ -33,7 +33,7 @@ namespace {
 // A decode batch as the kernels see it: `layers` calls (one step per layer, so no call shares a
 // cache and nothing stays in L2), each over n keys of every kv head.
 struct Batch {
-  int layers, q_heads, kv_heads, n;
+  int layers, q_heads, kv_heads, n, head_dim;
   KvType type;
   DeviceBuffer<char> keys, values;
   DeviceBuffer<float> queries;
@@ -41,36 +41,48 @@ struct Batch {
   DeviceBuffer<int32_t> capacity, keys_per_call;
   cuda::DeviceWorkload dw;
 
-  Batch(int layers_, int q_heads_, int kv_heads_, int n_, KvType type_)
-      : layers(layers_), q_heads(q_heads_), kv_heads(kv_heads_), n(n_), type(type_),
+  Batch(int layers_, int q_heads_, int kv_heads_, int n_, int head_dim_, KvType type_)
+      : layers(layers_), q_heads(q_heads_), kv_heads(kv_heads_), n(n_), head_dim(head_dim_), type(type_),
         keys(kv_elements() * cuda::kv_element_bytes(type_)), values(kv_elements() * cuda::kv_element_bytes(type_)),
-        queries(size_t(layers_) * q_heads_ * cuda::kHeadDim), kv_base(layers_), capacity(layers_), keys_per_call(layers_) {
+        queries(size_t(layers_) * q_heads_ * head_dim_), kv_base(layers_), capacity(layers_), keys_per_call(layers_) {
     cuda::launch_fill_random(type, keys.ptr, kv_elements(), 1, 0.0f, 1.0f, nullptr);
     cuda::launch_fill_random(type, values.ptr, kv_elements(), 2, 0.5f, 1.0f, nullptr);
-    cuda::launch_fill_random(KvType::kF32, queries.ptr, int64_t(layers) * q_heads * cuda::kHeadDim, 3, 0.0f, 1.5f, nullptr);
+    cuda::launch_fill_random(KvType::kF32, queries.ptr, int64_t(layers) * q_heads * head_dim, 3, 0.0f, 1.5f, nullptr);
     std::vector<int64_t> base(layers);
-    for (int l = 0; l < layers; ++l) base[l] = int64_t(l) * kv_heads * n * cuda::kHeadDim;
+    for (int l = 0; l < layers; ++l) base[l] = int64_t(l) * kv_heads * n * head_dim;
     upload(kv_base, base);
     upload(capacity, std::vector<int32_t>(layers, n));
     upload(keys_per_call, std::vector<int32_t>(layers, n));
-    dw = {type, keys.ptr, values.ptr, queries.ptr, kv_base.ptr, capacity.ptr, keys_per_call.ptr, layers, q_heads, kv_heads,
-          static_cast<float>(1.0 / std::sqrt(128.0))};
+    dw.kv_type = type;
+    dw.head_dim = head_dim;
+    dw.keys = keys.ptr;
+    dw.values = values.ptr;
+    dw.queries = queries.ptr;
+    dw.call_kv_base = kv_base.ptr;
+    dw.call_capacity = capacity.ptr;
+    dw.call_keys = keys_per_call.ptr;
+    dw.num_calls = layers;
+    dw.num_q_heads = q_heads;
+    dw.num_kv_heads = kv_heads;
+    dw.scale = static_cast<float>(1.0 / std::sqrt(double(head_dim)));
     check(cudaDeviceSynchronize(), "fill");
   }
-  int64_t kv_elements() const { return int64_t(layers) * kv_heads * n * cuda::kHeadDim; }
+  int64_t kv_elements() const { return int64_t(layers) * kv_heads * n * head_dim; }
   int64_t rows() const { return int64_t(layers) * q_heads; }
   double kv_bytes() const { return 2.0 * kv_elements() * cuda::kv_element_bytes(type); }
 };
 
 }  // namespace
 
-void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, nlohmann::json* out) {
-  std::printf("\n%-6s %-5s %-26s %10s %10s %9s\n", "n", "kv", "kernel", "time_ms", "GB/s", "of_copy");
+void kernel_sweep(const std::vector<int>& sizes, const std::vector<int>& head_dims, double copy_bw, int sm_count,
+                  nlohmann::json* out) {
+  std::printf("\n%-4s %-6s %-5s %-26s %10s %10s %9s\n", "d", "n", "kv", "kernel", "time_ms", "GB/s", "of_copy");
+  for (int d : head_dims)
   for (int n : sizes) {
     for (KvType type : {KvType::kBF16, KvType::kF32}) {
-      Batch b(32, 32, 8, n, type);
+      Batch b(32, 32, 8, n, d, type);
       const int64_t rows = b.rows();
-      DeviceBuffer<double> output(rows * cuda::kHeadDim), norm(rows), lognorm(rows), entropy(rows);
+      DeviceBuffer<double> output(rows * d), norm(rows), lognorm(rows), entropy(rows);
       DeviceBuffer<float> scores(rows * int64_t(n));
       std::vector<int64_t> score_offsets(rows + 1);
       for (int64_t r = 0; r <= rows; ++r) score_offsets[r] = r * n;
@@ -87,13 +99,13 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
       DeviceBuffer<char> workspace(cuda::reference_workspace_bytes(b.dw, max_splits, AccType::kF64));
       cuda::ReferenceOutputs ref{output.ptr, norm.ptr, lognorm.ptr, entropy.ptr, nullptr, nullptr};
       // Bytes that must move: K and V once per call, the queries, the outputs (+ scores if written).
-      const double base_bytes = b.kv_bytes() + rows * cuda::kHeadDim * (4.0 + 8.0);
+      const double base_bytes = b.kv_bytes() + rows * d * (4.0 + 8.0);
       // `splits`: of the reference pass the variant ran (or ran before it, for the sparse kernel).
       auto report = [&](const char* name, double seconds, double bytes, int splits) {
         const double bw = bytes / seconds;
-        std::printf("%-6d %-5s %-26s %10.3f %10.1f %8.1f%%\n", n, cuda::kv_type_name(type), name, seconds * 1e3, bw / 1e9,
-                    100.0 * bw / copy_bw);
-        (*out)["kernels"].push_back({{"n", n}, {"kv", cuda::kv_type_name(type)}, {"kernel", name}, {"seconds", seconds},
+        std::printf("%-4d %-6d %-5s %-26s %10.3f %10.1f %8.1f%%\n", d, n, cuda::kv_type_name(type), name, seconds * 1e3,
+                    bw / 1e9, 100.0 * bw / copy_bw);
+        (*out)["kernels"].push_back({{"head_dim", d}, {"n", n}, {"kv", cuda::kv_type_name(type)}, {"kernel", name}, {"seconds", seconds},
                                      {"bytes", bytes}, {"bandwidth_gbs", bw / 1e9}, {"fraction_of_copy", bw / copy_bw},
                                      {"splits", splits}});
       };
@@ -154,11 +166,11 @@ void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, n
       const int64_t blocks = int64_t(block_row.size());
       // Bytes it must gather: K and V rows of every kept entry, its index, the query and true output.
       const double entries = double(indices.size());
-      const double gather = entries * (2.0 * cuda::kHeadDim * cuda::kv_element_bytes(type) + 4.0) + rows * cuda::kHeadDim * 12.0;
+      const double gather = entries * (2.0 * d * cuda::kv_element_bytes(type) + 4.0) + rows * d * 12.0;
       for (AccType acc : {AccType::kF32, AccType::kF64}) {
         const int splits = splits_for(acc, cuda::ReferenceKernel::kAuto);
         cuda::launch_reference(b.dw, acc, splits, workspace.ptr, ref, nullptr);
-        DeviceBuffer<char> sparse_ws(cuda::sparse_workspace_bytes(blocks, acc));
+        DeviceBuffer<char> sparse_ws(cuda::sparse_workspace_bytes(blocks, acc, d));
         const double s = time_gpu([&] {
           cuda::launch_sparse(b.dw, acc, sel, ref, 0, rows, 0, blocks, sparse_ws.ptr, sout, nullptr);
         });

@@ -11,9 +11,11 @@ namespace adrs::bench {
 // Device-to-device copy of 2 GiB; returns bytes read + written per second (the ceiling).
 double copy_bandwidth(nlohmann::json* out);
 
-// Reference decode and 10%-density sparse kernels at each key count n (32 layers x 32 q heads x
-// 8 kv heads, bf16 and fp32 K/V), as achieved bandwidth and its fraction of `copy_bw`.
-void kernel_sweep(const std::vector<int>& sizes, double copy_bw, int sm_count, nlohmann::json* out);
+// Reference decode and 10%-density sparse kernels at each head dimension d and key count n (32
+// layers x 32 q heads x 8 kv heads, bf16 and fp32 K/V), as achieved bandwidth and its fraction of
+// `copy_bw`.
+void kernel_sweep(const std::vector<int>& sizes, const std::vector<int>& head_dims, double copy_bw, int sm_count,
+                  nlohmann::json* out);
 
 struct LargeOptions {
   int layers = 32, steps = 8, capacity = 32768;

@@ -1,6 +1,6 @@
 // adrs-bench: measures the CUDA evaluator against the device's copy bandwidth and, with
 // bench/torch_reference.py, against an eager PyTorch evaluation of the same data.
-//   adrs-bench [--sizes 2048,4096,...] [--skip-kernels] [--skip-large] [--layers N]
+//   adrs-bench [--sizes 2048,4096,...] [--head-dims 64,128,256] [--skip-kernels] [--skip-large] [--layers N]
 //              [--dump DIR] [--json FILE] [--e2e PRESET --masker FILE[,FILE...]]
 // See docs/PERFORMANCE.md for the commands the recorded numbers came from.
 #include <algorithm>
@@ -13,10 +13,11 @@
 
 #include "bench/bench_kernels.h"
 #include "bench/bench_util.h"
+#include "kernels/attention.h"
 
 int main(int argc, char** argv) {
   using namespace adrs::bench;
-  std::vector<int> sizes{2048, 4096, 8192, 16384, 32768};
+  std::vector<int> sizes{2048, 4096, 8192, 16384, 32768}, head_dims{128};
   bool kernels = true, large = true;
   LargeOptions large_options;
   std::string json_path, e2e_preset, maskers = "masker_template/evolve_masker.cpp,masker_template/baselines/oracle_topk.cpp";
@@ -29,10 +30,11 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--sizes") {
-      sizes.clear();
-      std::stringstream list(value());
-      for (std::string item; std::getline(list, item, ',');) sizes.push_back(std::atoi(item.c_str()));
+    if (arg == "--sizes" || arg == "--head-dims") {
+      std::vector<int>& list = arg == "--sizes" ? sizes : head_dims;
+      list.clear();
+      std::stringstream text(value());
+      for (std::string item; std::getline(text, item, ',');) list.push_back(std::atoi(item.c_str()));
     } else if (arg == "--skip-kernels") {
       kernels = false;
     } else if (arg == "--skip-large") {
@@ -65,7 +67,12 @@ int main(int argc, char** argv) {
   nlohmann::json report;
   report["device"] = prop.name;
   const double copy_bw = copy_bandwidth(&report);
-  if (kernels) kernel_sweep(sizes, copy_bw, prop.multiProcessorCount, &report);
+  for (int d : head_dims)
+    if (!adrs::cuda::supported_head_dim(d)) {
+      std::fprintf(stderr, "adrs-bench: --head-dims %d: the kernels are built for %s\n", d, adrs::cuda::supported_head_dims_text());
+      return 2;
+    }
+  if (kernels) kernel_sweep(sizes, head_dims, copy_bw, prop.multiProcessorCount, &report);
   if (large) large_candidates(large_options, &report);
   if (!json_path.empty()) std::ofstream(json_path) << report.dump(1) << "\n";
   if (!e2e_preset.empty()) {

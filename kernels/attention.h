@@ -6,7 +6,10 @@
 //   reference decode: every row attends over all its n keys; optionally writes the oracle scores;
 //   sparse attention: every row attends over its kept keys (CSR indices + estimator weights).
 // K and V are fp32, bf16 or fp16; the accumulator is fp32 or fp64 (the evaluator uses fp64 so
-// that the metrics match the CPU backend's double arithmetic).
+// that the metrics match the CPU backend's double arithmetic). Every kernel is compiled for each
+// head dimension in kHeadDims (the common sizes of published models) and picked at launch from
+// DeviceWorkload::head_dim; a launch with another head_dim does nothing, so callers check
+// supported_head_dim() first (the CUDA backend does, with a message that names the sizes).
 #pragma once
 
 #include <cstddef>
@@ -14,7 +17,11 @@
 
 namespace adrs::cuda {
 
-constexpr int kHeadDim = 128;  // the only head dimension the kernels are built for
+// The head dimensions the kernels are built for; kMaxHeadDim bounds every per-row buffer.
+constexpr int kHeadDims[] = {64, 80, 96, 128, 256};
+constexpr int kMaxHeadDim = 256;
+bool supported_head_dim(int head_dim);
+const char* supported_head_dims_text();  // "64, 80, 96, 128, 256"
 
 enum class KvType : int { kF32 = 0, kBF16 = 1, kF16 = 2 };
 enum class AccType : int { kF32 = 0, kF64 = 1 };
@@ -23,12 +30,13 @@ size_t kv_element_bytes(KvType type);
 const char* kv_type_name(KvType type);
 
 // The shape of a workload on the device. A call's keys of kv head h start at element
-// call_kv_base[call] + h * call_capacity[call] * kHeadDim of `keys` and `values`.
+// call_kv_base[call] + h * call_capacity[call] * head_dim of `keys` and `values`.
 struct DeviceWorkload {
   KvType kv_type = KvType::kF32;
+  int head_dim = 128;                 // one of kHeadDims
   const void* keys = nullptr;
   const void* values = nullptr;
-  const float* queries = nullptr;     // [rows * kHeadDim], row = call * num_q_heads + head
+  const float* queries = nullptr;     // [rows * head_dim], row = call * num_q_heads + head
   const int64_t* call_kv_base = nullptr;
   const int32_t* call_capacity = nullptr;
   const int32_t* call_keys = nullptr;  // n of each call
@@ -40,7 +48,7 @@ struct DeviceWorkload {
 
 // What the reference pass leaves behind, per row (all device memory, written completely).
 struct ReferenceOutputs {
-  double* output = nullptr;           // true attention output [rows * kHeadDim]
+  double* output = nullptr;           // true attention output [rows * head_dim]
   double* norm_sq = nullptr;          // ||o_true||^2
   double* log_normalizer = nullptr;   // log sum_i exp(s_i)
   double* entropy = nullptr;          // normalized attention entropy in [0, 1]
@@ -48,8 +56,8 @@ struct ReferenceOutputs {
   const int64_t* score_offsets = nullptr;
 };
 
-// Which reference kernel: kAuto takes the tensor-core kernel for bf16 K/V with fp32 accumulation
-// and the CUDA-core kernel otherwise; kCudaCores forces the latter (benchmark comparison).
+// Which reference kernel: kAuto takes the tensor-core kernel for bf16 or fp16 K/V with fp32
+// accumulation and the CUDA-core kernel otherwise; kCudaCores forces the latter (benchmark comparison).
 enum class ReferenceKernel : int { kAuto = 0, kCudaCores = 1 };
 
 // Number of key splits per call that fills a GPU of `sm_count` multiprocessors.
@@ -84,7 +92,7 @@ struct SparseOutputs {
   double* weight_sum = nullptr;
 };
 
-size_t sparse_workspace_bytes(int64_t total_blocks, AccType acc);
+size_t sparse_workspace_bytes(int64_t total_blocks, AccType acc, int head_dim);
 // Enqueues the sparse pass for rows [row_begin, row_end), whose blocks are
 // [row_first_block_host[row_begin], row_first_block_host[row_end]) (host values given as
 // block_begin / block_end). `reference` holds output and log_normalizer of the reference pass.

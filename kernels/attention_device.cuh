@@ -58,16 +58,43 @@ struct KvVec<__half> {
   }
 };
 
-// Geometry of one K/V row of kHeadDim elements read by a "subwarp" of lanes, one load each.
-template <typename KV>
+constexpr int next_pow2(int x) { return x <= 1 ? 1 : 2 * next_pow2((x + 1) / 2); }
+
+// Geometry of one K/V row of D elements read by a "subwarp" of kLanesPerRow lanes: the row is
+// kChunks 16-byte loads; lane `lane` takes chunks lane, lane + kLanesPerRow, ... (kLoadsPerLane of
+// them). Subwarp widths must be powers of two for the shuffle reductions, so a row of 10 or 12
+// chunks (d = 80, 96 in 16-bit) is read by 16 lanes, the last ones idle (chunk_valid false).
+template <typename KV, int D>
 struct RowGeometry {
-  static constexpr int kPerLane = KvVec<KV>::kPerLoad;
-  static constexpr int kLanesPerRow = kHeadDim / kPerLane;           // 16 (16-bit) or 32 (fp32)
-  static constexpr int kSubwarps = kBlockThreads / kLanesPerRow;     // rows read at once per block
+  static constexpr int kPerLoad = KvVec<KV>::kPerLoad;
+  static_assert(D % kPerLoad == 0, "a K/V row must be whole 16-byte loads");
+  static constexpr int kChunks = D / kPerLoad;
+  static constexpr int kLanesPerRow = kChunks >= 32 ? 32 : next_pow2(kChunks);
+  static constexpr int kLoadsPerLane = (kChunks + kLanesPerRow - 1) / kLanesPerRow;
+  static constexpr int kPerLane = kLoadsPerLane * kPerLoad;            // elements a lane holds
+  static constexpr int kSubwarps = kBlockThreads / kLanesPerRow;       // rows read at once per block
+  __device__ static bool chunk_valid(int lane, int load) { return lane + load * kLanesPerRow < kChunks; }
+  // Dimension of element e (of kPerLane) of `lane`.
+  __device__ static int dim(int lane, int e) { return (lane + (e / kPerLoad) * kLanesPerRow) * kPerLoad + e % kPerLoad; }
 };
 
 // K/V rows are read once per pass: keep them out of L1.
 __device__ __forceinline__ uint4 load_streaming(const uint4* p) { return __ldcs(p); }
+
+// The lane's loads of one row (`row`: the row's first 16-byte chunk); idle chunks read as zeros.
+template <typename Geo>
+__device__ __forceinline__ void load_row(const uint4* row, int lane, uint4 (&out)[Geo::kLoadsPerLane]) {
+#pragma unroll
+  for (int p = 0; p < Geo::kLoadsPerLane; ++p)
+    out[p] = Geo::chunk_valid(lane, p) ? load_streaming(row + lane + p * Geo::kLanesPerRow) : make_uint4(0, 0, 0, 0);
+}
+
+// Widens the lane's loads of one row to kPerLane floats.
+template <typename KV, typename Geo>
+__device__ __forceinline__ void widen_row(const uint4 (&raw)[Geo::kLoadsPerLane], float (&out)[Geo::kPerLane]) {
+#pragma unroll
+  for (int p = 0; p < Geo::kLoadsPerLane; ++p) KvVec<KV>::widen(raw[p], out + p * Geo::kPerLoad);
+}
 
 template <typename Acc>
 __device__ __forceinline__ Acc acc_exp(Acc x);

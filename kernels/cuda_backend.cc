@@ -76,9 +76,9 @@ class CudaBackend final : public Backend {
   }
 
   Status init(const CudaBackendOptions& options) {
-    if (w_.head_dim != cuda::kHeadDim)
-      return Status::Error("the CUDA backend supports head_dim " + std::to_string(cuda::kHeadDim) + " only (workload '" +
-                           w_.name + "' has " + std::to_string(w_.head_dim) + "); use --device cpu");
+    if (!cuda::supported_head_dim(w_.head_dim))
+      return Status::Error("the CUDA backend supports head_dim " + std::string(cuda::supported_head_dims_text()) +
+                           " (workload '" + w_.name + "' has " + std::to_string(w_.head_dim) + "); use --device cpu");
     if (!w_.has_values()) return Status::Error("the CUDA backend needs the workload's values");
     acc_ = options.fp64_accumulation ? AccType::kF64 : AccType::kF32;
     if (Status s = cuda_check(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking), "stream"); !s.ok()) return s;
@@ -110,7 +110,7 @@ class CudaBackend final : public Backend {
     if (Status s = ensure(row_first_block_, d_row_first_block_, rows + 1); !s.ok()) return s;
     if (Status s = ensure(block_row_, d_block_row_, std::max<int64_t>(max_blocks, 1)); !s.ok()) return s;
     if (Status s = ensure(results_, d_results_, 3 * rows); !s.ok()) return s;
-    if (Status s = workspace_.reserve(cuda::sparse_workspace_bytes(std::max<int64_t>(max_blocks, 1), acc_)); !s.ok()) return s;
+    if (Status s = workspace_.reserve(cuda::sparse_workspace_bytes(std::max<int64_t>(max_blocks, 1), acc_, w_.head_dim)); !s.ok()) return s;
     pack(sel);
     timings_.pack_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -177,6 +177,7 @@ class CudaBackend final : public Backend {
     if (Status s = call_capacity_.upload(capacity.data(), capacity.size()); !s.ok()) return s;
     if (Status s = call_keys_.upload(keys.data(), keys.size()); !s.ok()) return s;
     dw_.kv_type = type;
+    dw_.head_dim = w_.head_dim;
     dw_.keys = keys_.data();
     dw_.values = values_.data();
     dw_.queries = queries_.data();
@@ -200,7 +201,7 @@ class CudaBackend final : public Backend {
     if (Status s = scores.allocate(total_scores); !s.ok()) return s;
     for (DeviceArray<double>* a : {&norm_sq_, &log_normalizer_, &entropy_})
       if (Status s = a->allocate(rows); !s.ok()) return s;
-    if (Status s = output_.allocate(rows * cuda::kHeadDim); !s.ok()) return s;
+    if (Status s = output_.allocate(rows * w_.head_dim); !s.ok()) return s;
     int max_keys = 1;
     for (const CallInfo& call : w_.calls) max_keys = std::max(max_keys, call.num_keys);
     const int splits = cuda::reference_splits(dw_, acc_, max_keys, sm_count_);

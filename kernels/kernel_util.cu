@@ -42,6 +42,14 @@ __global__ void fill_random_kernel(T* out, int64_t count, uint64_t seed, float m
 
 size_t kv_element_bytes(KvType type) { return type == KvType::kF32 ? 4 : 2; }
 
+bool supported_head_dim(int head_dim) {
+  for (int d : kHeadDims)
+    if (d == head_dim) return true;
+  return false;
+}
+
+const char* supported_head_dims_text() { return "64, 80, 96, 128, 256"; }
+
 const char* kv_type_name(KvType type) {
   switch (type) {
     case KvType::kF32: return "fp32";

@@ -24,9 +24,10 @@ void expect_close(double gpu, double cpu, const char* what) {
   EXPECT_LE(std::abs(gpu - cpu), 1e-5 * std::max(std::abs(cpu), 1e-9)) << what << ": cuda " << gpu << " cpu " << cpu;
 }
 
-TEST(CudaBackend, MetricsMatchCpuOnDefaultWorkload) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device";
-  EvalOptions options = test::test_options("default");
+// Scores the starter masker and uniform sampling on `workload` with both backends; every metric
+// must agree within 1e-5 relative.
+void expect_backends_agree(const std::string& workload) {
+  EvalOptions options = test::test_options(workload);
   options.device = Device::kCpu;
   auto cpu = test::make_evaluator(options);
   options.device = Device::kCuda;
@@ -39,7 +40,7 @@ TEST(CudaBackend, MetricsMatchCpuOnDefaultWorkload) {
     const EvalResult g = gpu->evaluate_source(source);
     ASSERT_TRUE(c.ok()) << c.message;
     ASSERT_TRUE(g.ok()) << g.message;
-    SCOPED_TRACE(masker);
+    SCOPED_TRACE(workload + " " + masker);
     expect_close(g.metrics.score, c.metrics.score, "score");
     expect_close(g.metrics.error, c.metrics.error, "error");
     expect_close(g.metrics.density, c.metrics.density, "density");
@@ -54,6 +55,19 @@ TEST(CudaBackend, MetricsMatchCpuOnDefaultWorkload) {
       expect_close(g.metrics.entropy_buckets[b].mean_error, c.metrics.entropy_buckets[b].mean_error, "bucket error");
     }
   }
+}
+
+TEST(CudaBackend, MetricsMatchCpuOnDefaultWorkload) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  expect_backends_agree("default");
+}
+
+// The shipped real traces: tinylm has head_dim 64 (the backend once refused it), longlm 128 with
+// 4k keys and bf16 K/V.
+TEST(CudaBackend, MetricsMatchCpuOnTheShippedTraces) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  expect_backends_agree("tinylm");
+  expect_backends_agree(test::source_dir() + "/workloads/longlm.safetensors");
 }
 
 #ifdef ADRS_HAVE_CUDA

@@ -38,19 +38,21 @@ struct Arrays {
   std::vector<float> keys, values, queries;
 };
 
-// A random workload whose rows range from flat to peaked (per-row query temperature). K and V are
-// rounded to the storage type, so the CPU reference sees exactly what the GPU stores.
-Workload random_workload(const Shape& shape, Storage storage, uint64_t seed) {
+// A random workload whose rows range from flat to peaked (per-row query temperature, times
+// `query_scale`; keys times `key_scale`). K and V are rounded to the storage type, so the CPU
+// reference sees exactly what the GPU stores.
+Workload random_workload(const Shape& shape, Storage storage, uint64_t seed, int head_dim = 128, float query_scale = 1.0f,
+                         float key_scale = 1.0f) {
   Workload w;
   w.name = "random";
-  w.head_dim = 128;
+  w.head_dim = head_dim;
   w.num_q_heads = shape.q_heads;
   w.num_kv_heads = shape.kv_heads;
-  w.scale = static_cast<float>(1.0 / std::sqrt(128.0));
+  w.scale = static_cast<float>(1.0 / std::sqrt(double(head_dim)));
   int64_t offset = 0;
   for (int32_t cap : shape.capacity) {
     w.layers.push_back({cap, 0, offset});
-    offset += int64_t{cap} * shape.kv_heads * 128;
+    offset += int64_t{cap} * shape.kv_heads * head_dim;
   }
   int32_t step = 0;
   for (auto [layer, n] : shape.calls) w.calls.push_back({layer, step++, n, 0});
@@ -59,12 +61,12 @@ Workload random_workload(const Shape& shape, Storage storage, uint64_t seed) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   arrays->keys.resize(offset);
   arrays->values.resize(offset);
-  for (float& x : arrays->keys) x = round_to(normal(rng), storage);
+  for (float& x : arrays->keys) x = round_to(key_scale * normal(rng), storage);
   for (float& x : arrays->values) x = round_to(0.5f + normal(rng), storage);
   arrays->queries.resize(w.query_floats());
   for (int64_t r = 0; r < w.num_rows(); ++r) {
-    const float temperature = 0.2f + 3.0f * static_cast<float>(r % 7) / 6.0f;
-    for (int j = 0; j < 128; ++j) arrays->queries[r * 128 + j] = temperature * normal(rng);
+    const float temperature = query_scale * (0.2f + 3.0f * static_cast<float>(r % 7) / 6.0f);
+    for (int j = 0; j < head_dim; ++j) arrays->queries[r * head_dim + j] = temperature * normal(rng);
   }
   w.attach(arrays, arrays->keys.data(), arrays->values.data(), arrays->queries.data());
   EXPECT_TRUE(w.check_shape().ok());
@@ -94,8 +96,10 @@ Selections random_selections(const Workload& w, uint64_t seed) {
 
 double rel_diff(double a, double b, double floor) { return std::abs(a - b) / std::max(std::abs(b), floor); }
 
-void compare_backends(const Shape& shape, Storage storage, bool fp64, double tol, uint64_t seed) {
-  const Workload w = random_workload(shape, storage, seed);
+void compare_backends(const Shape& shape, Storage storage, bool fp64, double tol, uint64_t seed, int head_dim = 128,
+                      float query_scale = 1.0f, float key_scale = 1.0f) {
+  SCOPED_TRACE("head_dim " + std::to_string(head_dim) + ", seed " + std::to_string(seed));
+  const Workload w = random_workload(shape, storage, seed, head_dim, query_scale, key_scale);
   std::unique_ptr<Backend> gpu;
   CudaBackendOptions options;
   options.storage = storage;
@@ -171,6 +175,59 @@ TEST(CudaKernels, TensorCoreReferenceMatchesCpuTo1e5) {
   compare_backends(kGqa4, Storage::kBF16, false, 1e-5, 14);
   compare_backends(kGqa2, Storage::kBF16, false, 1e-5, 15);
   compare_backends(kMha, Storage::kBF16, false, 1e-5, 16);
+}
+
+const int kOtherHeadDims[] = {64, 80, 96, 256};
+
+// The CUDA-core kernels at every other head dimension: fp32 K/V (a row of 16..64 loads: lanes
+// idle at d = 80, 96, two loads per lane at 256) and 16-bit K/V with fp64 accumulation.
+TEST(CudaKernels, EveryHeadDimMatchesCpuOnCudaCores) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  uint64_t seed = 100;
+  for (int d : kOtherHeadDims) {
+    compare_backends(kGqa4, Storage::kF32, true, 1e-7, ++seed, d);
+    compare_backends(kMha, Storage::kF32, false, 1e-5, ++seed, d);
+    compare_backends(kGqa2, Storage::kBF16, true, 1e-7, ++seed, d);
+    compare_backends(kGqa4, Storage::kF16, true, 1e-7, ++seed, d);
+  }
+}
+
+// bf16 and fp16 K/V with fp32 accumulation take the tensor-core kernel at every head dimension
+// (d = 80, 96: rows padded to 128 in shared memory; 256: four chunks per lane group).
+TEST(CudaKernels, EveryHeadDimMatchesCpuOnTensorCores) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  uint64_t seed = 200;
+  for (int d : kOtherHeadDims) {
+    compare_backends(kGqa8, Storage::kBF16, false, 1e-5, ++seed, d);
+    compare_backends(kGqa2, Storage::kBF16, false, 1e-5, ++seed, d);
+    compare_backends(kGqa4, Storage::kF16, false, 1e-5, ++seed, d);
+    compare_backends(kMha, Storage::kF16, false, 1e-5, ++seed, d);
+  }
+  compare_backends(kGqa8, Storage::kF16, false, 1e-5, ++seed, 128);
+}
+
+// fp16 has 5 exponent bits (largest 65504, subnormal below 2^-14): a model with large queries
+// and small keys (logits of ordinary size) would overflow to infinity if the queries were split
+// into fp16 terms as they are. The kernel scales each head's query by a power of two first (and
+// the probabilities by 2^15); huge and tiny queries must agree with the CPU to 1e-5.
+TEST(CudaKernels, Fp16TensorCoresTakeQueriesBeyondFp16Range) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  compare_backends(kGqa4, Storage::kF16, false, 1e-5, 301, 128, 3e4f, 1e-4f);
+  compare_backends(kGqa8, Storage::kF16, false, 1e-5, 302, 256, 1e5f, 3e-5f);
+  compare_backends(kGqa4, Storage::kF16, false, 1e-5, 303, 64, 1e-6f, 1e4f);
+  compare_backends(kGqa4, Storage::kBF16, false, 1e-5, 304, 96, 1e-6f);
+}
+
+TEST(CudaKernels, UnsupportedHeadDimIsRefusedNamingTheSupportedOnes) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device";
+  for (int d : {48, 100, 112, 512}) {
+    const Workload w = random_workload(kMha, Storage::kF32, 400 + d, d);
+    std::unique_ptr<Backend> gpu;
+    const Status s = make_cuda_backend(w, {}, &gpu);
+    ASSERT_FALSE(s.ok()) << "head_dim " << d;
+    EXPECT_NE(s.message().find("64, 80, 96, 128, 256"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("--device cpu"), std::string::npos) << s.message();
+  }
 }
 
 TEST(CudaKernels, AutoStorageKeepsExactBf16DataInBf16) {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Remakes workloads/tinylm.safetensors on a machine with one CUDA GPU, PyTorch and Transformers.
+# Remakes workloads/tinylm.safetensors (a toy trace; see tools/make_longlm.sh for longlm) on a machine with one CUDA GPU, PyTorch and Transformers.
 # Usage: tools/make_tinylm.sh OUT_DIR [TRAIN_SECONDS]
 # Writes OUT_DIR/tinylm.safetensors, train.log, dump.log and the checkpoint as model.tar.part-*.
 set -euo pipefail

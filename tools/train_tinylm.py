@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Train `tinylm`: a small byte-level Llama-architecture model, for a real attention trace.
+"""Train `tinylm`: a toy byte-level Llama-architecture model, for a small real attention trace.
+
+A toy: 4 layers that memorize 10 MiB of Python by repetition; it shows no attention sink and
+mostly local attention. The larger, longer-context trace is `longlm` (tools/train_longlm.py).
 
 The model reads bytes (ids 0..255) and a BOS token (id 256) that starts every sequence, so it can
 learn an attention sink the way large models do. It trains for a fixed wall-clock budget on text
