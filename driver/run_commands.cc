@@ -171,6 +171,9 @@ int run_new(RunArgs& args) {
   CreateFailure failure = CreateFailure::kNone;
   if (Status s = create_run(config, seed_source, args.runs_dir, args.force, install_interrupt_handler(), &created, &failure); !s.ok()) {
     std::fprintf(stderr, "adrs run: %s\n", s.message().c_str());
+    if (failure == CreateFailure::kFault && !fs::exists(args.runs_dir + "/" + config.name) &&
+        s.message().find("no run was created") == std::string::npos)
+      std::fprintf(stderr, "adrs run: no run was created (there is nothing to resume); run this command again once the cause is fixed\n");
     return failure == CreateFailure::kInterrupted ? 130 : failure == CreateFailure::kFault ? 1 : 2;
   }
   const std::string run_dir = created.run_dir;

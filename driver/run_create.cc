@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,20 @@ Status errno_error(const std::string& what, const std::string& path, int error) 
   return Status::Error(message);
 }
 
+// Tables in an SQLite file, read through a read-only connection; -1 when it cannot be read.
+int sqlite_table_count(const std::string& path) {
+  sqlite3* db = nullptr;
+  int count = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+      count = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close_v2(db);
+  return count;
+}
+
 }  // namespace
 
 RunDirKind classify_run_dir(const std::string& run_dir, std::string* why) {
@@ -94,9 +109,10 @@ RunDirKind classify_run_dir(const std::string& run_dir, std::string* why) {
   }
   std::unique_ptr<RunDb> db;
   if (Status s = RunDb::Open(db_path, RunDb::Mode::kReadOnly, &db); !s.ok()) {
-    // An SQLite file without the schema is what a creation killed after open leaves; anything
-    // else (damage, a newer schema) may be somebody's data and is never removed.
-    if (s.message().find("not an adrs run database") != std::string::npos && fs::file_size(db_path, ec) <= 65536) {
+    // An SQLite file without any table is what a creation killed after open leaves (the schema
+    // is one transaction); anything else (tables of another program, damage, a newer schema)
+    // may be somebody's data and is never removed.
+    if (s.message().find("not an adrs run database") != std::string::npos && sqlite_table_count(db_path) == 0) {
       *why = "its run.db holds no adrs schema";
       return RunDirKind::kLeftover;
     }

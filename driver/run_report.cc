@@ -48,7 +48,7 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
   j["target_density"] = config.target_density;
   j["proposer"] = config.proposer;
   j["adrs_version"] = db.state("adrs_version");
-  std::string status = db.state("status", "unknown");
+  std::string status = db.state("status", "running");  // created, then ended before its start was recorded
   const bool active = !own_lock && run_is_active(run_dir);
   // "running" with nobody holding the lock: the process ended without recording a stop. That is
   // kill -9 or a crash, or a fault whose stop record could not be written (a failed disk): it is

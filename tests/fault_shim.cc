@@ -33,20 +33,22 @@
 
 namespace {
 
+// Plain data, constant-initialized: a C++ constructor of a global could run after load() and
+// reset what it read.
 struct Config {
-  bool active = false;
-  std::string path;
-  bool ops[4] = {false, false, false, false};  // write, fsync, open, create
-  long at = 0;
-  int error = 0;  // 0 with kill
-  bool kill = false;
-  bool sticky = false;
-  std::string count_file;
+  bool active;
+  char path[4096];
+  bool ops[4];  // write, fsync, open, create
+  long at;
+  int error;  // with kill: unused
+  bool kill;
+  bool sticky;
+  char count_file[4096];
 };
 
 enum Op { kWrite = 0, kFsync = 1, kOpen = 2, kCreate = 3 };
 
-Config g_config;
+Config g_config{};
 std::atomic<long> g_count{0};          // counted calls of the enabled kinds, together
 std::atomic<long> g_seen[4] = {0, 0, 0, 0};  // calls of each kind on the path (enabled or not), for the count file
 thread_local bool t_inside = false;  // our own readlink/snprintf must not count
@@ -56,7 +58,7 @@ F real(const char* name) {
   return reinterpret_cast<F>(::dlsym(RTLD_NEXT, name));
 }
 
-bool path_matches(const char* path) { return path && std::strstr(path, g_config.path.c_str()) != nullptr; }
+bool path_matches(const char* path) { return path && std::strstr(path, g_config.path) != nullptr; }
 
 bool fd_matches(int fd) {
   char link[64], target[4096];
@@ -106,7 +108,7 @@ __attribute__((constructor)) void load() {
   ::unsetenv("LD_PRELOAD");
   const char* path = std::getenv("ADRS_FAULT_PATH");
   if (!path || !*path) return;
-  g_config.path = path;
+  std::snprintf(g_config.path, sizeof g_config.path, "%s", path);
   const std::string ops = std::getenv("ADRS_FAULT_OPS") ? std::getenv("ADRS_FAULT_OPS") : "write";
   const char* names[] = {"write", "fsync", "open", "create"};
   for (int i = 0; i < 4; ++i) g_config.ops[i] = ops.find(names[i]) != std::string::npos;
@@ -115,14 +117,14 @@ __attribute__((constructor)) void load() {
   g_config.kill = error == "KILL";
   g_config.error = error == "EIO" ? EIO : error == "EMFILE" ? EMFILE : ENOSPC;
   g_config.sticky = std::getenv("ADRS_FAULT_STICKY") && std::string(std::getenv("ADRS_FAULT_STICKY")) == "1";
-  if (std::getenv("ADRS_FAULT_COUNT_FILE")) g_config.count_file = std::getenv("ADRS_FAULT_COUNT_FILE");
+  if (const char* file = std::getenv("ADRS_FAULT_COUNT_FILE")) std::snprintf(g_config.count_file, sizeof g_config.count_file, "%s", file);
   g_config.active = true;
 }
 
 __attribute__((destructor)) void unload() {
-  if (!g_config.active || g_config.count_file.empty()) return;
+  if (!g_config.active || !g_config.count_file[0]) return;
   g_config.active = false;  // the count file itself must not count
-  if (FILE* f = std::fopen(g_config.count_file.c_str(), "w")) {
+  if (FILE* f = std::fopen(g_config.count_file, "w")) {
     std::fprintf(f, "write %ld\nfsync %ld\nopen %ld\ncreate %ld\n", g_seen[kWrite].load(), g_seen[kFsync].load(),
                  g_seen[kOpen].load(), g_seen[kCreate].load());
     std::fclose(f);
