@@ -97,7 +97,12 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
   spdlog::set_default_logger(logger);
   make_reserve(run_dir);
   RunEvaluators evaluators;
-  if (Status s = make_run_evaluators(config, config.cache_dir.empty() ? run_dir + "/cache" : config.cache_dir, &evaluators); !s.ok()) return fail(command, s.message());
+  // The config was validated when the run was created: an evaluator that cannot start now is a
+  // fault of the machine (a full disk, a missing temp dir), exit 1.
+  if (Status s = make_run_evaluators(config, config.cache_dir.empty() ? run_dir + "/cache" : config.cache_dir, &evaluators); !s.ok()) {
+    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), s.message().c_str());
+    return 1;
+  }
   std::unique_ptr<Proposer> proposer;
   if (Status s = make_proposer(config, db, &proposer); !s.ok()) return fail(command, s.message());
   OfflineProposer tuner;
