@@ -56,12 +56,16 @@ class FaultInjection : public ::testing::Test {
   }
 
   // One faulted run, then the fault cleared and the run finished; compared with the baseline.
-  void fault_then_recover(const std::string& ops, long at, const std::string& error, bool sticky) {
-    const std::string what = ops + " call " + std::to_string(at) + " fails with " + error + (sticky ? " (and every later one)" : "");
+  // With `in_scratch` the faults hit the evaluator's temporary directory (TMPDIR) instead of the
+  // run directory.
+  void fault_then_recover(const std::string& ops, long at, const std::string& error, bool sticky, bool in_scratch = false) {
+    const std::string what = ops + " call " + std::to_string(at) + " fails with " + error + (sticky ? " (and every later one)" : "") +
+                             (in_scratch ? " in the evaluator's scratch" : "");
     SCOPED_TRACE(what);
-    const std::string runs = root_ + "/" + ops + "-" + error + "-" + std::to_string(at);
-    fs::create_directories(runs);
-    const auto faulted = adrs_with_env(fault_env(runs, ops, at, error, sticky), args(runs, "r", kBudget));
+    const std::string runs = root_ + "/" + ops + "-" + error + "-" + std::to_string(at) + (in_scratch ? "-scratch" : "");
+    fs::create_directories(runs + "/tmp");
+    const std::string env = "TMPDIR=" + runs + "/tmp " + fault_env(in_scratch ? runs + "/tmp" : runs, ops, at, error, sticky);
+    const auto faulted = adrs_with_env(env, args(runs, "r", kBudget));
     EXPECT_NE(faulted.exit_code, 130) << "a storage fault is not an interruption\n" << faulted.err;
     EXPECT_EQ(faulted.err.find("interrupted"), std::string::npos) << faulted.err;
     if (faulted.exit_code != 0) {
@@ -117,6 +121,12 @@ TEST_F(FaultInjection, TooManyOpenFilesAtAnyOpenStopsTheRunAndResumeFinishesIt) 
 
 TEST_F(FaultInjection, AFullDiskWhileCreatingDirectoriesOrRenamingIsSurvived) {
   for (long at : spread(counts_["create"], 4)) fault_then_recover("create", at, "ENOSPC", true);
+}
+
+// A full or failing temporary directory of the evaluator (its workload copy for the worker) is a
+// fault of the machine: the run is not created, or stops; never a failed candidate.
+TEST_F(FaultInjection, AFullTemporaryDirectoryOfTheEvaluatorIsAFaultNeverAFailedCandidate) {
+  for (long at : {1L, 2L, 3L, 6L, 12L}) fault_then_recover("write,open,create", at, "ENOSPC", true, true);
 }
 
 // Creation killed at every I/O step: afterwards the run directory either does not exist or is a

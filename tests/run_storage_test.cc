@@ -227,6 +227,14 @@ TEST_F(RunStorageTest, AnUnknownWorkloadLeavesNoRunBehind) {
   EXPECT_EQ(run_adrs(small(dir_, "w", 2)).exit_code, 0) << "the name is free";
 }
 
+TEST_F(RunStorageTest, AMissingTemporaryDirectoryIsAFaultAndCreatesNothing) {
+  const auto out = run_adrs("--version >/dev/null 2>&1; TMPDIR=" + dir_ + "/no-such-dir " + test::binary_dir() + "/adrs " + small(dir_, "t", 2));
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_NE(out.err.find("temporary directory"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("no run was created"), std::string::npos) << out.err;
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 0);
+}
+
 TEST_F(RunStorageTest, TheTemporaryDirectoryOfAKilledCreationIsRemovedByTheNextRun) {
   fs::create_directories(dir_ + "/.old.creating-999999999");
   { std::ofstream(dir_ + "/.old.creating-999999999/run.db") << "partial"; }
