@@ -57,6 +57,22 @@ inline std::vector<CandidateRow> rows_of(const std::string& run_dir) {
   return rows;
 }
 
+// Runs `sql` on an SQLite file (created when missing) with SQLite's default settings: how another
+// program would write it. Returns SQLite's error text, or "" on success.
+inline std::string sqlite_exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string error;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    error = db ? sqlite3_errmsg(db) : "out of memory";
+  } else {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) error = message ? message : "error";
+    sqlite3_free(message);
+  }
+  sqlite3_close_v2(db);
+  return error;
+}
+
 // PRAGMA integrity_check of a database file: "ok" or the problems.
 inline std::string integrity_of(const std::string& path) {
   sqlite3* db = nullptr;

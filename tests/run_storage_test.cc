@@ -125,10 +125,7 @@ TEST_F(RunStorageTest, AFullTmpfsStopsTheRunAndAfterGrowingItResumeFinishesIt) {
 TEST_F(RunStorageTest, AForeignSqliteFileIsRefusedWithoutBeingTouched) {
   fs::create_directories(dir_ + "/foreign");
   const std::string path = dir_ + "/foreign/run.db";
-  ASSERT_EQ(std::system(("sqlite3 " + path + " 'CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES (1);' 2>/dev/null || "
-                         "python3 -c \"import sqlite3; c = sqlite3.connect('" + path + "'); c.execute('CREATE TABLE notes (x TEXT)'); c.commit()\"")
-                            .c_str()),
-            0);
+  ASSERT_EQ(test::sqlite_exec(path, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');"), "");
   const std::string before = test::read_file(path);
   ASSERT_FALSE(before.empty());
   for (const char* command : {"status", "best", "resume", "show"}) {
@@ -175,7 +172,7 @@ TEST_F(RunStorageTest, ADamagedDatabaseNamesSqlitesErrorAndTheFileNeverNoCandida
 TEST_F(RunStorageTest, ADatabaseOfANewerAdrsIsRefusedUnchanged) {
   ASSERT_EQ(run_adrs(small(dir_, "new", 2)).exit_code, 0);
   const std::string path = dir_ + "/new/run.db";
-  ASSERT_EQ(std::system(("python3 -c \"import sqlite3; c = sqlite3.connect('" + path + "'); c.execute('PRAGMA user_version=99'); c.commit(); c.close()\"").c_str()), 0);
+  ASSERT_EQ(test::sqlite_exec(path, "PRAGMA user_version = 99"), "");
   const std::string before = test::read_file(path);
   for (const char* command : {"status", "resume"}) {
     const auto out = run_adrs(std::string(command) + " " + dir_ + "/new");
