@@ -49,9 +49,12 @@ Status build_request(const StepContext& c, const CandidateRow& row, ProposalRequ
   request->parent = view_of(parent);
   const nlohmann::json stored = nlohmann::json::parse(row.request_json.empty() ? "{}" : row.request_json, nullptr, false);
   if (!stored.is_object()) return Status::Error("candidate " + std::to_string(row.id) + " has a damaged request record");
+  // A read that fails is a fault, never a smaller request: the proposal must be the one an
+  // uninterrupted run makes.
   for (const auto& id : stored.value("inspirations", nlohmann::json::array())) {
     CandidateRow other;
-    if (c.db->get_candidate(id.get<int64_t>(), &other).ok()) request->inspirations.push_back(view_of(other));
+    if (Status s = c.db->get_candidate(id.get<int64_t>(), &other); !s.ok()) return s;
+    request->inspirations.push_back(view_of(other));
   }
   for (const auto& a : stored.value("attempts", nlohmann::json::array())) {
     AttemptView attempt;
@@ -63,7 +66,8 @@ Status build_request(const StepContext& c, const CandidateRow& row, ProposalRequ
   }
   if (stored.contains("fix_up_of")) {
     CandidateRow failed;
-    if (c.db->get_candidate(stored["fix_up_of"].get<int64_t>(), &failed).ok()) {
+    if (Status s = c.db->get_candidate(stored["fix_up_of"].get<int64_t>(), &failed); !s.ok()) return s;
+    {
       request->failed_source = failed.source;
       request->failure_feedback = failed.failure + ": " + failed.message;
       if (!failed.compile_log.empty()) request->failure_feedback += "\ncompiler output:\n" + trim_compiler_log(failed.compile_log, 30);
@@ -72,6 +76,10 @@ Status build_request(const StepContext& c, const CandidateRow& row, ProposalRequ
   return Status::Ok();
 }
 
+// A verdict about adrs or the machine (disk full, a missing temp dir, too many open files, a
+// worker that could not start), not about the candidate: the candidate stays in flight and
+// resume redoes it. Only the evaluator says which is which (internal_error); the driver never
+// guesses from message text.
 bool harness_fault(const EvalResult& r) { return r.status == EvalStatus::kInternalError; }
 
 // Fails the row with the evaluator's verdict.

@@ -52,8 +52,11 @@ nlohmann::json row_json(const CandidateRow& r, bool with_source) {
 // Opens the run and fetches one candidate, resolving nothing.
 int open_candidate(const char* command, const InspectArgs& a, std::unique_ptr<RunDb>* db, CandidateRow* row) {
   if (Status s = open_run_for_reading(a.run_dir, db); !s.ok()) return fail(command, s.message());
+  // Only a missing row is "no candidate"; a storage error keeps SQLite's words and the file.
   if (Status s = (*db)->get_candidate(a.id, row); !s.ok())
-    return fail(command, "no candidate " + std::to_string(a.id) + " in " + a.run_dir + " (adrs best " + a.run_dir + " lists them)");
+    return fail(command, s.message().rfind("no candidate ", 0) == 0
+                             ? "no candidate " + std::to_string(a.id) + " in " + a.run_dir + " (adrs best " + a.run_dir + " lists them)"
+                             : s.message());
   return 0;
 }
 
@@ -64,7 +67,7 @@ int run_status(const InspectArgs& a) {
   if (Status s = run_summary(*db, a.run_dir, &summary); !s.ok()) return fail("status", s.message());
   if (a.json) {
     nlohmann::json events;
-    db->list_events(&events);
+    if (Status s = db->list_events(&events); !s.ok()) return fail("status", s.message());
     summary["events"] = events;
     std::printf("%s\n", summary.dump(2).c_str());
   } else {
@@ -102,12 +105,12 @@ int run_best(const InspectArgs& a) {
 }
 
 // The LLM calls made for one candidate (retries included), in the order they were made.
-std::vector<LlmCallRecord> calls_of(const RunDb& db, int64_t id) {
-  std::vector<LlmCallRecord> all, mine;
-  if (db.list_llm_calls(&all).ok())
-    for (LlmCallRecord& c : all)
-      if (c.candidate_id == id) mine.push_back(std::move(c));
-  return mine;
+Status calls_of(const RunDb& db, int64_t id, std::vector<LlmCallRecord>* mine) {
+  std::vector<LlmCallRecord> all;
+  if (Status s = db.list_llm_calls(&all); !s.ok()) return s;
+  for (LlmCallRecord& c : all)
+    if (c.candidate_id == id) mine->push_back(std::move(c));
+  return Status::Ok();
 }
 
 int run_show(const InspectArgs& a) {
@@ -115,8 +118,11 @@ int run_show(const InspectArgs& a) {
   CandidateRow r;
   if (int rc = open_candidate("show", a, &db, &r)) return rc;
   CandidateRow parent;
-  const bool has_parent = r.parent_id && db->get_candidate(*r.parent_id, &parent).ok();
-  const std::vector<LlmCallRecord> calls = calls_of(*db, r.id);
+  const bool has_parent = r.parent_id.has_value();
+  if (has_parent)
+    if (Status s = db->get_candidate(*r.parent_id, &parent); !s.ok()) return fail("show", s.message());
+  std::vector<LlmCallRecord> calls;
+  if (Status s = calls_of(*db, r.id, &calls); !s.ok()) return fail("show", s.message());
   if (a.json) {
     nlohmann::json j = row_json(r, true);
     if (has_parent) j["diff"] = line_diff(parent.source, r.source);

@@ -4,9 +4,12 @@
 #define TOML_HEADER_ONLY 1
 #include <toml++/toml.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 namespace adrs {
 
@@ -18,17 +21,38 @@ Status parse_double(const std::string& text, double* out) {
     return Status::Ok();
   }
   char* end = nullptr;
+  errno = 0;
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || *end) return Status::Error("'" + text + "' is not a number");
+  // "inf" or 1e400 would pass strtod; no key means infinity ("none" is the word for no limit).
+  if (errno == ERANGE || !std::isfinite(v)) return Status::Error("'" + text + "' is out of range (use a finite number, or none)");
   *out = v;
   return Status::Ok();
 }
 
-Status parse_int(const std::string& text, int64_t* out) {
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end) return Status::Error("'" + text + "' is not an integer");
-  *out = v;
+// Parses a whole decimal integer that fits T exactly: no silent wrap (4294967298 into an int is
+// an error, not 2), no clamp (strtoll's LLONG_MAX on overflow is an error), no sign flip for
+// unsigned keys ("-1" is not 2^64 - 1).
+template <typename T>
+Status parse_int(const std::string& text, T* out) {
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789", text[0] == '-' || text[0] == '+' ? 1 : 0) == std::string::npos &&
+                      text.size() > (text[0] == '-' || text[0] == '+' ? 1u : 0u);
+  if (!digits) return Status::Error("'" + text + "' is not an integer (write it in plain digits, e.g. 8)");
+  auto range = [&] {
+    return Status::Error("'" + text + "' is out of range (" + std::to_string(std::numeric_limits<T>::min()) + ".." +
+                         std::to_string(std::numeric_limits<T>::max()) + ")");
+  };
+  errno = 0;
+  if constexpr (std::is_unsigned_v<T>) {
+    if (text[0] == '-') return range();
+    const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+    if (errno == ERANGE || v > std::numeric_limits<T>::max()) return range();
+    *out = static_cast<T>(v);
+  } else {
+    const long long v = std::strtoll(text.c_str(), nullptr, 10);
+    if (errno == ERANGE || v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return range();
+    *out = static_cast<T>(v);
+  }
   return Status::Ok();
 }
 
@@ -42,12 +66,7 @@ Status parse_bool(const std::string& text, bool* out) {
 template <typename T>
 ConfigKey integer_key(std::string section, std::string name, T RunConfig::*member, std::string help, bool changeable) {
   return {std::move(section), std::move(name), std::move(help), changeable,
-          [member](RunConfig& c, const std::string& text) {
-            int64_t v = 0;
-            if (Status s = parse_int(text, &v); !s.ok()) return s;
-            c.*member = static_cast<T>(v);
-            return Status::Ok();
-          },
+          [member](RunConfig& c, const std::string& text) { return parse_int(text, &(c.*member)); },
           [member](const RunConfig& c) { return nlohmann::json(c.*member); }};
 }
 
@@ -75,6 +94,27 @@ ConfigKey bool_key(std::string section, std::string name, bool RunConfig::*membe
 std::string json_text(const nlohmann::json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
 
 }  // namespace
+
+Status validate_run_name(const std::string& name) {
+  // The name becomes one path component (runs/<name>) and, during creation, part of a temporary
+  // sibling ".<name>.creating-<pid>"; it is also printed in log lines and hints, so it holds no
+  // control characters (a newline would forge a log line).
+  std::string shown;
+  for (unsigned char c : name.substr(0, 60)) shown += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+  if (name.size() > 60) shown += "...";
+  if (name.empty()) return Status::Error("run.name is empty; give the run a name, e.g. --name my-run");
+  if (name.size() > kMaxRunNameBytes)
+    return Status::Error("run.name '" + shown + "' is " + std::to_string(name.size()) + " bytes long; the limit is " +
+                         std::to_string(kMaxRunNameBytes) + " bytes (a directory name; multi-byte characters count per byte)");
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f)
+      return Status::Error("run.name '" + shown + "' contains a control character (newline, tab, ...); use letters, digits, '-', '_' or '.'");
+  if (name.find('/') != std::string::npos)
+    return Status::Error("run.name '" + shown + "' contains '/'; it must be a plain directory name (use --runs-dir for the folder)");
+  if (name[0] == '.')
+    return Status::Error("run.name '" + shown + "' starts with '.' (\".\", \"..\" and hidden names are not run names); start it with a letter or digit");
+  return Status::Ok();
+}
 
 std::string ConfigKey::flag() const {
   std::string f = "--" + name;
@@ -128,8 +168,7 @@ const std::vector<ConfigKey>& config_keys() {
 
 Status RunConfig::validate() const {
   auto bad = [](const std::string& what) { return Status::Error("config: " + what); };
-  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.')
-    return bad("run.name '" + name + "' must be a plain directory name (no '/', not starting with '.')");
+  if (Status s = validate_run_name(name); !s.ok()) return bad(s.message());
   if (!(target_density > 0 && target_density <= 1)) return bad("evaluation.target_density must be in (0, 1], e.g. 0.1");
   if (eval_seeds < 1 || eval_seeds > 64) return bad("evaluation.eval_seeds must be in 1..64");
   if (!(timeout_s > 0) || !(compile_timeout_s > 0)) return bad("evaluation.timeout_s and compile_timeout_s must be > 0");
@@ -151,7 +190,8 @@ Status RunConfig::validate() const {
   if (rewrite_ratio + crossover_ratio > 1.0 + 1e-9) return bad("search.rewrite_ratio + crossover_ratio must be <= 1");
   if (inspirations < 0 || inspirations > 16) return bad("search.inspirations must be in 0..16");
   if (proposer != "offline" && proposer != "llm") return bad("proposer.proposer must be offline or llm");
-  if (max_candidates < 1) return bad("stop.max_candidates must be >= 1");
+  if (max_candidates < 1 || max_candidates > kMaxCandidatesLimit)
+    return bad("stop.max_candidates must be in 1.." + std::to_string(kMaxCandidatesLimit));
   if (max_wall_s < 0 || patience < 0 || max_cost < 0) return bad("stop limits must be >= 0 (0: no limit)");
   return Status::Ok();
 }
@@ -258,8 +298,11 @@ Status ConfigFlags::apply(RunConfig* config) const {
   for (const auto& [key, option] : options_) {
     if (option->count() == 0) continue;
     const std::vector<std::string>& given = values_.at(key->section + "." + key->name);
-    // A bare boolean flag (--cascade) means true.
-    const std::string text = given.empty() ? "true" : given.back();
+    // A bare boolean flag (--cascade) means true; any other bare flag lacks its value.
+    const bool bare = given.empty() || given.back().empty();
+    const bool is_bool = key->get(RunConfig()).is_boolean();
+    if (bare && !is_bool) return Status::Error(key->flag() + " needs a value, e.g. " + key->flag() + " " + json_text(key->get(RunConfig())));
+    const std::string text = bare ? "true" : given.back();
     if (Status s = key->set(*config, text); !s.ok()) return Status::Error(key->flag() + ": " + s.message());
   }
   return Status::Ok();

@@ -69,6 +69,15 @@ struct RunConfig {
   Status validate() const;
 };
 
+// Limits on user input, checked by RunConfig::validate with one clear error each.
+// A name is one directory entry (NAME_MAX 255 bytes) and also part of the temporary sibling
+// ".<name>.creating-<pid>" that creation builds the run in; 200 bytes leaves room for that.
+inline constexpr size_t kMaxRunNameBytes = 200;
+inline constexpr int64_t kMaxCandidatesLimit = 1000000000;
+// A plain directory name: 1..kMaxRunNameBytes bytes, no '/', no control character, not starting
+// with '.' (so not "." or ".." either). The error names the rule that failed.
+Status validate_run_name(const std::string& name);
+
 // One configurable key: "section.name", how to parse it and print it.
 struct ConfigKey {
   std::string section, name, help;

@@ -2,6 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 
@@ -138,7 +145,7 @@ std::string utc_now() {
 
 Status RunDb::error(const char* what) const {
   const int code = sqlite3_extended_errcode(db_);
-  std::string message = std::string(what) + " " + path_ + ": " + sqlite3_errmsg(db_);
+  std::string message = std::string(what) + " " + path_ + ": " + sqlite3_errmsg(db_) + " (SQLite error " + std::to_string(code) + ")";
   if ((code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR)
     message += " (is the disk full? free space, then continue with adrs resume)";
   else if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB)
@@ -155,6 +162,45 @@ Status RunDb::exec(const std::string& sql) const {
   return error("cannot write");
 }
 
+namespace {
+
+// SQLite URI for an immutable open: '%', '?' and '#' in the path must be escaped.
+std::string immutable_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      uri += hex;
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
+// Storage nobody can write (a read-only mount, or a directory this user cannot write): a WAL
+// database there can only be read as immutable, since its -shm index cannot be created.
+bool storage_read_only(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  struct statvfs fs {};
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY)) return true;
+  return ::access(dir.empty() ? "." : dir.c_str(), W_OK) != 0;
+}
+
+}  // namespace
+
+Status RunDb::OpenConnection(const std::string& path, bool read_only, bool immutable, sqlite3** db) {
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX |
+                    (immutable ? SQLITE_OPEN_URI : 0);
+  const int rc = sqlite3_open_v2(immutable ? immutable_uri(path).c_str() : path.c_str(), db, flags, nullptr);
+  if (rc == SQLITE_OK) return Status::Ok();
+  const std::string message = *db ? sqlite3_errmsg(*db) : "out of memory";
+  sqlite3_close_v2(*db);
+  *db = nullptr;
+  return Status::Error("cannot open " + path + ": " + message + " (SQLite error " + std::to_string(rc) + ")");
+}
+
 Status RunDb::Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* out) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -164,34 +210,96 @@ Status RunDb::Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* o
   std::unique_ptr<RunDb> db(new RunDb());
   db->path_ = path;
   db->read_only_ = mode == Mode::kReadOnly;
-  // Read-only inspection still opens read-write at the SQLite level: a WAL reader must be able to
-  // create the shared-memory index. We simply never write.
-  const int flags = SQLITE_OPEN_READWRITE | (mode == Mode::kCreate ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db->db_, flags, nullptr) != SQLITE_OK) {
-    if (!db->db_) return Status::Error("cannot open " + path + ": out of memory");
-    return db->error("cannot open");
-  }
-  sqlite3_busy_timeout(db->db_, 10000);
-  int version = -1;
-  {
-    Statement s(db->db_, "PRAGMA user_version");
-    if (!s.ok() || s.step() != SQLITE_ROW) return db->error("cannot read");
-    version = static_cast<int>(s.integer(0));
-  }
-  if (version > kRunDbSchemaVersion)
-    return Status::Error(path + " was written by a newer adrs (run database schema " + std::to_string(version) +
-                         ", this adrs knows up to " + std::to_string(kRunDbSchemaVersion) + "); use that adrs version");
-  if (mode != Mode::kCreate && version == 0)
-    return Status::Error(path + " is not an adrs run database (no adrs schema in it)");
-  if (mode == Mode::kReadOnly) {
-    if (version < kRunDbSchemaVersion)
-      return Status::Error(path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
+  if (mode == Mode::kCreate) {
+    if (Status st = OpenConnection(path, false, false, &db->db_); !st.ok()) return st;
+    sqlite3_busy_timeout(db->db_, 10000);
   } else {
-    if (Status st = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"); !st.ok()) return st;
-    if (Status st = db->migrate(); !st.ok()) return st;
+    // A read-only connection first: a foreign or damaged file is refused before anything (not
+    // even the switch to WAL) is written to it.
+    bool immutable = false;
+    if (Status st = OpenConnection(path, true, false, &db->db_); !st.ok()) return st;
+    sqlite3_busy_timeout(db->db_, 10000);
+    int version = -1;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      Statement s(db->db_, "PRAGMA user_version");
+      if (s.ok() && s.step() == SQLITE_ROW) {
+        version = static_cast<int>(s.integer(0));
+        break;
+      }
+      const int code = sqlite3_extended_errcode(db->db_) & 0xff;
+      if (attempt == 0 && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY) && storage_read_only(path)) {
+        sqlite3_close_v2(db->db_);
+        db->db_ = nullptr;
+        immutable = true;
+        if (Status st = OpenConnection(path, true, true, &db->db_); !st.ok()) return st;
+        continue;
+      }
+      return db->error("cannot read");
+    }
+    if (version > kRunDbSchemaVersion)
+      return Status::Error(path + " was written by a newer adrs (run database schema " + std::to_string(version) +
+                           ", this adrs knows up to " + std::to_string(kRunDbSchemaVersion) + "); use that adrs version");
+    bool has_state_table = false;
+    {
+      Statement s(db->db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'run_state'");
+      if (!s.ok() || s.step() != SQLITE_ROW) return db->error("cannot read");
+      has_state_table = s.integer(0) > 0;
+    }
+    if (version == 0 || !has_state_table)
+      return Status::Error(path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
+    if (mode == Mode::kReadOnly && version < kRunDbSchemaVersion)
+      return Status::Error(path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
+    if (mode == Mode::kReadWrite) {
+      if (immutable) return Status::Error("cannot write " + path + ": the storage is read-only (inspection works; resume needs a writable copy)");
+      sqlite3_close_v2(db->db_);
+      db->db_ = nullptr;
+      if (Status st = OpenConnection(path, false, false, &db->db_); !st.ok()) return st;
+      sqlite3_busy_timeout(db->db_, 10000);
+    }
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::Error("cannot open " + path + ": " + std::strerror(errno));
+  db->device_ = st.st_dev;
+  db->inode_ = st.st_ino;
+  if (mode != Mode::kReadOnly) {
+    if (Status st2 = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"); !st2.ok()) return st2;
+    if (Status st2 = db->migrate(); !st2.ok()) return st2;
   }
   *out = std::move(db);
   return Status::Ok();
+}
+
+Status RunDb::check_identity() const {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0)
+    return Status::Error("the run database " + path_ + " was deleted while adrs used it (" + std::strerror(errno) +
+                         "); the run stops so nothing more is written to a deleted file. Restore the run directory "
+                         "from a copy, or start a new run");
+  if (static_cast<uint64_t>(st.st_dev) != device_ || static_cast<uint64_t>(st.st_ino) != inode_)
+    return Status::Error("the run database " + path_ + " was replaced by another file while adrs used it; the run stops. "
+                         "Put the original back, or resume the replacement if it is meant to be the run");
+  return Status::Ok();
+}
+
+Status RunDb::quick_check() const {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "PRAGMA quick_check");
+  if (!s.ok()) return error("cannot read");
+  int rc;
+  std::string problems;
+  while ((rc = s.step()) == SQLITE_ROW)
+    if (s.text(0) != "ok" && problems.size() < 400) problems += (problems.empty() ? "" : "; ") + s.text(0);
+  if (rc != SQLITE_DONE) return error("cannot read");
+  if (!problems.empty())
+    return Status::Error(path_ + " is damaged (integrity check: " + problems +
+                         "); restore it from a copy, or start a new run (inspection may still read parts of it)");
+  return Status::Ok();
+}
+
+Status RunDb::begin_write() const {
+  if (read_only_) return Status::Error("the run database " + path_ + " is open read-only");
+  if (Status s = check_identity(); !s.ok()) return s;
+  return exec("BEGIN IMMEDIATE");
 }
 
 RunDb::~RunDb() { sqlite3_close_v2(db_); }
@@ -202,6 +310,7 @@ Status RunDb::migrate() {
     if (!s.ok() || s.step() != SQLITE_ROW) return error("cannot read");
     const int version = static_cast<int>(s.integer(0));
     if (version >= kRunDbSchemaVersion) return Status::Ok();
+    if (Status st = check_identity(); !st.ok()) return st;
     const std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[version] + "PRAGMA user_version=" +
                             std::to_string(version + 1) + "; COMMIT;";
     if (Status st = exec(sql); !st.ok()) {
@@ -215,7 +324,7 @@ Status RunDb::set_state(const std::string& key, const std::string& value) { retu
 
 Status RunDb::set_states(const std::vector<std::pair<std::string, std::string>>& values) {
   std::lock_guard lock(mutex_);
-  if (Status st = exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+  if (Status st = begin_write(); !st.ok()) return st;
   for (const auto& [key, value] : values) {
     Statement s(db_, "INSERT INTO run_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2");
     s.bind(1, key);
@@ -234,11 +343,21 @@ Status RunDb::set_states(const std::vector<std::pair<std::string, std::string>>&
 }
 
 std::string RunDb::state(const std::string& key, const std::string& fallback) const {
+  std::string value;
+  bool found = false;
+  return read_state(key, &value, &found).ok() && found ? value : fallback;
+}
+
+Status RunDb::read_state(const std::string& key, std::string* value, bool* found) const {
   std::lock_guard lock(mutex_);
   Statement s(db_, "SELECT value FROM run_state WHERE key = ?1");
+  if (!s.ok()) return error("cannot read");
   s.bind(1, key);
-  if (s.ok() && s.step() == SQLITE_ROW) return s.text(0);
-  return fallback;
+  const int rc = s.step();
+  *found = rc == SQLITE_ROW;
+  if (rc == SQLITE_ROW) *value = s.text(0);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error("cannot read");
+  return Status::Ok();
 }
 
 Status RunDb::write_row(const CandidateRow& row, bool insert) {
@@ -261,8 +380,7 @@ Status RunDb::write_row(const CandidateRow& row, bool insert) {
 
 Status RunDb::insert_candidate(const CandidateRow& row, const std::vector<std::pair<std::string, std::string>>& state) {
   std::lock_guard lock(mutex_);
-  if (read_only_) return Status::Error("the run database is open read-only");
-  if (Status st = exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+  if (Status st = begin_write(); !st.ok()) return st;
   Status st = write_row(row, true);
   for (const auto& [key, value] : state) {
     if (!st.ok()) break;
@@ -278,8 +396,7 @@ Status RunDb::insert_candidate(const CandidateRow& row, const std::vector<std::p
 
 Status RunDb::update_candidate(const CandidateRow& row) {
   std::lock_guard lock(mutex_);
-  if (read_only_) return Status::Error("the run database is open read-only");
-  if (Status st = exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+  if (Status st = begin_write(); !st.ok()) return st;
   Status st = write_row(row, false);
   if (st.ok()) st = exec("COMMIT");
   if (!st.ok()) exec("ROLLBACK");
@@ -331,7 +448,8 @@ std::optional<int64_t> RunDb::find_by_hash(const std::string& hash, int64_t befo
 
 Status RunDb::record_llm_call(const LlmCallRecord& c) {
   std::lock_guard lock(mutex_);
-  if (read_only_) return Status::Error("the run database is open read-only");
+  if (read_only_) return Status::Error("the run database " + path_ + " is open read-only");
+  if (Status st = check_identity(); !st.ok()) return st;
   Statement s(db_, "INSERT INTO llm_calls (candidate_id, model, tokens_in, tokens_out, cost_usd, latency_s, status, "
                    "prompt, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
   if (!s.ok()) return error("cannot write");
@@ -355,7 +473,8 @@ Status RunDb::list_llm_calls(std::vector<LlmCallRecord>* calls) const {
                    "FROM llm_calls ORDER BY id");
   if (!s.ok()) return error("cannot read");
   calls->clear();
-  while (s.step() == SQLITE_ROW) {
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
     LlmCallRecord c;
     c.candidate_id = s.integer(0);
     c.model = s.text(1);
@@ -368,12 +487,14 @@ Status RunDb::list_llm_calls(std::vector<LlmCallRecord>* calls) const {
     c.response = s.text(8);
     calls->push_back(std::move(c));
   }
+  if (rc != SQLITE_DONE) return error("cannot read");
   return Status::Ok();
 }
 
 Status RunDb::add_event(const std::string& kind, const std::string& detail) {
   std::lock_guard lock(mutex_);
-  if (read_only_) return Status::Error("the run database is open read-only");
+  if (read_only_) return Status::Error("the run database " + path_ + " is open read-only");
+  if (Status st = check_identity(); !st.ok()) return st;
   Statement s(db_, "INSERT INTO events (at, kind, detail) VALUES (?1, ?2, ?3)");
   if (!s.ok()) return error("cannot write");
   s.bind(1, utc_now());
@@ -388,7 +509,9 @@ Status RunDb::list_events(nlohmann::json* events) const {
   Statement s(db_, "SELECT at, kind, detail FROM events ORDER BY id");
   if (!s.ok()) return error("cannot read");
   *events = nlohmann::json::array();
-  while (s.step() == SQLITE_ROW) events->push_back({{"at", s.text(0)}, {"kind", s.text(1)}, {"detail", s.text(2)}});
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) events->push_back({{"at", s.text(0)}, {"kind", s.text(1)}, {"detail", s.text(2)}});
+  if (rc != SQLITE_DONE) return error("cannot read");
   return Status::Ok();
 }
 

@@ -8,7 +8,20 @@
 //            └──────────▶ failed (patch error) | duplicate (same normalized source as an earlier id)
 // "selected" and "proposed" are the only non-terminal states; resume redoes exactly those.
 // All methods are thread-safe (one connection behind a mutex). Errors come back as Status with a
-// message naming the file and the fix (disk full, corrupt file, newer schema).
+// message naming the file, SQLite's own error text and the fix (disk full, corrupt file, newer
+// schema); a storage error is never turned into "not found".
+//
+// Storage guarantees:
+// - Opening an existing file reads it first through a read-only connection; nothing is written to
+//   a file (not even the switch to WAL) before it is known to hold an adrs schema.
+// - kReadOnly never writes and works on read-only storage (an immutable open when the directory
+//   cannot be written, so a WAL file's shared-memory index cannot be created).
+// - The file's identity (device + inode) is taken at open and checked before every write
+//   transaction: a run whose database was deleted or replaced stops with an error instead of
+//   writing into an unlinked file.
+// - synchronous=NORMAL in WAL mode: a committed transaction survives a process crash (kill -9);
+//   a power loss can lose the last transactions committed since the previous checkpoint, never
+//   the file's consistency (docs/DRIVER.md, "Durability").
 #pragma once
 
 #include <cstdint>
@@ -80,10 +93,18 @@ class RunDb {
 
   const std::string& path() const { return path_; }
 
+  // Whether the path still names the file opened (not deleted, not replaced). Writes check it
+  // themselves; the loop's heartbeat calls it so an idle run notices too.
+  Status check_identity() const;
+  // PRAGMA quick_check: a damaged file is refused before a run continues in it.
+  Status quick_check() const;
+
   // Run state: a small key/value table (config JSON, seed, counters, stop reason, versions).
   Status set_state(const std::string& key, const std::string& value);
   Status set_states(const std::vector<std::pair<std::string, std::string>>& values);  // one transaction
+  // `fallback` when the key is absent or cannot be read; read_state tells the two apart.
   std::string state(const std::string& key, const std::string& fallback = "") const;
+  Status read_state(const std::string& key, std::string* value, bool* found) const;
 
   // Inserts a new candidate row (its id given) and updates `state` in the same transaction.
   Status insert_candidate(const CandidateRow& row, const std::vector<std::pair<std::string, std::string>>& state = {});
@@ -107,11 +128,14 @@ class RunDb {
   Status exec(const std::string& sql) const;
   Status migrate();
   Status error(const char* what) const;
+  Status begin_write() const;  // identity check + BEGIN IMMEDIATE
   Status write_row(const CandidateRow& row, bool insert);
+  static Status OpenConnection(const std::string& path, bool read_only, bool immutable, sqlite3** db);
 
   std::string path_;
   sqlite3* db_ = nullptr;
   bool read_only_ = false;
+  uint64_t device_ = 0, inode_ = 0;
   mutable std::mutex mutex_;
 };
 

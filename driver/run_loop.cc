@@ -153,7 +153,7 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
   StepContext context{&config, &db, &proposer, tuner, &evaluators, &cancel};
   Population population(config, proposer.supports_fix_up());
   int64_t taken_in = 0;  // rows 1..taken_in are in the population
-  const double elapsed_before = std::stod(db.state("elapsed_s", "0"));
+  const double elapsed_before = std::strtod(db.state("elapsed_s", "0").c_str(), nullptr);
   const auto session_start = Clock::now();
   auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(Clock::now() - session_start).count(); };
   int64_t failures = 0, finished_this_session = 0;
@@ -250,8 +250,13 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
       rows[id] = std::move(row);
     }
     if (Clock::now() - last_heartbeat > std::chrono::seconds(2)) {
+      // The heartbeat is a write, so it also checks that run.db is still the file the run opened:
+      // a run directory deleted while a long evaluation runs is noticed within seconds.
       last_heartbeat = Clock::now();
-      db.set_states({{"elapsed_s", std::to_string(elapsed())}, {"heartbeat", utc_now()}});
+      if (Status s = db.set_states({{"elapsed_s", std::to_string(elapsed())}, {"heartbeat", utc_now()}}); !s.ok()) {
+        stop("error", s.message());
+        result.error = s;
+      }
     }
     if (options.live_status && Clock::now() - last_line > std::chrono::milliseconds(250)) {
       last_line = Clock::now();
@@ -267,7 +272,9 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
   take_in(next_id - 1);  // everything finished: the final population (no more choices depend on it)
   if (result.stop_reason.empty())
     stop("max_candidates", "all " + std::to_string(config.max_candidates) + " candidates of the budget are done");
-  db.set_states({{"elapsed_s", std::to_string(elapsed())}});
+  if (Status s = db.set_states({{"elapsed_s", std::to_string(elapsed())}}); !s.ok() && result.stop_reason != "error") {
+    result = {"error", s.message(), s};
+  }
   return result;
 }
 

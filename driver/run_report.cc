@@ -32,6 +32,7 @@ std::string explain_stop(const std::string& reason, const std::string& detail, c
   if (reason == "max_wall_s") return detail + "; to go on: " + resume + " --max-wall-s 0";
   if (reason == "interrupted") return "interrupted; " + resume + " redoes the work that was in flight and continues";
   if (reason == "error") return "stopped by a fault: " + detail + "; fix the cause, then " + resume;
+  if (reason == "unrecorded") return detail + "; " + resume + " redoes the work that was in flight and continues";
   return detail;
 }
 
@@ -47,15 +48,18 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
   j["target_density"] = config.target_density;
   j["proposer"] = config.proposer;
   j["adrs_version"] = db.state("adrs_version");
-  std::string status = db.state("status", "unknown");
+  std::string status = db.state("status", "running");  // created, then ended before its start was recorded
   const bool active = !own_lock && run_is_active(run_dir);
-  if (status == "running" && !active) status = "interrupted";  // the process died without a word (kill -9)
+  // "running" with nobody holding the lock: the process ended without recording a stop. That is
+  // kill -9 or a crash, or a fault whose stop record could not be written (a failed disk): it is
+  // not called "interrupted", since nobody can tell it was.
+  if (status == "running" && !active) status = "ended";
   if (active) status = "running";
   j["status"] = status;
   std::string reason = db.state("stop_reason"), detail = db.state("stop_detail");
-  if (status == "interrupted" && reason.empty()) {
-    reason = "interrupted";
-    detail = "the process ended without stopping cleanly (killed or crashed)";
+  if (status == "ended" && reason.empty()) {
+    reason = "unrecorded";
+    detail = "the process ended without recording a stop (killed, crashed, or its last writes failed: check the disk)";
   }
   j["stop_reason"] = status == "running" ? "" : reason;
   j["stop_detail"] = status == "running" ? "" : detail;
@@ -72,7 +76,7 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
     proposal_s += r.proposal_s;
     if (r.status == "evaluated" && r.score && (!best || *r.score > *best->score)) best = &r;
   }
-  const double elapsed = std::stod(db.state("elapsed_s", "0"));
+  const double elapsed = std::strtod(db.state("elapsed_s", "0").c_str(), nullptr);  // never throws on a damaged value
   j["candidates"] = {{"total", rows.size()},
                      {"finished", terminal},
                      {"budget", config.max_candidates},

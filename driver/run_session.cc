@@ -5,7 +5,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "driver/llm_proposer.h"
 #include "driver/offline_proposer.h"
@@ -27,29 +32,65 @@ Status open_run_for_reading(const std::string& run_dir, std::unique_ptr<RunDb>* 
 }
 
 Status stored_config(const RunDb& db, RunConfig* config) {
-  const std::string text = db.state("config");
-  if (text.empty()) return Status::Error(db.path() + " holds no run config (the run was never started properly)");
+  std::string text;
+  bool found = false;
+  if (Status s = db.read_state("config", &text, &found); !s.ok()) return s;
+  if (!found || text.empty()) return Status::Error(db.path() + " holds no run config (the run was never started properly)");
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) return Status::Error(db.path() + ": the stored run config is damaged");
   return config_from_json(j, config);
 }
 
+namespace {
+
+// The pid holding a flock on the file with this inode, from /proc/locks ("1: FLOCK ADVISORY WRITE
+// 1234 08:01:5678 0 EOF"). A fallback for the moment before the holder has written its pid.
+std::string lock_holder_from_proc(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return "";
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  const std::string inode = ":" + std::to_string(st.st_ino);
+  while (std::getline(locks, line)) {
+    std::istringstream in(line);
+    std::string number, kind, advisory, access, pid, device;
+    if (!(in >> number >> kind)) continue;
+    if (kind == "->") in >> kind;  // a waiter: "1: -> FLOCK ..."
+    if (!(in >> advisory >> access >> pid >> device)) continue;
+    if (kind == "FLOCK" && device.size() > inode.size() && device.compare(device.size() - inode.size(), inode.size(), inode) == 0)
+      return pid;
+  }
+  return "";
+}
+
+}  // namespace
+
 Status RunLock::Acquire(const std::string& run_dir, std::unique_ptr<RunLock>* out) {
   const std::string path = run_dir + "/lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("cannot create " + path + ": " + std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    char holder[32] = {0};
-    const ssize_t got = ::pread(fd, holder, sizeof holder - 1, 0);
-    ::close(fd);
-    std::string pid = got > 0 ? std::string(holder, static_cast<size_t>(got)) : "?";
-    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-    return Status::Error("another adrs process (pid " + pid + ") is running " + run_dir +
-                         "; watch it with adrs status " + run_dir + ", or stop it first");
+  if (fd < 0) {
+    const int error = errno;
+    return Status::Error("cannot create " + path + ": " + std::strerror(error) +
+                         (error == EROFS ? " (the storage is read-only: inspection works, resume needs writable storage)"
+                          : error == ENOSPC ? " (the disk is full; free space, then try again)" : ""));
   }
-  const std::string me = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0) {
-    // The pid is only a hint for the message above; the lock itself is what matters.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char holder[64] = {0};
+    const ssize_t got = ::pread(fd, holder, sizeof holder - 1, 0);
+    std::string pid = got > 0 ? std::string(holder, static_cast<size_t>(got)) : "";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ' || pid.back() == '\0')) pid.pop_back();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) pid = lock_holder_from_proc(fd);
+    ::close(fd);
+    return Status::Error("another adrs process (pid " + (pid.empty() ? std::string("unknown: see /proc/locks") : pid) +
+                         ") is running " + run_dir + "; watch it with adrs status " + run_dir + ", or stop it first");
+  }
+  // One pwrite of a fixed-width record, no truncate first: a reader never sees an empty file
+  // once the first holder has written (the pid is the message's hint; the flock is the lock).
+  std::string me = std::to_string(::getpid());
+  me.resize(31, ' ');
+  me += '\n';
+  if (::pwrite(fd, me.data(), me.size(), 0) < 0) {
+    // A full disk: the lock itself holds; the message above then reads the holder from /proc/locks.
   }
   out->reset(new RunLock());
   (*out)->fd_ = fd;

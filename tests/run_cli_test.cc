@@ -127,28 +127,43 @@ TEST_F(RunCliTest, BadRunDirectoriesAndConfigsGetClearErrors) {
   EXPECT_NE(out.err.find("search.parallel must be in 1..256"), std::string::npos) << out.err;
 }
 
-TEST_F(RunCliTest, ASeedThatHangsTheCompilerFailsClearly) {
+// The seed is compiled and scored before the run directory exists: a seed that fails leaves no
+// runs/<name> behind to block the name.
+TEST_F(RunCliTest, ASeedThatHangsTheCompilerFailsClearlyAndLeavesNoRun) {
   const auto out = run_adrs(small("hang", 3) + " --seed-masker tests/maskers/hang_compiler.cpp --compile-timeout-s 2");
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_NE(out.err.find("seed masker failed (compile_error)"), std::string::npos) << out.err;
   EXPECT_NE(out.err.find("compile timeout"), std::string::npos) << out.err;
-  const nlohmann::json status = json_of(run_adrs("status " + dir_ + "/hang --json"));
-  EXPECT_EQ(status["status"], "failed");
-  EXPECT_EQ(status["candidates"]["total"], 1);
+  EXPECT_NE(out.err.find("no run was created"), std::string::npos) << out.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/hang"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 0) << "no temporary directory is left";
+  EXPECT_EQ(run_adrs(small("hang", 3)).exit_code, 0) << "the name is free for a good seed";
 }
 
-// A file-size limit stands in for a full disk: the run stops with a clear message, and resume
-// (without the limit) finishes it with every row intact.
+// A file-size limit stands in for a full disk. At creation: nothing is created and the message
+// says so. In a running run: it stops with a clear message (a fault, not an interruption), and
+// resume (without the limit) finishes it with every row intact.
 TEST_F(RunCliTest, AFullDiskStopsTheRunClearlyAndResumeFinishesIt) {
-  const std::string command = "bash -c 'ulimit -f 160; exec " + test::binary_dir() + "/adrs " + small("disk", 40) + "'";
-  const auto out = run_adrs("--version >/dev/null 2>&1; " + command);
-  EXPECT_NE(out.exit_code, 0) << out.err;
+  const std::string limited = "--version >/dev/null 2>&1; bash -c 'ulimit -f 160; exec " + test::binary_dir() + "/adrs ";
+  auto out = run_adrs(limited + small("disk", 40) + "'");
+  EXPECT_EQ(out.exit_code, 1) << out.err;
   EXPECT_NE(out.err.find("disk full"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("no run was created"), std::string::npos) << out.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/disk"));
+
+  ASSERT_EQ(run_adrs(small("disk", 2)).exit_code, 0);
+  out = run_adrs(limited + "resume " + dir_ + "/disk --max-candidates 40 --quiet'");
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_NE(out.err.find("disk full"), std::string::npos) << out.err;
+  const nlohmann::json stopped = json_of(run_adrs("status " + dir_ + "/disk --json"));
+  EXPECT_NE(stopped["status"], "interrupted") << stopped.dump();
   const auto resumed = run_adrs("resume " + dir_ + "/disk --quiet --json");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   const nlohmann::json j = json_of(resumed);
   EXPECT_EQ(j["candidates"]["total"], 40);
   EXPECT_EQ(j["candidates"]["finished"], 40);
+  for (const auto& [reason, count] : j["candidates"]["failures_by_reason"].items())
+    EXPECT_EQ(reason.rfind("patch:", 0), 0u) << "no candidate failed because of the disk: " << reason;
 }
 
 TEST_F(RunCliTest, InspectionWorksWhileAnotherProcessRunsTheRun) {
