@@ -2,9 +2,9 @@
 // density on Llama-3.1-8B, RULER-32K; top-p over attention probabilities as in Twilight, Lin et
 // al. 2025, "Twilight: Adaptive Attention Sparsity with Hierarchical Top-p Pruning"). Needs exact
 // scores (oracle). Keeps keys in decreasing exact probability until they hold a share p of the
-// attention, capped at the budget floor(target * n), with p = 1 - 1e-4: at a per-row budget a
+// attention, capped at the budget floor(target * n), with p = 1 - 1e-9: at a per-row budget a
 // top-p that fills its budget is top-k, so the only keys it saves are those that together hold
-// less than 1e-4 of the row's mass (an error contribution of that order). The published top-p
+// less than 1e-9 of the row's mass (an error contribution of that order). The published top-p
 // moves budget between rows at one average density, which a per-row masker cannot (it sees one
 // row); see docs/WORKLOADS.md. Weight 1.
 #include "masker_api.h"
@@ -35,7 +35,7 @@ void select(const adrs::Row& row, adrs::Selection& out) {
   std::iota(order.begin(), order.end(), 0);
   std::partial_sort(order.begin(), order.begin() + budget, order.end(),
                     [&](int a, int b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
-  const double p = 1.0 - 1e-4;
+  const double p = 1.0 - 1e-9;
   double mass = 0.0;
   for (int t = 0; t < budget && mass < p * total; ++t) {
     out.add(order[t]);
