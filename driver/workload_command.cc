@@ -1,5 +1,6 @@
 // adrs workload info NAME: the shape and memory of a workload and the spread over its rows of
-// normalized attention entropy, sink mass, local mass and top-10% mass.
+// normalized attention entropy, first-key, sink, local and top-10% mass, and the first key's mass
+// per layer.
 #include <cstdio>
 #include <memory>
 
@@ -35,10 +36,14 @@ void print_human(const Workload& w, const WorkloadStats& st) {
                     format("%.3f", s.min), format("%.3f", s.max)});
   };
   add("normalized entropy", st.entropy);
+  add("first-key mass", st.first_key_mass);
   add(format("sink mass (first %d keys)", kStatsSinkKeys).c_str(), st.sink_mass);
   add(format("local mass (newest %d keys)", kStatsLocalKeys).c_str(), st.local_mass);
   add("top-10% mass", st.top10_mass);
   std::printf("%s", spread.render("  ").c_str());
+  std::string by_layer;
+  for (double m : st.first_key_mass_by_layer) by_layer += format(by_layer.empty() ? "%.2f" : " %.2f", m);
+  std::printf("\nmean first-key mass by layer: %s\n", by_layer.c_str());
 }
 
 int run_info(const WorkloadArgs& args) {

@@ -159,15 +159,19 @@ Status make_backend(const EvalOptions& options, const Workload& workload, std::u
 // will score it (seconds instead of minutes on the host); everything else on the host.
 Status build_workload(const EvalOptions& options, Workload* out) {
   const SyntheticPreset* preset = find_synthetic_preset(options.workload);
+  const uint64_t* secret = options.value_secret ? &*options.value_secret : nullptr;
 #ifdef ADRS_HAVE_CUDA
-  if (preset && preset->gpu_sized && options.device != Device::kCpu && cuda_device_status().ok())
-    return make_synthetic_workload_on_device(*preset, out);
+  if (preset && preset->gpu_sized && options.device != Device::kCpu && cuda_device_status().ok()) {
+    SyntheticPreset p;
+    if (Status s = with_value_secret(*preset, secret, &p); !s.ok()) return s;
+    return make_synthetic_workload_on_device(p, out);
+  }
 #endif
   if (preset && preset->gpu_sized)
     spdlog::warn("workload '{}' is GPU-sized: generating and scoring it on the CPU takes many minutes and about 10 GB of "
                  "memory; with a CUDA device, --device auto or cuda does it in seconds",
                  preset->name);
-  return make_workload(options.workload, out);
+  return make_workload(options.workload, secret, out);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -53,6 +54,8 @@ struct EvalOptions {
   bool expose_values = false;   // give maskers the values (hidden by default)
   bool hide_scores = false;     // withhold the oracle scores
   std::string cache_dir;        // "" : default_cache_dir()
+  // The synthetic presets' value secret (evaluator/synthetic.h); unset: the per-user secret.
+  std::optional<uint64_t> value_secret;
 };
 
 struct EvalResult {

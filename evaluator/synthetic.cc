@@ -1,31 +1,96 @@
 #include "evaluator/synthetic.h"
 
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <memory>
 
+#include "evaluator/compiler.h"
 #include "util/parallel.h"
 
 namespace adrs {
 
 const std::vector<SyntheticPreset>& synthetic_presets() {
-  // Held-out twins: the same shape and distribution, other seeds.
+  // Held-out twins: the same shape and distribution, other seeds. `long` has Llama-3.1-8B's
+  // attention shape (32 layers, 32 query / 8 kv heads, d = 128) at 32k keys.
   static const std::vector<SyntheticPreset> table = {
-      {"smoke", 11, {512, 768}, 2, 16, 4, 2, 128, false, false},
-      {"smoke-heldout", 1011, {512, 768}, 2, 16, 4, 2, 128, false, false},
-      {"default", 23, {2048, 3072, 4096, 5120, 6144, 8192}, 4, 64, 8, 2, 128, false, false},
-      {"default-heldout", 1023, {2048, 3072, 4096, 5120, 6144, 8192}, 4, 64, 8, 2, 128, false, false},
-      {"large", 37, std::vector<int32_t>(32, 32768), 8, 128, 32, 8, 128, true, true},
-      {"large-heldout", 1037, std::vector<int32_t>(32, 32768), 8, 128, 32, 8, 128, true, true},
+      {"smoke", 11, {512, 768}, 2, 16, 4, 2, 128, false, false, 0},
+      {"smoke-heldout", 1011, {512, 768}, 2, 16, 4, 2, 128, false, false, 0},
+      {"default", 23, {2048, 3072, 4096, 5120, 6144, 8192}, 4, 64, 8, 2, 128, false, false, 0},
+      {"default-heldout", 1023, {2048, 3072, 4096, 5120, 6144, 8192}, 4, 64, 8, 2, 128, false, false, 0},
+      {"long", 37, std::vector<int32_t>(32, 32768), 8, 128, 32, 8, 128, true, true, 0},
+      {"long-heldout", 1037, std::vector<int32_t>(32, 32768), 8, 128, 32, 8, 128, true, true, 0},
   };
   return table;
 }
 
 const SyntheticPreset* find_synthetic_preset(const std::string& name) {
+  // "large" was the GPU-sized preset's first name; runs and scripts that name it keep working.
+  const std::string wanted = name == "large" ? "long" : name == "large-heldout" ? "long-heldout" : name;
   for (const SyntheticPreset& p : synthetic_presets())
-    if (name == p.name) return &p;
+    if (wanted == p.name) return &p;
   return nullptr;
+}
+
+namespace {
+
+Status read_secret_file(const std::string& path, uint64_t* out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Status::Error("cannot read the value secret " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  uint64_t value = 0;
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const bool private_mode = (st.st_mode & 077) == 0;
+  const bool whole = regular && st.st_size == sizeof value && ::read(fd, &value, sizeof value) == sizeof value;
+  ::close(fd);
+  if (!regular || !whole)
+    return Status::Error("the value secret " + path + " is not an 8-byte file; delete it and a fresh one is made");
+  if (!private_mode || st.st_uid != ::geteuid())
+    return Status::Error("the value secret " + path + " is readable by others or owned by another user; run chmod 600 " +
+                         path + " as its owner, or delete it and a fresh one is made");
+  *out = value;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status load_value_secret(const std::string& dir, uint64_t* out) {
+  if (Status s = make_directories(dir); !s.ok()) return s;
+  const std::string path = dir + "/" + kValueSecretFile;
+  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    // Written under a private name, then linked into place: link() fails when another process won
+    // the race, and both then read the one file that is there.
+    uint64_t fresh = 0;
+    if (::getrandom(&fresh, sizeof fresh, 0) != sizeof fresh)
+      return Status::Error(std::string("getrandom failed for the value secret: ") + std::strerror(errno));
+    const std::string temp = path + ".tmp." + std::to_string(::getpid());
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return Status::Error("cannot create the value secret in " + dir + ": " + std::strerror(errno));
+    const bool written = ::write(fd, &fresh, sizeof fresh) == sizeof fresh && ::fsync(fd) == 0;
+    ::close(fd);
+    if (written && ::link(temp.c_str(), path.c_str()) != 0 && errno != EEXIST) {
+      const std::string why = std::strerror(errno);
+      ::unlink(temp.c_str());
+      return Status::Error("cannot create the value secret " + path + ": " + why);
+    }
+    ::unlink(temp.c_str());
+    if (!written) return Status::Error("cannot write the value secret in " + dir + " (is the disk full?)");
+  }
+  return read_secret_file(path, out);
+}
+
+Status with_value_secret(const SyntheticPreset& preset, const uint64_t* secret, SyntheticPreset* out) {
+  *out = preset;
+  if (secret) {
+    out->value_secret = *secret;
+    return Status::Ok();
+  }
+  return load_value_secret(default_cache_dir(), &out->value_secret);
 }
 
 uint64_t synthetic_hash(uint64_t seed, uint32_t tag, uint32_t a, uint32_t b, uint32_t c, uint32_t dim) {
@@ -45,9 +110,10 @@ SyntheticHead synthetic_head(const SyntheticPreset& p, int layer, int head, int 
 }
 
 void synthetic_sink_direction(const SyntheticPreset& p, int layer, int kv_head, double* out) {
+  // Nonzero only in the sink pairs, which ordinary keys leave empty (synthetic_model.h).
   double norm_sq = 0.0;
   for (int j = 0; j < p.head_dim; ++j) {
-    out[j] = synthetic::normal(p.seed, synthetic::kTagSinkDir, layer, kv_head, 0, j);
+    out[j] = synthetic::content_pair(p.params(), j / 2) ? 0.0 : synthetic::normal(p.seed, synthetic::kTagSinkDir, layer, kv_head, 0, j);
     norm_sq += out[j] * out[j];
   }
   for (int j = 0; j < p.head_dim; ++j) out[j] /= std::sqrt(norm_sq);

@@ -59,8 +59,14 @@ std::vector<std::string> workload_preset_names() {
   return names;
 }
 
-Status make_workload(const std::string& name, Workload* out) {
-  if (const SyntheticPreset* preset = find_synthetic_preset(name)) return make_synthetic_workload(*preset, out);
+Status make_workload(const std::string& name, Workload* out) { return make_workload(name, nullptr, out); }
+
+Status make_workload(const std::string& name, const uint64_t* value_secret, Workload* out) {
+  if (const SyntheticPreset* preset = find_synthetic_preset(name)) {
+    SyntheticPreset p;
+    if (Status s = with_value_secret(*preset, value_secret, &p); !s.ok()) return s;
+    return make_synthetic_workload(p, out);
+  }
   if (name == "tinylm") {
     const std::string path = shipped_workloads_dir() + "/tinylm.safetensors";
     if (Status s = load_trace(path, out); !s.ok())

@@ -86,5 +86,8 @@ std::vector<std::string> workload_preset_names();
 // Builds a named workload: a synthetic preset, "tinylm" (workloads/tinylm.safetensors), or a trace
 // file path ending in .safetensors (evaluator/trace.h). Fails with a message naming the choices.
 Status make_workload(const std::string& name, Workload* out);
+// The same, with the synthetic presets' value secret given (nullptr: the per-user secret; see
+// load_value_secret in evaluator/synthetic.h). Traces ignore it.
+Status make_workload(const std::string& name, const uint64_t* value_secret, Workload* out);
 
 }  // namespace adrs

@@ -33,12 +33,13 @@ WorkloadStats compute_workload_stats(const Workload& w, const Reference& ref) {
     st.max_keys = std::max(st.max_keys, w.num_keys(r));
   }
   st.memory_bytes = 4.0 * (2.0 * static_cast<double>(w.kv_floats()) + static_cast<double>(w.query_floats()));
-  std::vector<double> sink(st.rows), local(st.rows), top(st.rows);
+  std::vector<double> first(st.rows), sink(st.rows), local(st.rows), top(st.rows);
   parallel_for(st.rows, 0, [&](int64_t r) {
     const int32_t n = w.num_keys(r);
     const float* s = &ref.scores[ref.score_offsets[r]];
     std::vector<double> p(n);
     for (int32_t i = 0; i < n; ++i) p[i] = std::exp(s[i] - ref.log_normalizer[r]);
+    first[r] = p[0];  // before nth_element reorders p
     double sink_sum = 0.0, local_sum = 0.0;
     for (int32_t i = 0; i < std::min(n, kStatsSinkKeys); ++i) sink_sum += p[i];
     for (int32_t i = std::max(0, n - kStatsLocalKeys); i < n; ++i) local_sum += p[i];
@@ -51,6 +52,16 @@ WorkloadStats compute_workload_stats(const Workload& w, const Reference& ref) {
     top[r] = top_sum;
   });
   st.entropy = spread_of(ref.entropy);
+  st.first_key_mass = spread_of(first);
+  std::vector<double> rows_of_layer(w.layers.size(), 0.0);
+  st.first_key_mass_by_layer.assign(w.layers.size(), 0.0);
+  for (int64_t r = 0; r < st.rows; ++r) {
+    const int32_t layer = w.calls[w.row_info(r).call].layer;
+    st.first_key_mass_by_layer[layer] += first[r];
+    rows_of_layer[layer] += 1.0;
+  }
+  for (size_t l = 0; l < rows_of_layer.size(); ++l)
+    if (rows_of_layer[l] > 0) st.first_key_mass_by_layer[l] /= rows_of_layer[l];
   st.sink_mass = spread_of(sink);
   st.local_mass = spread_of(local);
   st.top10_mass = spread_of(top);
@@ -75,6 +86,8 @@ nlohmann::json stats_to_json(const Workload& w, const WorkloadStats& st) {
           {"sink_keys", kStatsSinkKeys},
           {"local_keys", kStatsLocalKeys},
           {"entropy", spread(st.entropy)},
+          {"first_key_mass", spread(st.first_key_mass)},
+          {"first_key_mass_by_layer", st.first_key_mass_by_layer},
           {"sink_mass", spread(st.sink_mass)},
           {"local_mass", spread(st.local_mass)},
           {"top10_mass", spread(st.top10_mass)}};

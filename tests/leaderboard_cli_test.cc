@@ -23,6 +23,24 @@ TEST(LeaderboardCli, JsonHasEveryBaselineAtEveryDensity) {
   EXPECT_NE(r.err.find("[6/6]"), std::string::npos) << "progress goes to stderr: " << r.err;
 }
 
+// The numbers of the docs are reproducible on any machine with --value-secret; without it the
+// hidden values follow the per-user secret, so a fixed secret must be what changes the error.
+TEST(LeaderboardCli, ValueSecretMakesSyntheticNumbersReproducibleAndSaysTheDensitySpent) {
+  auto run = [](const char* secret) {
+    const auto r = test::run_adrs(std::string("leaderboard --workload smoke --densities 0.1 --only oracle_topk --json --value-secret ") + secret);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  };
+  const auto a = run("7"), b = run("7"), c = run("8");
+  EXPECT_EQ(a["value_secret"], 7);
+  EXPECT_EQ(a["results"][0]["error"], b["results"][0]["error"]);
+  EXPECT_NE(a["results"][0]["error"], c["results"][0]["error"]) << "the secret must reach the values";
+  EXPECT_EQ(a["results"][0]["density"], c["results"][0]["density"]) << "keys and scores do not depend on it";
+  const double spent = a["results"][0]["density_of_target"].get<double>();
+  EXPECT_GE(spent, 0.9);
+  EXPECT_LE(spent, 1.0);
+}
+
 TEST(LeaderboardCli, TableListsBaselinesInOrder) {
   const auto r = test::run_adrs("leaderboard --workload smoke --densities 0.1 --only oracle_sampling,vattention,sink_local");
   ASSERT_EQ(r.exit_code, 0) << r.err;

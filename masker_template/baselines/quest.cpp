@@ -1,8 +1,9 @@
-// Baseline: Quest (query-aware page selection; no oracle scores). Keys form pages of 16 (fewer,
-// clamp(budget / 4, 1, 16), when the budget is tiny); a page's
-// score sum_d max(q_d * min_d, q_d * max_d) bounds the logit of every key in it. The first page
-// (sinks) and the newest page are always kept, then the pages with the highest bounds, whole pages
-// only, while the kept keys fit in floor(target * n). Weight 1.
+// Baseline: Quest (Tang et al., ICML 2024, "Quest: Query-Aware Sparsity for Efficient Long-Context
+// LLM Inference"; no oracle scores). Keys form pages of 16 (fewer, clamp(budget / 4, 1, 16), when the
+// budget is tiny); a page's score sum_d max(q_d * min_d, q_d * max_d) bounds the logit of every key
+// in it. The first page (sinks) and the newest page are always kept, then the pages with the
+// highest bounds while whole pages fit in floor(target * n); the slots left (fewer than a page) go
+// to the first keys of the best page not yet kept, so the budget is spent. Weight 1.
 #include "masker_api.h"
 
 #include <algorithm>
@@ -46,4 +47,9 @@ void select(const adrs::Row& row, adrs::Selection& out) {
   for (int p = 0; p < pages; ++p)
     if (keep[p])
       for (int i = 0; i < page_size(p); ++i) out.add(p * kPage + i);
+  for (int p : order) {
+    if (keep[p]) continue;
+    for (int i = 0; i < std::min(page_size(p), budget - used); ++i) out.add(p * kPage + i);
+    break;
+  }
 }

@@ -1,15 +1,15 @@
-// Baseline: attention sinks plus a sliding window (the starter, with its split derived from the
-// target): the first floor(0.45 * target * n) keys and the newest floor(0.45 * target * n) keys,
-// weight 1. At target 0.10 this is exactly masker_template/evolve_masker.cpp.
+// Baseline: attention sinks plus a sliding window (StreamingLLM: Xiao et al., ICLR 2024, "Efficient
+// Streaming Language Models with Attention Sinks"), spending the whole budget floor(target * n):
+// the first ceil(budget / 2) keys and the newest floor(budget / 2), weight 1. No scores needed.
+// (The starter masker_template/evolve_masker.cpp is the same rule at 0.45 + 0.45 of the budget.)
 #include "masker_api.h"
 
 #include <algorithm>
 
 void select(const adrs::Row& row, adrs::Selection& out) {
   const int n = row.num_keys;
-  const int each = std::max(1, static_cast<int>(0.45 * row.target_density * n));
-  const int budget = static_cast<int>(row.target_density * n);
-  const int sink = std::min(each, budget / 2 + budget % 2), window = std::min(each, budget - sink);
+  const int budget = std::min(n, static_cast<int>(row.target_density * n));
+  const int sink = budget / 2 + budget % 2, window = budget - sink;
   for (int i = 0; i < std::min(sink, n); ++i) out.add(i);
   for (int i = std::max(sink, n - window); i < n; ++i) out.add(i);
 }
