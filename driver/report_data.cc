@@ -100,11 +100,13 @@ std::string baseline_cache_key(const RunConfig& config, const std::vector<Baseli
   return std::to_string(hash64(text));
 }
 
+// The cached results; any key when `key` is empty. Null when absent or damaged.
 nlohmann::json read_cached_baselines(const std::string& path, const std::string& key) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return nullptr;
   nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("key", "") != key || !j.contains("results")) return nullptr;
+  if (j.is_discarded() || !j.is_object() || !j.contains("results") || !j["results"].is_array()) return nullptr;
+  if (!key.empty() && j.value("key", "") != key) return nullptr;
   return j["results"];
 }
 
@@ -201,6 +203,16 @@ Status build_report_data(const RunDb& db, const std::string& run_dir, const Repo
   data["generated_at"] = utc_now();
   *out = std::move(data);
   return Status::Ok();
+}
+
+nlohmann::json best_scored_baseline(const std::string& run_dir) {
+  nlohmann::json best;
+  for (const nlohmann::json& r : read_cached_baselines(run_dir + "/report_baselines.json", "")) {
+    if (!r.is_object() || r.value("status", "") != "ok" || !r["score"].is_number()) continue;
+    if (best.is_null() || r["score"].get<double>() > best["score"].get<double>())
+      best = {{"baseline", r.value("baseline", "")}, {"score", r["score"]}, {"error", r["error"]}, {"density", r["density"]}};
+  }
+  return best;
 }
 
 std::string candidates_csv(const nlohmann::json& report_data) {

@@ -30,6 +30,10 @@ struct ReportOptions {
 Status build_report_data(const RunDb& db, const std::string& run_dir, const ReportOptions& options,
                          nlohmann::json* out);
 
+// The best baseline (highest score) that the last `adrs report` of `run_dir` scored at the run's
+// setting, as {baseline, score, error, density}; null when no report has scored them yet.
+nlohmann::json best_scored_baseline(const std::string& run_dir);
+
 // The candidates table as CSV (RFC 4180 quoting), one row per candidate, for notebooks.
 std::string candidates_csv(const nlohmann::json& report_data);
 

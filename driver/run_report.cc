@@ -11,6 +11,7 @@
 
 #include "driver/run_config.h"
 #include "driver/run_session.h"
+#include "driver/report_data.h"
 #include "driver/table.h"
 
 namespace adrs {
@@ -98,6 +99,10 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
                     adrs + " replay " + run_dir + " " + id, adrs + " export " + run_dir + " " + id + " -o best_masker.cpp",
                     adrs + " best " + run_dir + " --top 10"};
   }
+  j["report"] = adrs_command_name() + " report " + run_dir;
+  j["best_baseline"] = best_scored_baseline(run_dir);
+  if (best && !j["best_baseline"].is_null())
+    j["gap_to_best_baseline"] = *best->score - j["best_baseline"]["score"].get<double>();
   *out = j;
   return Status::Ok();
 }
@@ -129,6 +134,12 @@ void print_run_summary(const nlohmann::json& j) {
   add("best", j["best"]);
   std::printf("\n%s\n", table.render("  ").c_str());
   std::printf("workload %s, target density %.3g\n", j["workload"].get<std::string>().c_str(), j["target_density"].get<double>());
+  if (const nlohmann::json& b = j["best_baseline"]; !b.is_null()) {
+    const double gap = j["gap_to_best_baseline"].get<double>();
+    std::printf("best baseline at this setting (scored by the last report): %s, score %.6f; the best candidate is %.6f %s\n",
+                b["baseline"].get<std::string>().c_str(), b["score"].get<double>(), std::abs(gap), gap >= 0 ? "ahead" : "behind");
+  }
+  std::printf("\nthe whole run at a glance, beside the baselines: %s\n", j["report"].get<std::string>().c_str());
   std::printf("\ninspect the best candidate:\n");
   for (const auto& line : j["inspect"]) std::printf("  %s\n", line.get<std::string>().c_str());
 }

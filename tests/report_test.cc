@@ -103,6 +103,16 @@ TEST_F(ReportTest, ScoresTheBaselinesOnceAndReusesThem) {
   EXPECT_EQ(second.err.find("scoring"), std::string::npos) << "the cached scores are reused: " << second.err;
   const std::string page = test::read_file(*dir_ + "/b.html");
   EXPECT_NE(page.find("\"baseline\":\"oracle_topk\""), std::string::npos);
+  // status names the best baseline the report scored, the gap to it, and the report command.
+  const auto status = run_adrs("status " + run_dir() + " --json");
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  const nlohmann::json j = nlohmann::json::parse(status.out);
+  ASSERT_TRUE(j["best_baseline"].is_object()) << status.out;
+  EXPECT_NEAR(j["gap_to_best_baseline"].get<double>(),
+              j["best"]["score"].get<double>() - j["best_baseline"]["score"].get<double>(), 1e-12);
+  EXPECT_NE(j["report"].get<std::string>().find(" report " + run_dir()), std::string::npos);
+  const auto human = run_adrs("status " + run_dir());
+  EXPECT_NE(human.out.find("best baseline at this setting"), std::string::npos) << human.out;
 }
 
 TEST_F(ReportTest, OpensInHeadlessChromiumWithEveryPlotDrawnAndNoConsoleError) {
