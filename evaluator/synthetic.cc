@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -84,13 +85,19 @@ Status load_value_secret(const std::string& dir, uint64_t* out) {
   return read_secret_file(path, out);
 }
 
+std::string value_secret_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/adrs";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/adrs";
+  return default_cache_dir();
+}
+
 Status with_value_secret(const SyntheticPreset& preset, const uint64_t* secret, SyntheticPreset* out) {
   *out = preset;
   if (secret) {
     out->value_secret = *secret;
     return Status::Ok();
   }
-  return load_value_secret(default_cache_dir(), &out->value_secret);
+  return load_value_secret(value_secret_dir(), &out->value_secret);
 }
 
 uint64_t synthetic_hash(uint64_t seed, uint32_t tag, uint32_t a, uint32_t b, uint32_t c, uint32_t dim) {

@@ -40,15 +40,18 @@ const SyntheticPreset* find_synthetic_preset(const std::string& name);
 // ---- the value secret ----------------------------------------------------------------------------
 // Keys and queries are a public function of the preset's seed, but the values (what the error is
 // measured on) also depend on a 64-bit secret, so a masker that reads this source and the seed
-// cannot rebuild them. By default it is per user: `<default cache dir>/value_secret` (8 random
-// bytes from getrandom, created mode 0600 on first use; the sandboxed worker and compiler cannot
-// read it). An evaluation can set it explicitly (EvalOptions::value_secret) to reproduce numbers
-// on another machine.
+// cannot rebuild them. By default it is per user: `value_secret_dir()/value_secret` (8 random
+// bytes from getrandom, created mode 0600 on first use; the sandboxed worker cannot read it). It
+// does not follow ADRS_CACHE_DIR, which tests and scripts point at private compile caches: every
+// command of one user (run, resume, replay, eval) must see the same values. An evaluation can set
+// it explicitly (EvalOptions::value_secret) to reproduce numbers on another machine.
 inline constexpr const char* kValueSecretFile = "value_secret";
 // Reads `dir`/value_secret, creating `dir` and the file (0600, fresh random bytes) when missing.
 // Fails on a file that is not exactly 8 bytes or is readable by others, naming the fix.
 Status load_value_secret(const std::string& dir, uint64_t* out);
-// The preset with its value secret: `secret` when given, else load_value_secret(default cache dir).
+// $XDG_CACHE_HOME/adrs, else $HOME/.cache/adrs, else default_cache_dir().
+std::string value_secret_dir();
+// The preset with its value secret: `secret` when given, else load_value_secret(value_secret_dir()).
 Status with_value_secret(const SyntheticPreset& preset, const uint64_t* secret, SyntheticPreset* out);
 
 // ---- the counter-based primitives (evaluator/synthetic_model.h has the element functions) ----------

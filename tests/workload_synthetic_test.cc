@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -169,6 +170,19 @@ TEST_F(ValueSecret, TheTablePresetAloneDoesNotRebuildTheValues) {
     synthetic_value(attacker, 1, 0, 300, guess.data());
     EXPECT_NE(0, std::memcmp(truth.data(), guess.data(), 4 * 128)) << guessed;
   }
+}
+
+// A run spawned with one ADRS_CACHE_DIR and its replay with another must score the same values.
+TEST_F(ValueSecret, ThePerUserSecretDoesNotFollowTheCompileCacheDirectory) {
+  const char* before = std::getenv("ADRS_CACHE_DIR");
+  const std::string saved = before ? before : "";
+  Workload a, b;
+  ::setenv("ADRS_CACHE_DIR", (dir_ + "/one").c_str(), 1);
+  ASSERT_TRUE(make_workload("smoke", &a).ok());
+  ::setenv("ADRS_CACHE_DIR", (dir_ + "/two").c_str(), 1);
+  ASSERT_TRUE(make_workload("smoke", &b).ok());
+  if (before) ::setenv("ADRS_CACHE_DIR", saved.c_str(), 1); else ::unsetenv("ADRS_CACHE_DIR");
+  EXPECT_EQ(0, std::memcmp(a.values_data(), b.values_data(), 4 * a.kv_floats()));
 }
 
 TEST_F(ValueSecret, IsCreatedPrivateOnceAndReadBackTheSame) {
