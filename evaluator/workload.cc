@@ -52,10 +52,14 @@ Status Workload::check_shape() const {
 
 // ---- presets and traces -----------------------------------------------------------------------
 
+// Real traces shipped in workloads/<name>.safetensors (docs/WORKLOADS.md): a small trained
+// model's (tinylm, a toy) and a larger long-context one's (longlm, docs/TRACE_longlm.md).
+const char* const kShippedTraces[] = {"longlm", "tinylm"};
+
 std::vector<std::string> workload_preset_names() {
   std::vector<std::string> names;
   for (const SyntheticPreset& p : synthetic_presets()) names.emplace_back(p.name);
-  names.emplace_back("tinylm");
+  for (const char* trace : kShippedTraces) names.emplace_back(trace);
   return names;
 }
 
@@ -67,11 +71,13 @@ Status make_workload(const std::string& name, const uint64_t* value_secret, Work
     if (Status s = with_value_secret(*preset, value_secret, &p); !s.ok()) return s;
     return make_synthetic_workload(p, out);
   }
-  if (name == "tinylm") {
-    const std::string path = shipped_workloads_dir() + "/tinylm.safetensors";
-    if (Status s = load_trace(path, out); !s.ok())
-      return Status::Error("workload 'tinylm': " + s.message() + " (set ADRS_WORKLOADS_DIR to the folder holding tinylm.safetensors)");
-    out->name = "tinylm";
+  for (const char* trace : kShippedTraces) {
+    if (name != trace) continue;
+    const std::string file = name + ".safetensors";
+    if (Status s = load_trace(shipped_workloads_dir() + "/" + file, out); !s.ok())
+      return Status::Error("workload '" + name + "': " + s.message() + " (set ADRS_WORKLOADS_DIR to the folder holding " +
+                           file + ")");
+    out->name = name;
     return Status::Ok();
   }
   if (is_trace_path(name)) return load_trace(name, out);

@@ -80,10 +80,10 @@ class Workload {
 };
 
 // The named workloads, in the order `adrs eval --help` lists them: the synthetic presets
-// (evaluator/synthetic.h) with their held-out twins, then the shipped trace "tinylm".
+// (evaluator/synthetic.h) with their held-out twins, then the shipped traces "longlm" and "tinylm".
 std::vector<std::string> workload_preset_names();
 
-// Builds a named workload: a synthetic preset, "tinylm" (workloads/tinylm.safetensors), or a trace
+// Builds a named workload: a synthetic preset, a shipped trace ("longlm", "tinylm": workloads/<name>.safetensors), or a trace
 // file path ending in .safetensors (evaluator/trace.h). Fails with a message naming the choices.
 Status make_workload(const std::string& name, Workload* out);
 // The same, with the synthetic presets' value secret given (nullptr: the per-user secret; see
