@@ -57,7 +57,7 @@ TEST_F(RunStorageTest, ARunDirectoryDeletedMidRunStopsTheRunWithAnError) {
   const std::string log = dir_ + "/live.log", runs = dir_ + "/runs";
   // The default cache (runs/<name>/cache), so a compile starting after the deletion could put
   // the directory back: it must not stay.
-  std::string args = small(runs, "gone", 400);
+  std::string args = small(runs, "gone", 100000);  // still running when its directory goes
   args = args.substr(0, args.find(" --cache-dir")) + " --quiet";
   const std::string start = "cd " + test::source_dir() + " && (" + test::binary_dir() + "/adrs " + args + " >" + log +
                             " 2>&1; echo $? >" + dir_ + "/exit) &";
