@@ -3,11 +3,11 @@
 //   adrs-worker select --masker M.so --input IN --output OUT --message MSG --parent PID
 //                      [--threads N] [--seed S] [--target-density D] [--memory-mb M]
 //                      [--cpu-seconds C] [--max-output-mb F]
-//   adrs-worker limit --memory-mb M --cpu-seconds C --parent PID -- PROGRAM ARGS...
+//   adrs-worker compile ...   (the compiler jail: evaluator/compile_worker.h)
 //
 // `select` confines itself (evaluator/sandbox.h), loads the masker, runs select() on every row of
 // the read-only input and writes the selections; failures leave a message and an exit code
-// (evaluator/worker_exit.h). `limit` applies resource limits and execs PROGRAM (the compiler).
+// (evaluator/worker_exit.h).
 // The evaluator starts it by exec with a scrubbed environment in a scratch directory.
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -25,6 +25,7 @@
 
 #define ADRS_MASKER_HOST
 #include "masker_api.h"
+#include "evaluator/compile_worker.h"
 #include "evaluator/sandbox.h"
 #include "evaluator/selections.h"
 #include "evaluator/worker_exit.h"
@@ -73,17 +74,6 @@ Args parse(int argc, char** argv) {
     std::fputs(line.c_str(), stderr);
   }
   ::_exit(code);
-}
-
-int run_limit(const Args& args) {
-  if (!follow_parent(static_cast<int>(args.number("parent", -1))) || args.rest.empty()) return worker_exit::kUsage;
-  apply_resource_limits(args.number("memory-mb", 0), args.number("cpu-seconds", 0), 0);
-  std::vector<char*> argv;
-  for (const std::string& s : args.rest) argv.push_back(const_cast<char*>(s.c_str()));
-  argv.push_back(nullptr);
-  ::execv(argv[0], argv.data());
-  std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
-  return worker_exit::kUsage;
 }
 
 struct RowOutput {
@@ -213,7 +203,7 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1];
   const adrs::Args args = adrs::parse(argc, argv);
   if (mode == "select") return adrs::run_select(args);
-  if (mode == "limit") return adrs::run_limit(args);
+  if (mode == "compile") return adrs::run_compile_worker(argc, argv);
   std::fprintf(stderr, "adrs-worker: unknown mode '%s'\n", mode.c_str());
   return adrs::worker_exit::kUsage;
 }
