@@ -185,6 +185,10 @@ void build_jail(const Options& o, const std::string& source, const std::string& 
   write_text(root + "/adrs/wrap", kWrapper);
   ::chmod((root + "/adrs/wrap").c_str(), 0555);
   make_dir(root + "/adrs/status", 0777);
+  // collect2 runs ld itself, not through -wrapper: -B/adrs/bin/ makes it find this ld first.
+  make_dir(root + "/adrs/bin", 0755);
+  write_text(root + "/adrs/bin/ld", "#!/bin/sh\nexec /adrs/wrap /usr/bin/ld \"$@\"\n");
+  ::chmod((root + "/adrs/bin/ld").c_str(), 0555);
   make_dir(root + "/.old", 0700);
   if (::syscall(SYS_pivot_root, root.c_str(), (root + "/.old").c_str()) != 0) die(cw::kJailFault, error_text("pivot_root"));
   if (::chdir("/") != 0 || ::umount2("/.old", MNT_DETACH) != 0) die(cw::kJailFault, error_text("detach the host root"));

@@ -166,7 +166,7 @@ Status precompiled_header(const Toolchain& tc, const CompileCache& cache, const 
   build.compiler = tc.compiler;
   for (const char* flag : kFlags)
     if (std::string(flag) != "-shared") build.args.emplace_back(flag);
-  build.args.insert(build.args.end(), {"-wrapper", "/adrs/wrap", "-x", "c++-header", "/src/masker_pch.h", "-o", "/out/result"});
+  build.args.insert(build.args.end(), {"-wrapper", "/adrs/wrap", "-B/adrs/bin/", "-x", "c++-header", "/src/masker_pch.h", "-o", "/out/result"});
   build.source = text;
   build.source_path = "/src/masker_pch.h";
   build.header = tc.header;
@@ -324,7 +324,7 @@ CompileResult compile_masker(const std::string& source, const CompileOptions& op
   JailRequest request;
   request.compiler = tc.compiler;
   request.args.assign(std::begin(kFlags), std::end(kFlags));
-  request.args.insert(request.args.end(), {"-wrapper", "/adrs/wrap", "-include", "/pch/masker_pch.h", "-I/src",
+  request.args.insert(request.args.end(), {"-wrapper", "/adrs/wrap", "-B/adrs/bin/", "-include", "/pch/masker_pch.h", "-I/src",
                                            "/src/masker.cpp", "-o", "/out/result"});
   request.source = source;
   request.header = tc.header;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -48,9 +49,12 @@ struct Sandbox {
   }
 };
 
+// A comment unique to this test process keeps every source out of the (shared) cache: each test
+// must see the jail at work, not an outcome stored by an earlier build.
 std::string masker_with(const std::string& prelude) {
+  static const std::string nonce = std::to_string(::getpid()) + "-" + std::to_string(::time(nullptr));
   return "#include \"masker_api.h\"\n" + prelude +
-         "\nvoid select(const adrs::Row& row, adrs::Selection& out) { out.add(row.num_keys - 1); }\n";
+         "\nvoid select(const adrs::Row& row, adrs::Selection& out) { out.add(row.num_keys - 1); }\n// " + nonce + "\n";
 }
 
 void expect_not_seen(const CompileResult& r, const std::string& what) {
@@ -64,6 +68,7 @@ TEST(CompileJail, AGoodMaskerCompilesInTheJail) {
   Sandbox box;
   const CompileResult r = box.compile(masker_with("#include <vector>\n#include <cmath>"));
   ASSERT_TRUE(r.ok()) << r.message << r.log;
+  EXPECT_FALSE(r.cached);
   EXPECT_TRUE(fs::is_regular_file(r.so_path));
   EXPECT_EQ(r.key.size(), 64u);
 }
