@@ -48,6 +48,7 @@ struct Options {
   std::string compiler, source_path, output_path, pch_dir;
   long memory_mb = 4096, cpu_seconds = 60, max_file_mb = 64, scratch_mb = 512;
   std::vector<std::string> args;
+  bool user_namespace = false;  // set by the worker: we are "root" only inside our own user namespace
 };
 
 [[noreturn]] void die(int code, const std::string& message) {
@@ -195,8 +196,9 @@ void build_jail(const Options& o, const std::string& source, const std::string& 
   ::rmdir("/.old");
 }
 
-// In the compiler's process, just before exec: no way back to privilege.
-void become_unprivileged(const Options& o) {
+// In the compiler's process, just before exec: no way back to privilege. Returns false (errno
+// set) when a step fails: the compiler must not run then.
+bool become_unprivileged(const Options& o) {
   auto limit = [](int resource, rlim_t value) {
     const rlimit l{value, value};
     ::setrlimit(resource, &l);
@@ -205,11 +207,11 @@ void become_unprivileged(const Options& o) {
   limit(RLIMIT_CPU, static_cast<rlim_t>(o.cpu_seconds));
   limit(RLIMIT_FSIZE, static_cast<rlim_t>(o.max_file_mb) << 20);
   limit(RLIMIT_CORE, 0);
-  if (::geteuid() == 0 && ::getuid() == 0) {
+  if (!o.user_namespace) {
     // Root of the host (no user namespace): become nobody, which drops every capability.
     if (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
         ::setresuid(kNobody, kNobody, kNobody) != 0)
-      die(cw::kJailFault, error_text("setuid nobody"));
+      return false;
   }
   // In a user namespace we stay the mapped uid; either way no capability survives exec.
   ::prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
@@ -217,9 +219,9 @@ void become_unprivileged(const Options& o) {
   for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
   __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
-  ::syscall(SYS_capset, &head, data);
-  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (::syscall(SYS_capset, &head, data) != 0 || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
   ::prctl(PR_SET_DUMPABLE, 0);
+  return ::chdir("/tmp") == 0;
 }
 
 // Copies the compiler's output into the parent's memfd, refusing anything but a regular file.
@@ -278,8 +280,12 @@ int recorded_signal() {
   if (compiler < 0) die(cw::kJailFault, error_text("fork"));
   if (compiler == 0) {
     ::close(exec_error[0]);
-    become_unprivileged(o);
-    if (::chdir("/tmp") != 0) ::_exit(127);
+    if (!become_unprivileged(o)) {
+      const int error = errno;
+      ssize_t ignored = ::write(exec_error[1], &error, sizeof error);
+      (void)ignored;
+      ::_exit(127);
+    }
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(o.compiler.c_str()));
     for (const std::string& a : o.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -300,7 +306,7 @@ int recorded_signal() {
   ::close(exec_error[1]);
   int error = 0;
   if (::read(exec_error[0], &error, sizeof error) == static_cast<ssize_t>(sizeof error))
-    die(cw::kJailFault, "cannot run " + o.compiler + " in the jail: " + std::strerror(error));
+    die(cw::kJailFault, "cannot drop privileges or run " + o.compiler + " in the jail: " + std::strerror(error));
   int status = 0;
   for (;;) {  // as PID 1 we also reap whatever the compiler left behind
     const pid_t done = ::waitpid(-1, &status, 0);
@@ -334,9 +340,10 @@ int run_compile_worker(int argc, char** argv) {
   int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
   const uid_t uid = ::getuid();
   const gid_t gid = ::getgid();
-  if (uid != 0) flags |= CLONE_NEWUSER;  // without root, a user namespace grants the mount rights
+  o.user_namespace = uid != 0;
+  if (o.user_namespace) flags |= CLONE_NEWUSER;  // without root, a user namespace grants the mount rights
   if (::unshare(flags) != 0) die(cw::kJailFault, error_text("unshare (namespaces are needed to jail the compiler)"));
-  if (uid != 0) {
+  if (o.user_namespace) {
     auto write_map = [](const char* path, const std::string& text) {
       const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
       if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))

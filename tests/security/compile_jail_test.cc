@@ -1,7 +1,9 @@
 // The compiler jail from outside: candidate sources that try to read host files at compile time
 // (#include, .incbin, __has_include, the environment) see nothing outside the jail, the log is
 // capped, and no compiler process outlives a timeout or a kill -9 of adrs.
+#include <grp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,6 +159,31 @@ TEST(CompileJail, CompilerOutputIsCappedAndNamesOnlyTheMasker) {
   EXPECT_NE(r.log.find("more bytes of compiler output dropped"), std::string::npos);
   EXPECT_NE(r.log.find("masker.cpp:"), std::string::npos);
   EXPECT_EQ(r.log.find("test-cache"), std::string::npos) << "host paths of the cache must not show";
+}
+
+// Without root the jail is built in a user namespace (the compiler keeps the caller's uid, mapped
+// to root inside, with no capability left).
+TEST(CompileJail, AnUnprivilegedCallerGetsTheSameJail) {
+  Sandbox box;
+  ::chmod(box.dir.c_str(), 0777);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+      ::_exit(3);
+    if (::access((test::binary_dir() + "/adrs-worker").c_str(), X_OK) != 0) ::_exit(4);
+    CompileOptions options;
+    options.cache_dir = box.dir + "/cache-nobody";
+    const CompileResult good = compile_masker(masker_with(""), options);
+    const CompileResult secret = compile_masker(masker_with("#include \"/etc/passwd\""), options);
+    ::_exit(good.ok() && secret.outcome == CompileResult::Outcome::kCompileError ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 3) GTEST_SKIP() << "cannot become uid 65534 here (not root)";
+  if (WEXITSTATUS(status) == 4) GTEST_SKIP() << "uid 65534 cannot run " << test::binary_dir() << "/adrs-worker";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "compiling as an unprivileged user failed or saw /etc/passwd";
 }
 
 // Polls (without asserting on time) until none of `processes` is alive; gives up after ~10 s.
