@@ -13,6 +13,7 @@
 
 #include "evaluator/compile_cache.h"
 #include "evaluator/compiler.h"
+#include "tests/security/compile_test_processes.h"
 #include "tests/test_util.h"
 #include "util/hash.h"
 
@@ -24,8 +25,7 @@ namespace fs = std::filesystem;
 struct TempDir {
   std::string path;
   TempDir() {
-    char pattern[] = "/tmp/adrs-compile-cache-XXXXXX";
-    path = ::mkdtemp(pattern);
+    path = test::make_test_dir(test::binary_dir(), "compile-cache");
   }
   ~TempDir() {
     std::error_code ignored;

@@ -31,8 +31,7 @@ struct TinyFileSystem {
   std::string dir, mount_error;
   bool mounted = false;
   explicit TinyFileSystem(const std::string& size) {
-    char pattern[] = "/tmp/adrs-compile-fault-XXXXXX";
-    dir = ::mkdtemp(pattern);
+    dir = test::make_test_dir(test::binary_dir(), "compile-fault");
     const std::string options = "size=" + size;
     mounted = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0;
     if (!mounted) mount_error = std::strerror(errno);
@@ -117,8 +116,7 @@ void kill_compiler_when_it_starts(std::atomic<bool>* done) {
 }
 
 TEST(CompileFault, ACompilerKilledByASignalIsAHarnessFaultNotACompileError) {
-  char pattern[] = "/tmp/adrs-compile-kill-XXXXXX";
-  const std::string dir = ::mkdtemp(pattern);
+  const std::string dir = test::make_test_dir(test::binary_dir(), "compile-kill");
   CompileOptions options;
   options.cache_dir = dir;
   options.timeout_s = 120;

@@ -32,8 +32,7 @@ const char kSecret[] = "adrs-canary-7f3a9c-secret-text";
 struct Sandbox {
   std::string dir, secret, cache;
   Sandbox() {
-    char pattern[] = "/tmp/adrs-compile-jail-XXXXXX";
-    dir = ::mkdtemp(pattern);
+    dir = test::make_test_dir(test::binary_dir(), "compile-jail");
     secret = dir + "/secret.txt";
     std::ofstream(secret) << kSecret << "\n";
     cache = dir + "/cache";

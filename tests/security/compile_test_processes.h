@@ -4,7 +4,10 @@
 #pragma once
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <sys/types.h>
+
+#include <filesystem>
 
 #include <fstream>
 #include <map>
@@ -13,6 +16,14 @@
 #include <string>
 
 namespace adrs::test {
+
+// A fresh directory under the build tree (not /tmp, where other tools sweep adrs-* leftovers).
+inline std::string make_test_dir(const std::string& base, const std::string& prefix) {
+  std::error_code ignored;
+  std::filesystem::create_directories(base + "/test-tmp", ignored);
+  std::string pattern = base + "/test-tmp/" + prefix + "-XXXXXX";
+  return ::mkdtemp(pattern.data()) ? pattern : "";
+}
 
 struct ProcessId {
   pid_t pid = 0;
