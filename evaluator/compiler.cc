@@ -30,7 +30,9 @@ namespace {
 using Outcome = CompileResult::Outcome;
 using Clock = std::chrono::steady_clock;
 
-const char* const kFlags[] = {"-std=c++20", "-O2", "-fPIC", "-shared", "-pipe"};
+// No -pipe: g++ puts only the first program of a pipeline under -wrapper, so `as` would escape the
+// signal recording of the jail (its /tmp is a tmpfs anyway: the temporary .s costs no disk).
+const char* const kFlags[] = {"-std=c++20", "-O2", "-fPIC", "-shared"};
 
 // Headers maskers commonly use, precompiled once per toolchain: parsing them is most of a masker's
 // compile time. The masker API header is not among them: a masker must include it itself.

@@ -138,6 +138,22 @@ TEST(CompileCache, CompileErrorsAreCachedWithTheirSource) {
   EXPECT_TRUE(again.ok()) << again.message;
 }
 
+TEST(CompileCache, AHugeObjectIsAFileSizeErrorAndNeverStaysInTheCache) {
+  TempDir dir;
+  // 100 MiB of initialized data: the linker's output passes the 64 MiB file-size limit.
+  const CompileResult r = compile(
+      "#include \"masker_api.h\"\nextern \"C\" char adrs_test_big[100 << 20] = {1};\n"
+      "void select(const adrs::Row& row, adrs::Selection& out) { out.add(row.num_keys - 1 + adrs_test_big[7]); }\n",
+      dir.path);
+  EXPECT_EQ(r.outcome, CompileResult::Outcome::kCompileError) << r.message;
+  EXPECT_NE(r.message.find("file-size limit"), std::string::npos) << r.message;
+  for (const auto& e : fs::recursive_directory_iterator(dir.path))
+    if (e.is_regular_file()) {
+      EXPECT_LE(e.file_size(), kMaxMaskerObjectBytes) << e.path();
+    }
+  EXPECT_FALSE(fs::exists(dir.path + "/" + r.key + ".so"));
+}
+
 TEST(CompileCache, StaleTemporaryFilesOfDeadProcessesAreRemovedOnOpen) {
   TempDir dir;
   const pid_t child = ::fork();
