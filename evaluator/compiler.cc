@@ -1,25 +1,38 @@
 #include "evaluator/compiler.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 
+#include "evaluator/compile_cache.h"
+#include "evaluator/compile_spawn.h"
+#include "evaluator/compile_worker.h"
 #include "util/hash.h"
 #include "util/subprocess.h"
 
 namespace adrs {
 
 namespace fs = std::filesystem;
+namespace cw = compile_worker;
 
 namespace {
 
-const char* const kFlags[] = {"-std=c++20", "-O2", "-fPIC", "-shared", "-pipe"};
+using Outcome = CompileResult::Outcome;
+using Clock = std::chrono::steady_clock;
+
+// No -pipe: g++ puts only the first program of a pipeline under -wrapper, so `as` would escape the
+// signal recording of the jail (its /tmp is a tmpfs anyway: the temporary .s costs no disk).
+const char* const kFlags[] = {"-std=c++20", "-O2", "-fPIC", "-shared"};
 
 // Headers maskers commonly use, precompiled once per toolchain: parsing them is most of a masker's
 // compile time. The masker API header is not among them: a masker must include it itself.
@@ -27,109 +40,211 @@ const char* const kPrecompiledHeaders[] = {"<algorithm>", "<array>",      "<cmat
                                            "<cstring>",   "<functional>", "<limits>", "<numeric>",
                                            "<queue>",     "<random>",     "<utility>", "<vector>"};
 
+// The largest precompiled header we accept (g++ 12 writes ~55 MiB for the list above).
+constexpr long kMaxPchMb = 256;
+
 std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  std::string text;
+  return read_regular_file(path, 1 << 20, &text).ok() ? text : "";
 }
 
-bool write_text(const std::string& path, const std::string& text) {
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary);
-    out << text;
-    if (!out.flush()) return false;
-  }
-  return ::rename(temp.c_str(), path.c_str()) == 0;
+// Runs a trusted command (the compiler's --version) and returns its output, through a pipe.
+std::string capture_output(const std::vector<std::string>& argv) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return "";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  char* env[] = {nullptr};
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), env);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; rc == 0 && text.size() < 65536 && (n = ::read(out[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  ::close(out[0]);
+  int status = 0;
+  if (rc == 0) ::waitpid(pid, &status, 0);
+  return rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? text : "";
 }
 
-// The masker compiler: $ADRS_MASKER_CXX or g++, found on PATH.
+// The masker compiler: $ADRS_MASKER_CXX or g++ on PATH, resolved to its real file (the jail has no
+// /etc/alternatives and no PATH).
 std::string find_compiler() {
   const char* chosen = std::getenv("ADRS_MASKER_CXX");
   const std::string name = chosen && *chosen ? chosen : "g++";
-  if (name.find('/') != std::string::npos) return name;
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return dir + "/" + name;
-  return "";
-}
-
-std::vector<std::string> minimal_env() {
-  return {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C", "LC_ALL=C"};
+  std::string found;
+  if (name.find('/') != std::string::npos) {
+    found = name;
+  } else {
+    const char* path = std::getenv("PATH");
+    std::stringstream dirs(path ? path : "/usr/bin:/bin");
+    for (std::string dir; found.empty() && std::getline(dirs, dir, ':');)
+      if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) found = dir + "/" + name;
+  }
+  std::error_code error;
+  const fs::path real = found.empty() ? fs::path() : fs::canonical(found, error);
+  return error ? "" : real.string();
 }
 
 struct Toolchain {
-  std::string compiler;
-  std::string version;
+  std::string compiler;  // canonical path
+  std::string version;   // the whole --version text: part of the cache key
+  std::string header;    // masker_api.h
   std::string include_dir;
-  std::string header;
 };
 
-const Toolchain& toolchain(const std::string& scratch) {
-  static std::once_flag once;
-  static Toolchain t;
-  std::call_once(once, [&] {
-    t.compiler = find_compiler();
+// Probed until it succeeds (a probe failed by a fault such as EMFILE is retried by the next call).
+Status toolchain(Toolchain* out) {
+  static std::mutex mutex;
+  static Toolchain cached;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cached.version.empty() || cached.header.empty()) {
+    Toolchain t;
     t.include_dir = masker_include_dir();
     t.header = read_text(t.include_dir + "/masker_api.h");
-    if (t.compiler.empty()) return;
-    ProcessOptions probe;
-    probe.argv = {t.compiler, "--version"};
-    probe.env = minimal_env();
-    probe.output_path = scratch + "/compiler-version." + std::to_string(::getpid());
-    probe.timeout_s = 30;
-    run_process(probe);
-    const std::string text = read_text(probe.output_path);
-    t.version = text.substr(0, text.find('\n'));
-    ::unlink(probe.output_path.c_str());
-  });
-  return t;
+    if (t.header.empty())
+      return Status::Error("masker_api.h not found (looked in " + t.include_dir + "); set ADRS_HOME to the adrs checkout");
+    t.compiler = find_compiler();
+    if (t.compiler.empty()) return Status::Error("no C++ compiler found: install g++ (apt-get install g++) or set ADRS_MASKER_CXX");
+    if (t.compiler.rfind("/usr/", 0) != 0)
+      return Status::Error("the masker compiler " + t.compiler + " is outside /usr, the only toolchain the compile jail mounts; install g++ from the distribution");
+    t.version = capture_output({t.compiler, "--version"});
+    if (t.version.empty()) return Status::Error("cannot run " + t.compiler + " --version (is the process out of descriptors or memory?)");
+    cached = t;
+  }
+  *out = cached;
+  return Status::Ok();
 }
 
-// Runs the compiler (through adrs-worker's resource limits) with `args`; output goes to `log_path`.
-ProcessResult run_compiler(const Toolchain& tc, const std::vector<std::string>& args, const std::string& log_path,
-                           const CompileOptions& options) {
-  ProcessOptions compile;
-  compile.argv = {executable_dir() + "/adrs-worker", "limit", "--memory-mb", std::to_string(options.memory_mb),
-                  "--cpu-seconds", std::to_string(static_cast<long>(options.timeout_s) + 1), "--parent",
-                  std::to_string(::getpid()), "--", tc.compiler};
-  compile.argv.insert(compile.argv.end(), args.begin(), args.end());
-  compile.env = minimal_env();
-  compile.output_path = log_path;
-  compile.timeout_s = options.timeout_s;
-  compile.cancel = options.cancel;
-  return run_process(compile);
+std::string flags_text() {
+  std::string out;
+  for (const char* flag : kFlags) out += std::string(flag) + " ";
+  return out;
 }
 
-// Builds (once per cache directory and toolchain) the precompiled header and returns the path to
-// pass to -include ("" when the cache cannot be written).
-std::string precompiled_header(const Toolchain& tc, const CompileOptions& options) {
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
+std::string pch_text() {
   std::string text = "// Generated by adrs: headers precompiled for masker builds.\n#pragma once\n";
   for (const char* header : kPrecompiledHeaders) text += std::string("#include ") + header + "\n";
-  std::string key_material = text + tc.compiler + tc.version + tc.header;
-  for (const char* flag : kFlags) key_material += flag;
-  const std::string dir = options.cache_dir + "/pch-" + hex64(hash64(key_material));
-  const std::string header = dir + "/masker_pch.h";
-  // Without a usable .gch the compiler parses masker_pch.h itself: same meaning, only slower.
-  if (fs::exists(header + ".gch") || fs::exists(dir + "/failed")) return header;
-  if (!make_directories(dir).ok() || !write_text(header, text)) return "";
-  const std::string temp = header + ".gch.tmp." + std::to_string(::getpid());
-  std::vector<std::string> args;
-  for (const char* flag : kFlags)
-    if (std::string(flag) != "-shared") args.emplace_back(flag);
-  args.insert(args.end(), {"-I" + tc.include_dir, "-x", "c++-header", header, "-o", temp});
-  CompileOptions slow = options;
-  slow.timeout_s = std::max(options.timeout_s, 120.0);
-  const ProcessResult run = run_compiler(tc, args, dir + "/build.log", slow);
-  if (!(run.exited && run.exit_code == 0 && ::rename(temp.c_str(), (header + ".gch").c_str()) == 0)) {
-    ::unlink(temp.c_str());
-    if (run.exited) write_text(dir + "/failed", read_file_tail(dir + "/build.log", 4096));
+  return text;
+}
+
+std::string read_object(int fd, size_t size) {
+  std::string bytes(size, '\0');
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, bytes.data() + done, size - done, static_cast<off_t>(done));
+    if (n <= 0 && errno != EINTR) return "";
+    if (n > 0) done += static_cast<size_t>(n);
   }
-  return header;
+  return bytes;
+}
+
+// Makes <cache>/pch-<key>/ hold masker_pch.h and, when it can be built, its .gch (built in the
+// jail too). Fails only on a fault (the cache cannot be written). A build that fails is retried
+// after a pause (in this process) and by every new process: no marker on disk disables it.
+Status precompiled_header(const Toolchain& tc, const CompileCache& cache, const CompileOptions& options,
+                          std::string* dir_out) {
+  static std::mutex mutex;
+  static std::map<std::string, Clock::time_point> retry_after;
+  std::lock_guard<std::mutex> lock(mutex);
+  const std::string text = pch_text();
+  const std::string name = "pch-" + sha256_fields_hex({"adrs pch v2", text, flags_text(), tc.compiler, tc.version}).substr(0, 32);
+  const std::string dir = cache.dir() + "/" + name;
+  *dir_out = dir;
+  if (Status s = make_directories(dir); !s.ok()) return s;
+  if (read_text(dir + "/masker_pch.h") != text)
+    if (Status s = write_file_atomically(dir, "masker_pch.h", text); !s.ok()) return s;
+  if (fs::is_regular_file(fs::symlink_status(dir + "/masker_pch.h.gch"))) return Status::Ok();
+  if (auto it = retry_after.find(dir); it != retry_after.end() && Clock::now() < it->second) return Status::Ok();
+
+  JailRequest build;
+  build.compiler = tc.compiler;
+  for (const char* flag : kFlags)
+    if (std::string(flag) != "-shared") build.args.emplace_back(flag);
+  build.args.insert(build.args.end(), {"-wrapper", "/adrs/wrap", "-B/adrs/bin/", "-x", "c++-header", "/src/masker_pch.h", "-o", "/out/result"});
+  build.source = text;
+  build.source_path = "/src/masker_pch.h";
+  build.header = tc.header;
+  build.memory_mb = options.memory_mb;
+  build.timeout_s = std::max(options.timeout_s, 120.0);
+  build.max_file_mb = kMaxPchMb;
+  build.cancel = options.cancel;
+  JailRun run = run_compile_jail(build);
+  const int object = run.object_fd;
+  Status status;
+  if (run.exited && run.exit_code == cw::kCompiled && run.object_size > 0) {
+    const std::string gch = read_object(object, run.object_size);
+    status = gch.empty() ? Status::Error("cannot read the precompiled header") : write_file_atomically(dir, "masker_pch.h.gch", gch);
+  } else {
+    // Without a .gch the compiler parses masker_pch.h itself: the same meaning, only slower.
+    const bool rejected = run.exited && run.exit_code == cw::kRejected;
+    retry_after[dir] = Clock::now() + std::chrono::seconds(rejected ? 600 : 30);
+  }
+  if (object >= 0) ::close(object);
+  return status;
+}
+
+std::string rename_jail_paths(std::string log) {
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"/src/masker.cpp", "masker.cpp"},
+                                 {"/src/masker_api.h", "masker_api.h"},
+                                 {"/pch/masker_pch.h", "masker_pch.h"}})
+    for (size_t at; (at = log.find(from)) != std::string::npos;) log.replace(at, from.size(), to);
+  return log;
+}
+
+std::string last_worker_line(const std::string& log) {
+  const size_t at = log.rfind("adrs-worker compile: ");
+  return at == std::string::npos ? "" : log.substr(at, log.find('\n', at) - at);
+}
+
+// Decides what a finished jail run means. Returns the outcome; *cache says whether it may be cached.
+Outcome classify(const JailRun& run, const CompileOptions& options, std::string* message, bool* cache) {
+  *cache = false;
+  const std::string timeout = "the compiler ran past the " + std::to_string(static_cast<int>(options.timeout_s)) + " s compile timeout";
+  if (!run.start.ok()) {
+    *message = "cannot start the compiler jail: " + run.start.message();
+    return Outcome::kSetupError;
+  }
+  if (run.cancelled) {
+    *message = "compile cancelled";
+    return Outcome::kCancelled;
+  }
+  if (run.timed_out) {
+    *message = timeout;
+    return Outcome::kTimeout;
+  }
+  if (!run.exited) {
+    *message = "the compiler jail died of " + signal_description(run.signal) + " (killed from outside: out of memory?)";
+    return Outcome::kSetupError;
+  }
+  switch (run.exit_code) {
+    case cw::kCompiled:
+      return Outcome::kCompiled;
+    case cw::kRejected:
+      *message = "the masker does not compile:\n" + trim_compiler_log(run.log, 20);
+      *cache = true;
+      return Outcome::kCompileError;
+    case cw::kCpuLimit:
+      *message = timeout;
+      return Outcome::kTimeout;
+    case cw::kOutputTooLarge:
+      *message = "the masker's compiled object is larger than the file-size limit";
+      return Outcome::kCompileError;
+    case cw::kCompilerCrashed:
+      // The compiler's own crash on this source: deterministic, the candidate's; not cached.
+      *message = "the compiler crashed on the masker:\n" + trim_compiler_log(run.log, 20);
+      return Outcome::kCompileError;
+    default:
+      *message = "the compiler jail failed (exit " + std::to_string(run.exit_code) + "): " + last_worker_line(run.log);
+      return Outcome::kSetupError;
+  }
 }
 
 }  // namespace
@@ -178,84 +293,74 @@ std::string trim_compiler_log(const std::string& log, int max_lines) {
 
 CompileResult compile_masker(const std::string& source, const CompileOptions& options) {
   CompileResult result;
-  if (Status s = make_directories(options.cache_dir); !s.ok()) {
+  std::unique_ptr<CompileCache> cache;
+  Toolchain tc;
+  if (Status s = CompileCache::Open(options.cache_dir, &cache); !s.ok()) {
     result.message = s.message();
     return result;
   }
-  const Toolchain& tc = toolchain(options.cache_dir);
-  if (tc.compiler.empty()) {
-    result.message = "no C++ compiler found: install g++ (apt-get install g++) or set ADRS_MASKER_CXX";
+  if (Status s = toolchain(&tc); !s.ok()) {
+    result.message = s.message();
     return result;
   }
-  if (tc.header.empty()) {
-    result.message = "masker_api.h not found (looked in " + tc.include_dir + "); set ADRS_HOME to the adrs checkout";
-    return result;
-  }
-  std::string key_material = source + "\n--flags--";
-  for (const char* flag : kFlags) key_material += std::string(" ") + flag;
-  key_material += "\n--compiler--" + tc.compiler + " " + tc.version + "\n--header--" + tc.header + "\n--pch--";
-  for (const char* header : kPrecompiledHeaders) key_material += header;
-  result.key = hex64(hash64(key_material));
-  const std::string stem = options.cache_dir + "/" + result.key;
-  result.so_path = stem + ".so";
-  if (fs::exists(result.so_path)) {
-    result.outcome = CompileResult::Outcome::kCompiled;
+  result.key = sha256_fields_hex({"adrs masker v2", source, flags_text(), tc.compiler, tc.version, tc.header, pch_text()});
+  const CompileCache::Lookup hit = cache->find(result.key, source);
+  if (hit.hit != CompileCache::Hit::kMiss) {
     result.cached = true;
-    result.log = read_text(stem + ".log");
-    return result;
-  }
-  if (fs::exists(stem + ".failed")) {
-    result.outcome = CompileResult::Outcome::kCompileError;
-    result.cached = true;
-    result.log = read_text(stem + ".failed");
-    result.message = "the masker does not compile:\n" + trim_compiler_log(result.log, 20);
-    result.so_path.clear();
+    result.log = hit.log;
+    if (hit.hit == CompileCache::Hit::kCompiled) {
+      result.outcome = Outcome::kCompiled;
+      result.so_path = hit.so_path;
+    } else {
+      result.outcome = Outcome::kCompileError;
+      result.message = "the masker does not compile:\n" + trim_compiler_log(hit.log, 20);
+    }
     return result;
   }
 
-  const std::string unique = "." + std::to_string(::getpid()) + "." + hex64(hash64(std::to_string(::gettid())));
-  const std::string source_path = stem + unique + ".cpp";
-  const std::string temp_so = stem + unique + ".so";
-  const std::string log_path = stem + unique + ".log";
-  if (!write_text(source_path, source)) {
-    result.message = "cannot write to the compile cache " + options.cache_dir + " (is the disk full?)";
+  std::string pch_dir;
+  if (Status s = precompiled_header(tc, *cache, options, &pch_dir); !s.ok()) {
+    result.message = s.message();
     return result;
   }
-  std::vector<std::string> args(std::begin(kFlags), std::end(kFlags));
-  if (const std::string pch = precompiled_header(tc, options); !pch.empty()) args.insert(args.end(), {"-include", pch});
-  args.insert(args.end(), {"-I" + tc.include_dir, source_path, "-o", temp_so});
-  const ProcessResult run = run_compiler(tc, args, log_path, options);
+  JailRequest request;
+  request.compiler = tc.compiler;
+  request.args.assign(std::begin(kFlags), std::end(kFlags));
+  request.args.insert(request.args.end(), {"-wrapper", "/adrs/wrap", "-B/adrs/bin/", "-include", "/pch/masker_pch.h", "-I/src",
+                                           "/src/masker.cpp", "-o", "/out/result"});
+  request.source = source;
+  request.header = tc.header;
+  request.pch_dir = pch_dir;
+  request.memory_mb = options.memory_mb;
+  request.timeout_s = options.timeout_s;
+  request.max_file_mb = static_cast<long>(kMaxMaskerObjectBytes >> 20);
+  request.cancel = options.cancel;
+  const JailRun run = run_compile_jail(request);
   result.wall_s = run.wall_s;
-  // Compiler messages name the cache path; show the user a stable name instead.
-  std::string log = read_file_tail(log_path, 64 * 1024);
-  for (size_t at; (at = log.find(source_path)) != std::string::npos;) log.replace(at, source_path.size(), "masker.cpp");
-  result.log = log;
-  ::unlink(source_path.c_str());
-  ::unlink(log_path.c_str());
-  if (!run.start.ok()) {
-    result.message = run.start.message();
-  } else if (run.timed_out || run.signal == SIGXCPU) {
-    result.outcome = CompileResult::Outcome::kTimeout;
-    result.message = "the compiler ran past the " + std::to_string(static_cast<int>(options.timeout_s)) + " s compile timeout";
-  } else if (run.cancelled) {
-    result.outcome = CompileResult::Outcome::kCancelled;
-    result.message = "compile cancelled";
-  } else if (run.exited && run.exit_code == 0 && fs::exists(temp_so)) {
-    write_text(stem + ".log", log);
-    if (::rename(temp_so.c_str(), result.so_path.c_str()) == 0) {
-      result.outcome = CompileResult::Outcome::kCompiled;
-      return result;
+  result.cpu_s = run.cpu_s;
+  result.log = rename_jail_paths(run.log);
+  bool cacheable = false;
+  result.outcome = classify(run, options, &result.message, &cacheable);
+  result.message = rename_jail_paths(result.message);
+  if (result.outcome == Outcome::kCompiled) {
+    if (run.object_size == 0) {  // the jail checked the file; an empty copy is our failure
+      result.outcome = Outcome::kSetupError;
+      result.message = "the compiled object came back empty from the compiler jail";
+    } else if (run.object_size > kMaxMaskerObjectBytes) {
+      result.outcome = Outcome::kCompileError;
+      result.message = "the masker's compiled object is larger than the file-size limit";
+    } else if (Status s = cache->store_compiled(result.key, source, result.log, run.object_fd, run.object_size, &result.so_path);
+               !s.ok()) {
+      result.outcome = Outcome::kSetupError;
+      result.message = s.message();
     }
-    result.message = "cannot write to the compile cache " + options.cache_dir;
-  } else if (run.exited) {
-    result.outcome = CompileResult::Outcome::kCompileError;
-    result.message = "the masker does not compile:\n" + trim_compiler_log(log, 20);
-    write_text(stem + ".failed", log);
-  } else {
-    result.message = "the compiler died with " + signal_description(run.signal) + "\n" + trim_compiler_log(log, 10);
+  } else if (cacheable) {
+    // A compile error that cannot be cached is still a compile error: it will be recompiled later.
+    Status ignored = cache->store_compile_error(result.key, source, result.log);
+    (void)ignored;
   }
-  ::unlink(temp_so.c_str());
-  result.so_path.clear();
+  if (run.object_fd >= 0) ::close(run.object_fd);
+  if (!result.ok()) result.so_path.clear();
   return result;
 }
 

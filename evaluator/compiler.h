@@ -1,6 +1,18 @@
-// Compiles masker sources into shared objects, cached by content: the cache key hashes the source,
-// the flags, the compiler's version and the masker API header, so the same source never compiles
-// twice (failed compiles are cached too, with their log).
+// Compiles masker sources into shared objects, inside a jail, cached by content.
+//
+// Contract:
+//  - The compiler runs only in the jail of `adrs-worker compile` (evaluator/compile_worker.h): it
+//    sees the read-only toolchain, the masker source, a private copy of masker_api.h, the
+//    precompiled header and a scratch tmpfs; nothing else of the host or of the source tree.
+//  - Its output (stored, shown, sent to the LLM) is capped and names the source "masker.cpp".
+//  - The cache (evaluator/compile_cache.h) is keyed by SHA-256 of source, flags, compiler identity
+//    and API header, and an entry is used only when its stored source equals the candidate's.
+//  - Outcomes: kCompiled; kCompileError only when the compiler ran to completion and rejected the
+//    source (or its output broke a limit the source controls); kTimeout at the time limit.
+//    Everything the candidate cannot cause (ENOSPC/EIO/EMFILE, a compiler killed by a signal we did
+//    not send, a jail that cannot be set up, a missing toolchain) is kSetupError, a harness fault:
+//    never cached, and the same source compiles once the fault is cleared. Only kCompiled and
+//    kCompileError are cached.
 #pragma once
 
 #include <atomic>
@@ -11,7 +23,7 @@
 namespace adrs {
 
 struct CompileOptions {
-  std::string cache_dir;        // holds <key>.so, <key>.log
+  std::string cache_dir;        // holds <key>.entry, <key>.so, pch-<key>/
   double timeout_s = 60.0;
   long memory_mb = 4096;
   const std::atomic<bool>* cancel = nullptr;
@@ -21,11 +33,12 @@ struct CompileResult {
   enum class Outcome { kCompiled, kCompileError, kTimeout, kCancelled, kSetupError };
   Outcome outcome = Outcome::kSetupError;
   std::string so_path;   // set when compiled
-  std::string log;       // compiler output (errors, warnings)
+  std::string log;       // compiler output (errors, warnings), capped
   std::string message;   // one line for the user when not compiled
-  std::string key;       // content hash
+  std::string key;       // SHA-256 cache key
   bool cached = false;
   double wall_s = 0.0;
+  double cpu_s = 0.0;    // CPU seconds of the jail and the compiler (0 when cached)
   bool ok() const { return outcome == Outcome::kCompiled; }
 };
 

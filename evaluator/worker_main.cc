@@ -2,14 +2,14 @@
 //
 //   adrs-worker select --parent PID [--threads N] [--seed S] [--target-density D] [--memory-mb M]
 //                      [--cpu-seconds C] [--max-output-mb F] [--tmpfs-mb T]
-//   adrs-worker limit --memory-mb M --cpu-seconds C --parent PID -- PROGRAM ARGS...
+//   adrs-worker compile ...   (the compiler jail: evaluator/compile_worker.h)
 //
 // `select` takes everything as descriptors (evaluator/worker_channels.h): it maps the input, enters
 // the jail (evaluator/jail.h: uid 65534, namespaces, cgroup, a private tmpfs root), copies the
 // masker into it, confines itself further (evaluator/sandbox.h: Landlock, seccomp allow list),
 // says "ready" with its sandbox summary on the ready pipe and closes it, and only then loads the
 // masker and runs select() on every row; failures leave a message and an exit code
-// (evaluator/worker_exit.h). `limit` applies resource limits and execs PROGRAM (the compiler).
+// (evaluator/worker_exit.h). `compile` runs the compiler in its own jail (evaluator/compile_main.cc).
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/sendfile.h>
@@ -28,6 +28,7 @@
 
 #define ADRS_MASKER_HOST
 #include "masker_api.h"
+#include "evaluator/compile_worker.h"
 #include "evaluator/jail.h"
 #include "evaluator/sandbox.h"
 #include "evaluator/selections.h"
@@ -81,17 +82,6 @@ Args parse(int argc, char** argv) {
     std::fputs(line.c_str(), stderr);
   }
   ::_exit(code);
-}
-
-int run_limit(const Args& args) {
-  if (!follow_parent(static_cast<int>(args.number("parent", -1))) || args.rest.empty()) return worker_exit::kUsage;
-  apply_resource_limits(args.number("memory-mb", 0), args.number("cpu-seconds", 0), 0);
-  std::vector<char*> argv;
-  for (const std::string& s : args.rest) argv.push_back(const_cast<char*>(s.c_str()));
-  argv.push_back(nullptr);
-  ::execv(argv[0], argv.data());
-  std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
-  return worker_exit::kUsage;
 }
 
 struct RowOutput {
@@ -262,7 +252,7 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1];
   const adrs::Args args = adrs::parse(argc, argv);
   if (mode == "select") return adrs::run_select(args);
-  if (mode == "limit") return adrs::run_limit(args);
+  if (mode == "compile") return adrs::run_compile_worker(argc, argv);
   std::fprintf(stderr, "adrs-worker: unknown mode '%s'\n", mode.c_str());
   return adrs::worker_exit::kUsage;
 }

@@ -11,7 +11,8 @@ packages=(
   libcli11-dev           # command line
   libtomlplusplus-dev    # run configs
   libseccomp-dev         # masker worker sandbox
-  libxxhash-dev          # source and compile-cache hashes
+  libxxhash-dev          # content fingerprints
+  libssl-dev             # SHA-256 (libcrypto) for compile-cache keys
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   chromium               # headless browser: the test of adrs report's page
