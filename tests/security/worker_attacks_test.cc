@@ -196,6 +196,12 @@ TEST_F(WorkerAttack, WeightsThatOverflowWhenMergedAreInvalid) {
   EXPECT_NE(r.message.find("sum to inf"), std::string::npos) << r.message;
 }
 
+// A thread may be created, but not with a namespace flag smuggled in beside CLONE_THREAD.
+TEST_F(WorkerAttack, CloneWithThreadAndNamespaceFlagsIsForbidden) {
+  const EvalResult r = eval("clone_thread_namespace");
+  EXPECT_STATUS(r, EvalStatus::kForbiddenSyscall);
+}
+
 // Foreign system call ABIs kill the whole worker.
 TEST_F(WorkerAttack, Int80AndX32SystemCallsAreForbidden) {
   for (const char* masker : {"int80_syscall", "x32_syscall"}) {
