@@ -1,6 +1,7 @@
 #include "driver/llm_client.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +15,13 @@
 
 namespace adrs {
 namespace {
+
+// libcurl's sockets are made close-on-exec atomically (SOCK_CLOEXEC), so a compiler or worker
+// started by another thread at that moment never inherits a connection to the LLM server
+// (run_process also closes every descriptor it does not pass).
+curl_socket_t open_close_on_exec_socket(void*, curlsocktype, curl_sockaddr* address) {
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -130,6 +138,7 @@ LlmAttempt LlmClient::attempt_once(const LlmModelConfig& model, const LlmRequest
     headers = curl_slist_append(headers, ("Authorization: Bearer " + key).c_str());
   }
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_close_on_exec_socket);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));

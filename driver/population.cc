@@ -60,7 +60,9 @@ void Population::add(const CandidateRow& row, const CandidateRow& resolved) {
   ++added_;
   last_id_ = row.id;
   cost_ += row.cost_usd;
-  const bool ok = resolved.status == "evaluated" && resolved.score.has_value();
+  // A score that is not finite (NaN compares false both ways) would break every sort and the
+  // MAP-Elites grid; such a candidate counts as failed here, whatever its row says.
+  const bool ok = resolved.status == "evaluated" && resolved.score.has_value() && std::isfinite(*resolved.score);
   if (row.parent_id) {
     if (auto parent = members_.find(*row.parent_id); parent != members_.end()) ++parent->second.children;
     MutationKind kind = MutationKind::kDiff;

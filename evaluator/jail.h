@@ -74,4 +74,7 @@ Status enter_jail(const JailSpec& spec, JailReport* report);
 // before it could (the caller that started it calls this after the wait). Harmless otherwise.
 void remove_jail_cgroups(pid_t keeper_pid);
 
+// Removes every jail cgroup whose keeper process is gone (left by a kill -9 of the whole tree).
+void remove_stale_jail_cgroups();
+
 }  // namespace adrs

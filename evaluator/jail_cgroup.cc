@@ -3,13 +3,16 @@
 // the memory and pids controllers delegated; else the v1 hierarchies (as root).
 #include "evaluator/jail_internal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -159,6 +162,26 @@ void remove_jail_cgroups(pid_t keeper_pid) {
     jail_internal::Cgroups leftover;
     leftover.dirs.push_back(dir);
     leftover.remove();
+  }
+}
+
+void remove_stale_jail_cgroups() {
+  std::vector<std::string> parents = {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"};
+  const std::string v2 = jail_internal::own_v2_dir();
+  if (!v2.empty()) parents.push_back(v2);
+  const std::string prefix = "adrs-jail-";
+  for (const std::string& parent : parents) {
+    DIR* dir = ::opendir(parent.c_str());
+    if (!dir) continue;
+    std::vector<pid_t> stale;
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string name = entry->d_name;
+      if (name.rfind(prefix, 0) != 0) continue;
+      const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(static_cast<pid_t>(pid));
+    }
+    ::closedir(dir);
+    for (pid_t pid : stale) remove_jail_cgroups(pid);
   }
 }
 

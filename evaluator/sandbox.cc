@@ -108,7 +108,7 @@ void on_crash(int signal, siginfo_t*, void*) {
 }
 
 // Landlock: only the listed paths stay reachable. Returns a summary for the worker log.
-std::string restrict_filesystem(const std::string& scratch_dir) {
+std::string restrict_filesystem(const std::string& scratch_dir, int masker_fd) {
   const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
   if (abi < 1) return "no filesystem restriction (Landlock unavailable)";
   uint64_t read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_EXECUTE;
@@ -140,7 +140,14 @@ std::string restrict_filesystem(const std::string& scratch_dir) {
   for (const char* dir : {"/usr", "/lib", "/lib64", "/lib32", "/libx32"}) allow(dir, read);
   for (const char* file : {"/etc/ld.so.cache", "/dev/urandom", "/dev/zero"}) allow(file, file_read);
   allow("/dev/null", file_read | LANDLOCK_ACCESS_FS_WRITE_FILE);
-  allow(scratch_dir, handled);
+  if (!scratch_dir.empty()) allow(scratch_dir, handled);
+  if (masker_fd >= 0) {
+    // Without a private root the masker is loaded through its descriptor: allow just that file.
+    landlock_path_beneath_attr rule{};
+    rule.allowed_access = file_read;
+    rule.parent_fd = masker_fd;
+    ::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+  }
   const bool ok = ::syscall(SYS_landlock_restrict_self, ruleset, 0) == 0;
   ::close(ruleset);
   return ok ? "filesystem restricted (Landlock ABI " + std::to_string(abi) + ")"
@@ -165,12 +172,13 @@ bool follow_parent(int expected_parent) {
   return ::getppid() == expected_parent;
 }
 
-bool enter_sandbox(int message_fd, const std::string& scratch_dir, std::string* summary_out) {
+bool enter_sandbox(int message_fd, const std::string& scratch_dir, int masker_fd, std::string* summary_out) {
   g_message_fd = message_fd;
   std::string& summary = *summary_out;
-  ::prctl(PR_SET_DUMPABLE, 0);
+  // Loading through /proc/self/fd needs our /proc entries, which a non-dumpable process loses.
+  ::prctl(PR_SET_DUMPABLE, masker_fd >= 0 ? 1 : 0);
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  summary = restrict_filesystem(scratch_dir);
+  summary = restrict_filesystem(scratch_dir, masker_fd);
 
   struct sigaction action {};
   action.sa_sigaction = on_forbidden_syscall;

@@ -17,8 +17,11 @@ bool follow_parent(int expected_parent);
 // seccomp allow list (evaluator/seccomp_policy.h). A trapped call ends the worker with
 // worker_exit::kForbiddenSyscall after writing a message naming it to `message_fd`.
 // Returns false when the seccomp filter could not be loaded (the worker must not go on);
-// `summary` says what was applied.
-bool enter_sandbox(int message_fd, const std::string& scratch_dir, std::string* summary);
+// `summary` says what was applied. Without a private root (the kernel refused the jail's
+// namespaces) `scratch_dir` is "" and `masker_fd` the masker's descriptor, loaded through
+// /proc/self/fd: Landlock then allows exactly that file, and the worker stays dumpable so that
+// its own /proc entries stay reachable. Otherwise `masker_fd` is -1.
+bool enter_sandbox(int message_fd, const std::string& scratch_dir, int masker_fd, std::string* summary);
 
 class Workload;
 

@@ -154,7 +154,11 @@ Status load_worker_seccomp_policy(pid_t self) {
     check(seccomp_rule_add(filter, SCMP_ACT_ALLOW, resolve(name), 1, SCMP_A0(SCMP_CMP_EQ, me)), name);
     check(seccomp_rule_add(filter, SCMP_ACT_TRAP, resolve(name), 1, SCMP_A0(SCMP_CMP_NE, me)), name);
   }
-  check(seccomp_rule_add(filter, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)), "clone");
+  // A thread, and no namespace flag with it (the kernel refuses most such mixes; this does not rely on that).
+  constexpr scmp_datum_t kNamespaces = CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+                                       CLONE_NEWUTS | CLONE_NEWCGROUP;
+  check(seccomp_rule_add(filter, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                         SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | kNamespaces, CLONE_THREAD)), "clone");
   check(seccomp_rule_add(filter, SCMP_ACT_TRAP, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)), "clone");
   check(seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3");
   for (scmp_datum_t pid : {scmp_datum_t{0}, me}) {

@@ -3,7 +3,7 @@
 // list of calls a masker is known to try is trapped first (SIGSYS with the call never run), so
 // the message can name what it tried. System calls of a foreign ABI (int 0x80, x32) kill too.
 //
-// Allowed with argument checks: clone only with CLONE_THREAD (clone3 fails with ENOSYS, which
+// Allowed with argument checks: clone only with CLONE_THREAD and no namespace flag (clone3 fails with ENOSYS, which
 // makes libc fall back to clone); kill, tgkill, rt_(tg)sigqueueinfo only on the worker itself;
 // prlimit64 and get_robust_list only on itself; prctl only for names and read-only queries;
 // fcntl without F_SETOWN(_EX), F_SETSIG, F_SETLEASE, F_NOTIFY (a signal sent to another process)

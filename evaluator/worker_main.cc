@@ -143,14 +143,22 @@ int run_select(const Args& args) {
   JailReport jail;
   if (Status s = enter_jail(worker_jail(args, threads), &jail); !s.ok())
     fail(message_fd, worker_exit::kUsage, "worker: the jail could not be set up: " + s.message());
-  const std::string masker_path = std::string(kScratch) + "/masker.so";
-  install_masker(message_fd, masker_path.c_str());
+  // With a private root the masker gets a copy in its tmpfs; without one (the kernel refused the
+  // namespaces: the summary says so) it is loaded through its descriptor and has no scratch.
+  std::string masker_path = std::string(kScratch) + "/masker.so";
+  int masker_fd = -1;
+  if (jail.private_root) {
+    install_masker(message_fd, masker_path.c_str());
+  } else {
+    masker_fd = worker_fd::kMasker;
+    masker_path = "/proc/self/fd/" + std::to_string(masker_fd);
+  }
   apply_resource_limits(args.number("memory-mb", 4096), args.number("cpu-seconds", 0),
                         args.number("max-output-mb", 1024));
   install_crash_reporters(message_fd);
   set_crash_workload(&w);
   std::string sandbox;
-  if (!enter_sandbox(message_fd, kScratch, &sandbox))
+  if (!enter_sandbox(message_fd, jail.private_root ? kScratch : "", masker_fd, &sandbox))
     fail(message_fd, worker_exit::kUsage, "worker: the sandbox could not be set up: " + sandbox);
   // The parent's only evidence that trusted setup is over: after this, whatever happens is the
   // candidate's doing.

@@ -322,5 +322,22 @@ TEST(Jail, CgroupMemoryLimitCountsTmpfsPages) {
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/pids/" + name));
 }
 
+TEST(Jail, CgroupsOfKilledKeepersAreRemovedAndLiveOnesKept) {
+  const std::string parent = "/sys/fs/cgroup/pids";
+  if (::access((parent + "/cgroup.procs").c_str(), W_OK) != 0) GTEST_SKIP() << "no writable cgroup v1 pids hierarchy here";
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string stale = parent + "/adrs-jail-" + std::to_string(dead);
+  const std::string live = parent + "/adrs-jail-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(stale.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(live.c_str(), 0700), 0);
+  remove_stale_jail_cgroups();
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  ::rmdir(live.c_str());
+  ::rmdir(stale.c_str());
+}
+
 }  // namespace
 }  // namespace adrs

@@ -5,8 +5,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <seccomp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -196,6 +199,12 @@ TEST_F(WorkerAttack, WeightsThatOverflowWhenMergedAreInvalid) {
   EXPECT_NE(r.message.find("sum to inf"), std::string::npos) << r.message;
 }
 
+// A thread may be created, but not with a namespace flag smuggled in beside CLONE_THREAD.
+TEST_F(WorkerAttack, CloneWithThreadAndNamespaceFlagsIsForbidden) {
+  const EvalResult r = eval("clone_thread_namespace");
+  EXPECT_STATUS(r, EvalStatus::kForbiddenSyscall);
+}
+
 // Foreign system call ABIs kill the whole worker.
 TEST_F(WorkerAttack, Int80AndX32SystemCallsAreForbidden) {
   for (const char* masker : {"int80_syscall", "x32_syscall"}) {
@@ -203,6 +212,45 @@ TEST_F(WorkerAttack, Int80AndX32SystemCallsAreForbidden) {
     EXPECT_STATUS(r, EvalStatus::kForbiddenSyscall);
     EXPECT_NE(r.message.find("allow list"), std::string::npos) << masker << ": " << r.message;
   }
+}
+
+// Where the kernel refuses namespaces (simulated: unshare fails with EPERM for this process tree,
+// which the worker inherits across exec), the worker falls back to Landlock, seccomp and rlimits,
+// says so, and still evaluates; secrets stay out of reach.
+TEST(WorkerFallback, WithoutNamespacesTheWorkerStillRunsConfinedAndSaysSo) {
+  int channel[2];
+  ASSERT_EQ(::pipe2(channel, O_CLOEXEC), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(channel[0]);
+    scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+    seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 0);
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (seccomp_load(filter) != 0) ::_exit(90);
+    ::setenv("ADRS_SECURITY_TEST_API_KEY", kFakeKey, 1);
+    auto evaluator = test::make_evaluator(test::test_options());
+    const EvalResult ok = evaluator->evaluate_source(test::masker_source("keep_all"));
+    const EvalResult env = evaluator->evaluate_source(
+        test::masker_source(test::source_dir() + "/tests/security/maskers/report_environment.cpp"));
+    const std::string text = std::string(status_name(ok.status)) + "\n" + ok.sandbox + "\n" + ok.message + "\n" +
+                             status_name(env.status) + "\n" + env.message;
+    (void)!::write(channel[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(channel[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(channel[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
+  ::close(channel[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(text.rfind("ok\n", 0), 0u) << text;
+  EXPECT_NE(text.find("user namespace (Operation not permitted)"), std::string::npos) << text;
+  EXPECT_NE(text.find("private root (no mount namespace)"), std::string::npos) << text;
+  EXPECT_NE(text.find("seccomp allow list"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nexception\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find(kFakeKey), std::string::npos) << text;
 }
 
 }  // namespace
