@@ -57,7 +57,7 @@ Status load_baselines(const std::string& dir, const std::vector<std::string>& on
 }
 
 std::vector<BaselineResult> score_baselines(Evaluator& evaluator, const std::vector<Baseline>& baselines,
-                                            bool progress) {
+                                            BaselineProgress* progress) {
   std::vector<BaselineResult> results;
   const double target = evaluator.options().target_density;
   for (const Baseline& b : baselines) {
@@ -65,7 +65,7 @@ std::vector<BaselineResult> score_baselines(Evaluator& evaluator, const std::vec
     BaselineResult r{b.name, target, evaluator.evaluate_source(b.source)};
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (progress)
-      std::fprintf(stderr, "  %-17s @ %.2f  %s  (%.1f s)\n", b.name.c_str(), target,
+      std::fprintf(stderr, "[%zu/%zu] %-18s @ %.2f  %s  (%.1f s)\n", ++progress->done, progress->total, b.name.c_str(), target,
                    r.result.ok() ? format("error %.4f  density %.4f", r.result.metrics.error, r.result.metrics.density).c_str()
                                  : status_name(r.result.status),
                    seconds);

@@ -30,9 +30,13 @@ struct BaselineResult {
   EvalResult result;
 };
 
-// Scores each baseline with `evaluator` (its workload, target density and seed), printing one
-// progress line per baseline to stderr when `progress` is set.
+// Scores each baseline with `evaluator` (its workload, target density and seed). With `progress`,
+// one line per baseline goes to stderr, numbered "[done+1/total]" so that callers scoring several
+// settings count on across them.
+struct BaselineProgress {
+  size_t done = 0, total = 0;
+};
 std::vector<BaselineResult> score_baselines(Evaluator& evaluator, const std::vector<Baseline>& baselines,
-                                            bool progress);
+                                            BaselineProgress* progress);
 
 }  // namespace adrs

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <thread>
 
 #include "util/hash.h"
 
@@ -202,6 +203,12 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
     }
     row->source = p.source;
     row->source_hash = hex64(hash64(normalize_source(p.source)));
+    // Whether this is a duplicate must not depend on timing: every earlier candidate's proposal
+    // (in flight beside this one) is known before the lookup, so a run and its resume agree.
+    while (c.db->proposal_pending_before(row->id)) {
+      if (c.cancel->load()) return StepOutcome::kAbandoned;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     if (auto earlier = c.db->find_by_hash(row->source_hash, row->id)) {
       row->status = "duplicate";
       row->duplicate_of = *earlier;

@@ -73,6 +73,7 @@ int run_leaderboard(LeaderboardArgs& args) {
   }
   std::vector<Entry> entries;
   std::string workload_name = args.options.workload;
+  BaselineProgress progress{0, densities.size() * baselines.size()};
   for (double density : densities) {
     EvalOptions options = args.options;
     options.target_density = density;
@@ -82,8 +83,7 @@ int run_leaderboard(LeaderboardArgs& args) {
       return 2;
     }
     workload_name = evaluator->workload().name;
-    std::fprintf(stderr, "density %.3g (%zu of %zu):\n", density, &density - densities.data() + 1, densities.size());
-    for (Entry& e : score_baselines(*evaluator, baselines, true)) entries.push_back(std::move(e));
+    for (Entry& e : score_baselines(*evaluator, baselines, &progress)) entries.push_back(std::move(e));
   }
   bool all_ok = true;
   for (const Entry& e : entries) all_ok = all_ok && e.result.ok();

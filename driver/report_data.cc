@@ -158,7 +158,8 @@ nlohmann::json score_run_baselines(const RunConfig& config, const std::string& r
   if (options.progress)
     std::fprintf(stderr, "scoring %zu baselines on %s at density %.3g (cached for the next report)\n", baselines.size(),
                  config.workload.c_str(), config.target_density);
-  for (const BaselineResult& r : score_baselines(*evaluators.per_seed[0], baselines, options.progress)) {
+  BaselineProgress progress{0, baselines.size()};
+  for (const BaselineResult& r : score_baselines(*evaluators.per_seed[0], baselines, options.progress ? &progress : nullptr)) {
     nlohmann::json e = {{"baseline", r.baseline}, {"status", status_name(r.result.status)}};
     const bool ok = r.result.ok();
     e["error"] = ok ? nlohmann::json(r.result.metrics.error) : nlohmann::json();

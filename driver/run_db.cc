@@ -280,6 +280,13 @@ std::optional<int64_t> RunDb::find_by_hash(const std::string& hash, int64_t befo
   return std::nullopt;
 }
 
+bool RunDb::proposal_pending_before(int64_t before) const {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "SELECT 1 FROM candidates WHERE id < ?1 AND status = 'selected' LIMIT 1");
+  s.bind(1, before);
+  return s.ok() && s.step() == SQLITE_ROW;
+}
+
 Status RunDb::record_llm_call(const LlmCallRecord& c) {
   std::lock_guard lock(mutex_);
   if (read_only_) return Status::Error("the run database " + path_ + " is open read-only");

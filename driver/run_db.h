@@ -115,6 +115,8 @@ class RunDb {
   Status list_candidates(std::vector<CandidateRow>* rows, bool with_source = false) const;
   // The smallest id < `before` whose source hash equals `hash` and that is not itself a duplicate.
   std::optional<int64_t> find_by_hash(const std::string& hash, int64_t before) const;
+  // Whether a candidate with an id < `before` is still waiting for its proposal ("selected").
+  bool proposal_pending_before(int64_t before) const;
 
   Status record_llm_call(const LlmCallRecord& call);
   Status list_llm_calls(std::vector<LlmCallRecord>* calls) const;
