@@ -1,15 +1,43 @@
 #include "tests/test_util.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
 namespace adrs::test {
+
+namespace {
+
+// The synthetic presets' hidden values depend on a per-user secret (random, made on first use).
+// Tests compare errors with thresholds, so every test and every adrs process a test starts uses
+// one fixed secret in the build tree instead: the same numbers on every machine.
+const bool kFixedValueSecret = [] {
+  const std::string dir = std::string(ADRS_BINARY_DIR) + "/test-xdg";
+  std::error_code ignored;
+  std::filesystem::create_directories(dir + "/adrs", ignored);
+  const std::string path = dir + "/adrs/value_secret";
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  const uint64_t secret = 0x5eed5eed5eed5eedULL;
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    const bool written = ::write(fd, &secret, sizeof secret) == sizeof secret;
+    ::close(fd);
+    // rename replaces atomically, so a test process reading it concurrently sees 8 bytes.
+    if (!written || ::rename(temp.c_str(), path.c_str()) != 0) ::unlink(temp.c_str());
+  }
+  ::setenv("XDG_CACHE_HOME", dir.c_str(), 1);
+  return true;
+}();
+
+}  // namespace
 
 std::string binary_dir() { return ADRS_BINARY_DIR; }
 std::string source_dir() { return ADRS_SOURCE_DIR; }
