@@ -205,6 +205,23 @@ TEST_F(WorkerAttack, CloneWithThreadAndNamespaceFlagsIsForbidden) {
   EXPECT_STATUS(r, EvalStatus::kForbiddenSyscall);
 }
 
+// A masker that floods its standard error is stopped by the file-size limit; the parent stays
+// small and shows only the tail of what it wrote.
+TEST_F(WorkerAttack, AFloodOfOutputIsCappedAndNamed) {
+  const EvalResult r = eval("stderr_flood");
+  EXPECT_STATUS(r, EvalStatus::kCrashed);
+  EXPECT_NE(r.message.find("SIGXFSZ"), std::string::npos) << r.message;
+  EXPECT_LT(r.message.size(), 4096u);
+}
+
+// Links (hard or symbolic) that could point a later reader out of the jail are refused outright,
+// and climbing out of /work finds nothing.
+TEST_F(WorkerAttack, LinksOutOfTheScratchAreForbidden) {
+  const EvalResult r = eval("link_out_of_scratch");
+  EXPECT_STATUS(r, EvalStatus::kForbiddenSyscall);
+  EXPECT_EQ(r.message.find("opened /etc/shadow"), std::string::npos) << r.message;
+}
+
 // Foreign system call ABIs kill the whole worker.
 TEST_F(WorkerAttack, Int80AndX32SystemCallsAreForbidden) {
   for (const char* masker : {"int80_syscall", "x32_syscall"}) {
