@@ -79,6 +79,8 @@ void append_capped(JailRun* run, const char* data, size_t size, size_t cap, size
 
 JailRun run_compile_jail(const JailRequest& request) {
   JailRun run;
+  run.start = check_file_size_limit(static_cast<uint64_t>(request.max_file_mb) << 20, "the compiler's object");
+  if (!run.start.ok()) return run;
   const auto start = std::chrono::steady_clock::now();
   Fds fds;
   const int source = fds.add(sealed_memfd("adrs-masker-source", request.source));

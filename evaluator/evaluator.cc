@@ -251,6 +251,10 @@ EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const s
   int64_t max_entries = 0;
   for (int64_t r = 0; r < rows; ++r) max_entries += max_entries_per_row(workload_.num_keys(r)) + 1;
   const long max_output_mb = static_cast<long>((max_entries * 12 + rows * 8) >> 20) + 16;
+  if (Status s = check_file_size_limit(static_cast<uint64_t>(max_output_mb) << 20, "the worker's selections"); !s.ok()) {
+    result.message = s.message();  // internal_error: the candidate stays in flight
+    return result;
+  }
   // The mapped workload counts against the address-space limit; the limit is on top of it.
   const long memory_mb = options_.memory_mb + static_cast<long>(input_bytes_ >> 20) + max_output_mb;
   // The private tmpfs holds the masker's copy and the masker's scratch files.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -148,6 +149,15 @@ std::string signal_description(int signal) {
   const char* name = sigabbrev_np(signal);
   const char* what = sigdescr_np(signal);
   return std::string("SIG") + (name ? name : std::to_string(signal)) + " (" + (what ? what : "unknown") + ")";
+}
+
+Status check_file_size_limit(uint64_t bytes, const std::string& what) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= bytes)
+    return Status::Ok();
+  return Status::Error("disk full as far as adrs can tell: this process's file-size limit (ulimit -f) is " +
+                       std::to_string(limit.rlim_cur >> 10) + " KiB, below the " + std::to_string(bytes >> 20) +
+                       " MiB " + what + " may need; raise it (ulimit -f unlimited), then resume");
 }
 
 std::string executable_dir() {

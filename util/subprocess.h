@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,12 @@ std::string read_fd_tail(int fd, size_t max_bytes);
 
 // Human name of a signal: "SIGSEGV (segmentation fault)".
 std::string signal_description(int signal);
+
+// Ok when this process's file-size limit (RLIMIT_FSIZE, `ulimit -f`), which every child inherits
+// and can only lower, leaves room for a child to write `bytes` (`what` names that output);
+// otherwise an error naming the limit and the fix. A child stopped by a limit it inherited from us
+// ran into the machine's limit, like a full disk: a fault of the harness, never of the candidate.
+Status check_file_size_limit(uint64_t bytes, const std::string& what);
 
 // Directory of the running executable (to find sibling programs such as the masker worker).
 std::string executable_dir();
