@@ -71,6 +71,30 @@ std::unique_ptr<Evaluator> make_evaluator(const EvalOptions& options) {
   return evaluator;
 }
 
+std::string text_from_child(const std::function<std::string()>& body, bool* exit_ok) {
+  int channel[2];
+  if (::pipe2(channel, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2 failed";
+    return "";
+  }
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(channel[0]);
+    const std::string text = body();
+    (void)!::write(channel[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(channel[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(channel[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
+  ::close(channel[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (exit_ok) *exit_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  return text;
+}
+
 CommandOutput run_adrs(const std::string& args) {
   char out_path[] = "/tmp/adrs-test-outXXXXXX";
   char err_path[] = "/tmp/adrs-test-errXXXXXX";

@@ -1,6 +1,7 @@
 // Helpers shared by the tests: test maskers, evaluators on a private cache, running the CLI.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,10 @@ struct CommandOutput {
 };
 // Runs build/adrs with `args` (a shell-quoted string), capturing stdout and stderr.
 CommandOutput run_adrs(const std::string& args);
+
+// Runs `body` in a forked child (for limits or filters that must not touch the test process) and
+// returns the text it produced; `exit_ok` says whether the child exited with 0.
+std::string text_from_child(const std::function<std::string()>& body, bool* exit_ok = nullptr);
 
 std::string binary_dir();
 std::string source_dir();

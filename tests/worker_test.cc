@@ -1,9 +1,6 @@
 // Candidate code through the whole path: compile, sandboxed worker, validation, metrics.
 // Every misbehaving masker must give its failure status and a clear message, never harm the test.
-#include <fcntl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -184,26 +181,13 @@ namespace {
 // A file-size limit of adrs itself (ulimit -f), which the worker and the compiler inherit, is the
 // machine's limit: the evaluation is a harness fault naming it, never a failed candidate.
 TEST(WorkerFileSizeLimit, AnInheritedLimitIsAHarnessFaultNeverTheCandidates) {
-  int channel[2];
-  ASSERT_EQ(::pipe2(channel, O_CLOEXEC), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::close(channel[0]);
+  const std::string text = test::text_from_child([] {
     auto evaluator = test::make_evaluator(test::test_options());  // its input file is written first
     const rlimit limit{100 << 10, 100 << 10};
     ::setrlimit(RLIMIT_FSIZE, &limit);
     const EvalResult r = evaluator->evaluate_source(test::masker_source("keep_all"));
-    const std::string text = std::string(status_name(r.status)) + "\n" + r.message;
-    (void)!::write(channel[1], text.data(), text.size());
-    ::_exit(0);
-  }
-  ::close(channel[1]);
-  std::string text;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(channel[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
-  ::close(channel[0]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
+    return std::string(status_name(r.status)) + "\n" + r.message;
+  });
   EXPECT_EQ(text.rfind("internal_error\n", 0), 0u) << text;
   EXPECT_NE(text.find("ulimit -f"), std::string::npos) << text;
 }

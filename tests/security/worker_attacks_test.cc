@@ -243,11 +243,8 @@ TEST(WorkerFallback, WithoutNamespacesTheWorkerStillRunsConfinedAndSaysSo) {
                                       test::masker_source(test::source_dir() + "/tests/security/maskers/report_environment.cpp")})
       ASSERT_NE(warm->evaluate_source(source).status, EvalStatus::kInternalError);
   }
-  int channel[2];
-  ASSERT_EQ(::pipe2(channel, O_CLOEXEC), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::close(channel[0]);
+  bool exited_ok = false;
+  const std::string text = test::text_from_child([] {
     scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
     seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 0);
     ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -257,19 +254,10 @@ TEST(WorkerFallback, WithoutNamespacesTheWorkerStillRunsConfinedAndSaysSo) {
     const EvalResult ok = evaluator->evaluate_source(test::masker_source("keep_all"));
     const EvalResult env = evaluator->evaluate_source(
         test::masker_source(test::source_dir() + "/tests/security/maskers/report_environment.cpp"));
-    const std::string text = std::string(status_name(ok.status)) + "\n" + ok.sandbox + "\n" + ok.message + "\n" +
+    return std::string(status_name(ok.status)) + "\n" + ok.sandbox + "\n" + ok.message + "\n" +
                              status_name(env.status) + "\n" + env.message;
-    (void)!::write(channel[1], text.data(), text.size());
-    ::_exit(0);
-  }
-  ::close(channel[1]);
-  std::string text;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(channel[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
-  ::close(channel[0]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }, &exited_ok);
+  ASSERT_TRUE(exited_ok);
   EXPECT_EQ(text.rfind("ok\n", 0), 0u) << text;
   EXPECT_NE(text.find("user namespace (Operation not permitted)"), std::string::npos) << text;
   EXPECT_NE(text.find("private root (no mount namespace)"), std::string::npos) << text;
