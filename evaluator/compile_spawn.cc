@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "evaluator/compile_worker.h"
+#include "util/resources.h"
 #include "util/subprocess.h"
 
 namespace adrs {
@@ -95,7 +96,7 @@ JailRun run_compile_jail(const JailRequest& request) {
   fds.add(log_pipe[0]);
   const int log_write = fds.add(high_fd(log_pipe[1]));
 
-  std::vector<std::string> argv = {executable_dir() + "/adrs-worker", "compile",
+  std::vector<std::string> argv = {worker_binary(), "compile",
                                    "--parent", std::to_string(::getpid()),
                                    "--compiler", request.compiler,
                                    "--source-path", request.source_path,

@@ -17,6 +17,7 @@
 #include "evaluator/compile_cache.h"
 #include "evaluator/compile_spawn.h"
 #include "evaluator/compile_worker.h"
+#include "util/resources.h"
 #include "util/hash.h"
 #include "util/subprocess.h"
 
@@ -110,7 +111,7 @@ Status toolchain(Toolchain* out) {
     t.include_dir = masker_include_dir();
     t.header = read_text(t.include_dir + "/masker_api.h");
     if (t.header.empty())
-      return Status::Error("masker_api.h not found (looked in " + t.include_dir + "); set ADRS_HOME to the adrs checkout");
+      return Status::Error("masker_api.h not found (looked in " + t.include_dir + "); set ADRS_HOME to a folder holding masker_template/ (an adrs checkout or <prefix>/share/adrs)");
     t.compiler = find_compiler();
     if (t.compiler.empty()) return Status::Error("no C++ compiler found: install g++ (apt-get install g++) or set ADRS_MASKER_CXX");
     if (t.compiler.rfind("/usr/", 0) != 0)
@@ -263,19 +264,7 @@ Status make_directories(const std::string& path) {
   return Status::Ok();
 }
 
-std::string masker_include_dir() {
-  std::vector<std::string> candidates;
-  if (const char* home = std::getenv("ADRS_HOME"); home && *home) candidates.push_back(std::string(home) + "/masker_template");
-  const std::string exe = executable_dir();
-  candidates.push_back(exe + "/../masker_template");
-  candidates.push_back(exe + "/../../masker_template");
-#ifdef ADRS_SOURCE_DIR
-  candidates.push_back(std::string(ADRS_SOURCE_DIR) + "/masker_template");
-#endif
-  for (const std::string& dir : candidates)
-    if (fs::exists(dir + "/masker_api.h")) return fs::weakly_canonical(dir).string();
-  return candidates.back();
-}
+std::string masker_include_dir() { return data_dir() + "/masker_template"; }
 
 std::string trim_compiler_log(const std::string& log, int max_lines) {
   std::stringstream in(log);

@@ -22,6 +22,7 @@
 #include "evaluator/worker_channels.h"
 #include "evaluator/worker_exit.h"
 #include "evaluator/worker_protocol.h"
+#include "util/resources.h"
 #include "util/parallel.h"
 #include "util/subprocess.h"
 
@@ -262,7 +263,7 @@ EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const s
   const int threads = resolve_threads(options_.threads);
 
   ProcessOptions worker;
-  worker.argv = {executable_dir() + "/adrs-worker", "select",
+  worker.argv = {worker_binary(), "select",
                  "--parent", std::to_string(::getpid()),
                  "--threads", std::to_string(threads),
                  "--seed", std::to_string(options_.seed),

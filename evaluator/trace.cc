@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/resources.h"
+
 namespace adrs {
 
 namespace {
@@ -198,7 +200,7 @@ bool is_trace_path(const std::string& workload) {
 std::string shipped_workloads_dir() {
   const char* dir = std::getenv("ADRS_WORKLOADS_DIR");
   if (dir && *dir) return dir;
-  return std::string(ADRS_SOURCE_DIR) + "/workloads";
+  return data_dir() + "/workloads";
 }
 
 Status load_trace(const std::string& path, Workload* out) {

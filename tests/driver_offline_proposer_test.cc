@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "driver/building_blocks.h"
-#include "driver/offline_proposer.h"
+#include "driver/propose/building_blocks.h"
+#include "driver/propose/offline_proposer.h"
 #include "tests/test_util.h"
 
 namespace adrs {

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "driver/run_db.h"
+#include "driver/run/run_db.h"
 #include "tests/test_util.h"
 
 namespace adrs::test {

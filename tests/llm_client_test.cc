@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "driver/llm_client.h"
+#include "driver/llm/llm_client.h"
 #include "tests/fake_llm_server.h"
 
 namespace adrs {

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "driver/llm_proposer.h"
+#include "driver/llm/llm_proposer.h"
 #include "tests/fake_llm_server.h"
 #include "tests/test_util.h"
 

@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "driver/run_db.h"
+#include "driver/run/run_db.h"
 #include "tests/fake_llm_server.h"
 #include "tests/test_util.h"
 

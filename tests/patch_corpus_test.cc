@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "driver/patch.h"
+#include "driver/patch/patch.h"
 #include "tests/test_util.h"
 
 namespace adrs {

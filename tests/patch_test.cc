@@ -1,7 +1,7 @@
 // The patching primitives: the EVOLVE block, block replacement, normalization, line endings.
 #include <gtest/gtest.h>
 
-#include "driver/patch.h"
+#include "driver/patch/patch.h"
 
 namespace adrs {
 namespace {

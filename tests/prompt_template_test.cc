@@ -1,8 +1,8 @@
 // Prompt templates: substitution, sections, errors naming file and line, and the shipped prompts.
 #include <gtest/gtest.h>
 
-#include "driver/llm_prompts.h"
-#include "driver/prompt_template.h"
+#include "driver/llm/llm_prompts.h"
+#include "driver/llm/prompt_template.h"
 #include "tests/test_util.h"
 
 namespace adrs {

@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "driver/report_page.h"
-#include "driver/run_db.h"
+#include "driver/report/report_page.h"
+#include "driver/run/run_db.h"
 #include "tests/test_util.h"
 
 namespace adrs {

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "driver/run_db.h"
+#include "driver/run/run_db.h"
 #include "tests/test_util.h"
 
 namespace adrs {

@@ -10,8 +10,8 @@
 
 #include <gtest/gtest.h>
 
-#include "driver/run_db.h"
-#include "driver/run_session.h"
+#include "driver/run/run_db.h"
+#include "driver/run/run_session.h"
 
 namespace adrs {
 namespace {

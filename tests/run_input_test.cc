@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "driver/run_config.h"
+#include "driver/run/run_config.h"
 #include "tests/test_util.h"
 
 namespace adrs {

@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "driver/run_db.h"
+#include "driver/run/run_db.h"
 #include "tests/fault_util.h"
 #include "tests/test_util.h"
 

@@ -6,8 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include "driver/offline_proposer.h"
-#include "driver/run_loop.h"
+#include "driver/propose/offline_proposer.h"
+#include "driver/run/run_loop.h"
 #include "tests/test_util.h"
 
 namespace adrs {

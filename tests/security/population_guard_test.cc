@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "driver/population.h"
+#include "driver/run/population.h"
 
 namespace adrs {
 namespace {

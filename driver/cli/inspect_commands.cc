@@ -1,0 +1,296 @@
+// adrs status | best | show | lineage | export: read a run's database. They only read, so they
+// work while another process runs the run (WAL mode).
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "driver/cli/commands.h"
+#include "driver/run/run_report.h"
+#include "driver/run/run_session.h"
+#include "driver/cli/table.h"
+#include "driver/patch/text_diff.h"
+#include "evaluator/compiler.h"
+
+namespace adrs {
+
+namespace {
+
+struct InspectArgs {
+  std::string run_dir;
+  int64_t id = 0;
+  int top = 10;
+  bool json = false, diff = false, source = false, all = false, prompt = false;
+  std::string output;
+};
+
+int fail(const char* command, const std::string& message) {
+  std::fprintf(stderr, "adrs %s: %s\n", command, message.c_str());
+  return 2;
+}
+
+std::string opt(const std::optional<double>& v, const char* pattern) { return v ? format(pattern, *v) : "-"; }
+
+nlohmann::json row_json(const CandidateRow& r, bool with_source) {
+  auto o = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  nlohmann::json j = {{"id", r.id}, {"parent", o(r.parent_id)}, {"second_parent", o(r.second_parent_id)},
+                      {"duplicate_of", o(r.duplicate_of)}, {"island", r.island}, {"generation", r.generation},
+                      {"mutation", r.mutation}, {"status", r.status}, {"failure", r.failure}, {"message", r.message},
+                      {"score", o(r.score)}, {"error", o(r.error)}, {"density", o(r.density)}, {"score_std", o(r.score_std)},
+                      {"error_std", o(r.error_std)}, {"stage1_score", o(r.stage1_score)}, {"source_hash", r.source_hash},
+                      {"cost_usd", r.cost_usd}, {"tokens_in", r.tokens_in}, {"tokens_out", r.tokens_out}, {"attempts", r.attempts},
+                      {"created_at", r.created_at}, {"finished_at", r.finished_at},
+                      {"timings", {{"proposal_s", r.proposal_s}, {"check_s", r.check_s}, {"compile_s", r.compile_s},
+                                   {"worker_s", r.worker_s}, {"metrics_s", r.metrics_s}, {"db_s", r.db_s}}}};
+  if (with_source) {
+    j["source"] = r.source;
+    j["compile_log"] = r.compile_log;
+    j["metrics"] = r.metrics_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.metrics_json, nullptr, false);
+  }
+  return j;
+}
+
+// Opens the run and fetches one candidate, resolving nothing.
+int open_candidate(const char* command, const InspectArgs& a, std::unique_ptr<RunDb>* db, CandidateRow* row) {
+  if (Status s = open_run_for_reading(a.run_dir, db); !s.ok()) return fail(command, s.message());
+  // Only a missing row is "no candidate"; a storage error keeps SQLite's words and the file.
+  if (Status s = (*db)->get_candidate(a.id, row); !s.ok())
+    return fail(command, s.message().rfind("no candidate ", 0) == 0
+                             ? "no candidate " + std::to_string(a.id) + " in " + a.run_dir + " (adrs best " + a.run_dir + " lists them)"
+                             : s.message());
+  return 0;
+}
+
+int run_status(const InspectArgs& a) {
+  std::unique_ptr<RunDb> db;
+  if (Status s = open_run_for_reading(a.run_dir, &db); !s.ok()) return fail("status", s.message());
+  nlohmann::json summary;
+  if (Status s = run_summary(*db, a.run_dir, &summary); !s.ok()) return fail("status", s.message());
+  if (a.json) {
+    nlohmann::json events;
+    if (Status s = db->list_events(&events); !s.ok()) return fail("status", s.message());
+    summary["events"] = events;
+    std::printf("%s\n", summary.dump(2).c_str());
+  } else {
+    print_run_summary(summary);
+  }
+  return 0;
+}
+
+int run_best(const InspectArgs& a) {
+  std::unique_ptr<RunDb> db;
+  if (Status s = open_run_for_reading(a.run_dir, &db); !s.ok()) return fail("best", s.message());
+  std::vector<CandidateRow> rows;
+  if (Status s = db->list_candidates(&rows, false); !s.ok()) return fail("best", s.message());
+  std::vector<const CandidateRow*> ranked;
+  for (const CandidateRow& r : rows)
+    if (a.all || (r.status == "evaluated" && r.score)) ranked.push_back(&r);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const CandidateRow* x, const CandidateRow* y) {
+    return x->score.value_or(-INFINITY) > y->score.value_or(-INFINITY);
+  });
+  if (a.top > 0 && static_cast<int>(ranked.size()) > a.top) ranked.resize(a.top);
+  if (a.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const CandidateRow* r : ranked) out.push_back(row_json(*r, false));
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  Table t({"id", "generation", "parent", "island", "mutation", "score", "std", "error", "density", "status"});
+  for (const CandidateRow* r : ranked)
+    t.add_row({std::to_string(r->id), std::to_string(r->generation), r->parent_id ? std::to_string(*r->parent_id) : "-",
+               std::to_string(r->island), r->mutation, opt(r->score, "%.6f"), opt(r->score_std, "%.2g"), opt(r->error, "%.6f"),
+               opt(r->density, "%.4f"), r->status + (r->failure.empty() ? "" : " " + r->failure)});
+  std::printf("%s", t.render().c_str());
+  if (ranked.empty()) std::printf("(no evaluated candidates yet)\n");
+  return 0;
+}
+
+// The LLM calls made for one candidate (retries included), in the order they were made.
+Status calls_of(const RunDb& db, int64_t id, std::vector<LlmCallRecord>* mine) {
+  std::vector<LlmCallRecord> all;
+  if (Status s = db.list_llm_calls(&all); !s.ok()) return s;
+  for (LlmCallRecord& c : all)
+    if (c.candidate_id == id) mine->push_back(std::move(c));
+  return Status::Ok();
+}
+
+int run_show(const InspectArgs& a) {
+  std::unique_ptr<RunDb> db;
+  CandidateRow r;
+  if (int rc = open_candidate("show", a, &db, &r)) return rc;
+  CandidateRow parent;
+  const bool has_parent = r.parent_id.has_value();
+  if (has_parent)
+    if (Status s = db->get_candidate(*r.parent_id, &parent); !s.ok()) return fail("show", s.message());
+  std::vector<LlmCallRecord> calls;
+  if (Status s = calls_of(*db, r.id, &calls); !s.ok()) return fail("show", s.message());
+  if (a.json) {
+    nlohmann::json j = row_json(r, true);
+    if (has_parent) j["diff"] = line_diff(parent.source, r.source);
+    j["llm_calls"] = nlohmann::json::array();
+    for (const LlmCallRecord& c : calls) {
+      nlohmann::json call = {{"model", c.model}, {"status", c.status}, {"tokens_in", c.tokens_in},
+                             {"tokens_out", c.tokens_out}, {"cost_usd", c.cost_usd}, {"latency_s", c.latency_s}};
+      if (a.prompt) {
+        call["prompt"] = c.prompt;
+        call["response"] = c.response;
+      }
+      j["llm_calls"].push_back(call);
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("candidate %lld of %s\n", static_cast<long long>(r.id), a.run_dir.c_str());
+  Table t({"field", "value"});
+  t.add_row({"status", r.status + (r.failure.empty() ? "" : " (" + r.failure + ")")});
+  t.add_row({"parent", r.parent_id ? std::to_string(*r.parent_id) : "- (the seed)"});
+  if (r.second_parent_id) t.add_row({"second parent", std::to_string(*r.second_parent_id)});
+  if (r.duplicate_of) t.add_row({"duplicate of", std::to_string(*r.duplicate_of)});
+  t.add_row({"island / generation", std::to_string(r.island) + " / " + std::to_string(r.generation)});
+  t.add_row({"mutation", r.mutation});
+  t.add_row({"score (mean over seeds)", opt(r.score, "%.6f") + (r.score_std && *r.score_std > 0 ? " ± " + opt(r.score_std, "%.2g") : "")});
+  t.add_row({"error", opt(r.error, "%.6f")});
+  t.add_row({"density", opt(r.density, "%.4f")});
+  {
+    const nlohmann::json m = r.metrics_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.metrics_json, nullptr, false);
+    if (m.is_object() && m.contains("row_error"))
+      t.add_row({"row error p50 / p90 / max", format("%.4f / %.4f / %.4f", m["row_error"].value("p50", 0.0),
+                                                     m["row_error"].value("p90", 0.0), m["row_error"].value("max", 0.0))});
+  }
+  if (r.stage1_score) t.add_row({"stage-1 score", opt(r.stage1_score, "%.6f")});
+  t.add_row({"seconds: propose/check/compile/worker/metrics/db",
+             format("%.2f / %.3f / %.2f / %.2f / %.3f / %.3f s", r.proposal_s, r.check_s, r.compile_s, r.worker_s, r.metrics_s, r.db_s)});
+  if (r.cost_usd > 0) t.add_row({"cost", format("$%.5f (%lld in, %lld out tokens)", r.cost_usd, static_cast<long long>(r.tokens_in), static_cast<long long>(r.tokens_out))});
+  std::printf("%s", t.render("  ").c_str());
+  if (!r.message.empty()) std::printf("\n  %s\n", r.message.c_str());
+  const nlohmann::json m = r.metrics_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.metrics_json, nullptr, false);
+  if (m.is_object() && m.contains("error_by_entropy")) {
+    Table b({"entropy", "rows", "mean error", "density"});
+    for (const auto& bucket : m["error_by_entropy"])
+      b.add_row({format("%.1f-%.1f", bucket.value("entropy_low", 0.0), bucket.value("entropy_high", 0.0)), std::to_string(bucket.value("rows", 0)),
+                 format("%.4f", bucket.value("mean_error", 0.0)), format("%.4f", bucket.value("mean_density", 0.0))});
+    std::printf("\n  error by normalized entropy of the true attention\n%s", b.render("  ").c_str());
+  }
+  if (m.is_object() && m.contains("per_seed") && m["per_seed"].size() > 1) {
+    Table s({"seed", "score", "error", "density"});
+    for (const auto& p : m["per_seed"])
+      s.add_row({std::to_string(p["seed"].get<uint64_t>()), format("%.6f", p["score"].get<double>()),
+                 format("%.6f", p["error"].get<double>()), format("%.4f", p["density"].get<double>())});
+    std::printf("\n  per evaluation seed\n%s", s.render("  ").c_str());
+  }
+  if (!r.compile_log.empty() && r.status == "failed") std::printf("\ncompiler output:\n%s\n", trim_compiler_log(r.compile_log, 30).c_str());
+  if (!calls.empty()) {
+    Table c({"llm call", "model", "status", "tokens in", "tokens out", "cost", "latency"});
+    for (size_t i = 0; i < calls.size(); ++i)
+      c.add_row({std::to_string(i + 1), calls[i].model, calls[i].status, std::to_string(calls[i].tokens_in),
+                 std::to_string(calls[i].tokens_out), format("$%.5f", calls[i].cost_usd), format("%.2f s", calls[i].latency_s)});
+    std::printf("\n%s", c.render("  ").c_str());
+    if (!a.prompt) std::printf("  (--prompt prints the exact prompts and answers)\n");
+  }
+  if (a.prompt) {
+    if (calls.empty()) std::printf("\n(no LLM call was made for this candidate)\n");
+    for (size_t i = 0; i < calls.size(); ++i)
+      std::printf("\n===== llm call %zu: prompt =====\n%s\n===== llm call %zu: answer =====\n%s\n", i + 1,
+                  calls[i].prompt.c_str(), i + 1, calls[i].response.c_str());
+  }
+  if (a.diff) {
+    if (has_parent) {
+      const std::string d = line_diff(parent.source, r.source);
+      std::printf("\ndiff against parent %lld:\n%s", static_cast<long long>(parent.id), d.empty() ? "(identical)\n" : d.c_str());
+    } else {
+      std::printf("\n(the seed has no parent to diff against)\n");
+    }
+  }
+  if (a.source) std::printf("\n%s", r.source.c_str());
+  return 0;
+}
+
+int run_lineage(const InspectArgs& a) {
+  std::unique_ptr<RunDb> db;
+  CandidateRow r;
+  if (int rc = open_candidate("lineage", a, &db, &r)) return rc;
+  std::vector<CandidateRow> chain{r};
+  while (chain.back().parent_id && chain.size() < 100000) {
+    CandidateRow parent;
+    if (Status s = db->get_candidate(*chain.back().parent_id, &parent); !s.ok()) return fail("lineage", s.message());
+    chain.push_back(parent);
+  }
+  std::reverse(chain.begin(), chain.end());
+  if (a.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const CandidateRow& c : chain) out.push_back(row_json(c, false));
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  Table t({"id", "generation", "mutation", "score", "error", "density", "change"});
+  for (const CandidateRow& c : chain)
+    t.add_row({std::to_string(c.id), std::to_string(c.generation), c.mutation, opt(c.score, "%.6f"), opt(c.error, "%.6f"),
+               opt(c.density, "%.4f"), c.message.substr(0, 70)});
+  std::printf("lineage of candidate %lld, from the seed:\n%s", static_cast<long long>(r.id), t.render("  ").c_str());
+  return 0;
+}
+
+int run_export(const InspectArgs& a) {
+  std::unique_ptr<RunDb> db;
+  CandidateRow r;
+  if (int rc = open_candidate("export", a, &db, &r)) return rc;
+  if (r.source.empty()) return fail("export", "candidate " + std::to_string(r.id) + " has no source yet (status " + r.status + ")");
+  if (a.output.empty() || a.output == "-") {
+    std::fwrite(r.source.data(), 1, r.source.size(), stdout);
+    return 0;
+  }
+  std::ofstream out(a.output, std::ios::binary);
+  out << r.source;
+  if (!out.flush()) return fail("export", "cannot write " + a.output);
+  if (a.json) std::printf("%s\n", nlohmann::json{{"id", r.id}, {"path", a.output}, {"score", r.score ? nlohmann::json(*r.score) : nlohmann::json()}}.dump().c_str());
+  else std::printf("wrote candidate %lld (score %s) to %s; score it with adrs eval %s\n", static_cast<long long>(r.id),
+                   opt(r.score, "%.6f").c_str(), a.output.c_str(), a.output.c_str());
+  return 0;
+}
+
+CLI::App* add(CLI::App& app, const char* name, const char* help, InspectArgs& a, bool with_id) {
+  CLI::App* cmd = app.add_subcommand(name, help);
+  cmd->add_option("run", a.run_dir, "Run directory, e.g. runs/my-run")->required();
+  if (with_id) cmd->add_option("id", a.id, "Candidate id (see adrs best)")->required();
+  cmd->add_flag("--json", a.json, "Print JSON instead of tables");
+  return cmd;
+}
+
+}  // namespace
+
+CommandRunner add_status_command(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  add(app, "status", "Progress of a run, why it stopped, best so far, failures by reason", *a, false);
+  return [a] { return run_status(*a); };
+}
+
+CommandRunner add_best_command(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  CLI::App* cmd = add(app, "best", "The best candidates of a run", *a, false);
+  cmd->add_option("--top", a->top, "How many (0: all)")->capture_default_str();
+  cmd->add_flag("--all", a->all, "Include failed, filtered and duplicate candidates");
+  return [a] { return run_best(*a); };
+}
+
+CommandRunner add_show_command(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  CLI::App* cmd = add(app, "show", "One candidate: metrics, diagnostics, why it failed, diff, source", *a, true);
+  cmd->add_flag("--diff", a->diff, "Show the diff against its parent");
+  cmd->add_flag("--source", a->source, "Print its full source");
+  cmd->add_flag("--prompt", a->prompt, "Print the exact prompt sent to the LLM and its answer, per call");
+  return [a] { return run_show(*a); };
+}
+
+CommandRunner add_lineage_command(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  add(app, "lineage", "The chain from the seed to a candidate, with the score at each step", *a, true);
+  return [a] { return run_lineage(*a); };
+}
+
+CommandRunner add_export_command(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  CLI::App* cmd = add(app, "export", "Write a candidate's source to a file", *a, true);
+  cmd->add_option("-o,--output", a->output, "Output file ('-' or none: standard output)");
+  return [a] { return run_export(*a); };
+}
+
+}  // namespace adrs

@@ -1,0 +1,140 @@
+// adrs leaderboard: the error and density of every baseline masker (masker_template/baselines)
+// at every target density, on one workload. Each baseline runs through the normal evaluator:
+// compiled, run in the sandboxed worker, validated and scored; one Evaluator per density.
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "driver/report/baselines.h"
+#include "driver/cli/commands.h"
+#include "driver/cli/table.h"
+#include "evaluator/evaluator.h"
+
+namespace adrs {
+
+namespace {
+
+struct LeaderboardArgs {
+  EvalOptions options;
+  std::string densities = "0.02,0.05,0.1,0.2";
+  std::string baselines_dir = default_baselines_dir();
+  std::vector<std::string> only;
+  bool json = false;
+};
+
+using Entry = BaselineResult;
+
+Status parse_densities(const std::string& text, std::vector<double>* out) {
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0' || !(v > 0.0 && v <= 1.0))
+      return Status::Error("--densities: '" + item + "' is not a density in (0, 1]; pass e.g. 0.02,0.05,0.1,0.2");
+    out->push_back(v);
+  }
+  if (out->empty()) return Status::Error("--densities is empty; pass e.g. 0.02,0.05,0.1,0.2");
+  return Status::Ok();
+}
+
+void print_human(const std::string& workload, const std::vector<double>& densities,
+                 const std::vector<Baseline>& baselines, const std::vector<Entry>& entries) {
+  std::printf("adrs leaderboard --workload %s\n", workload.c_str());
+  std::printf("relative attention-output error (density kept) per target density; lower error is better\n\n");
+  std::vector<std::string> headers = {"baseline"};
+  for (double d : densities) headers.push_back(format("@ %.2f", d));
+  Table table(headers);
+  for (const Baseline& b : baselines) {
+    std::vector<std::string> cells = {b.name};
+    for (double d : densities)
+      for (const Entry& e : entries)
+        if (e.baseline == b.name && e.target_density == d)
+          cells.push_back(e.result.ok() ? format("%.4f (%.3f)", e.result.metrics.error, e.result.metrics.density)
+                                        : std::string(status_name(e.result.status)));
+    table.add_row(cells);
+  }
+  std::printf("%s", table.render("  ").c_str());
+  for (const Entry& e : entries)
+    if (!e.result.ok())
+      std::printf("\n%s @ %.2f: %s: %s\n", e.baseline.c_str(), e.target_density, status_name(e.result.status), e.result.message.c_str());
+}
+
+int run_leaderboard(LeaderboardArgs& args) {
+  std::vector<double> densities;
+  std::vector<Baseline> baselines;
+  if (Status s = parse_densities(args.densities, &densities); !s.ok()) {
+    std::fprintf(stderr, "adrs leaderboard: %s\n", s.message().c_str());
+    return 2;
+  }
+  if (Status s = load_baselines(args.baselines_dir, args.only, &baselines); !s.ok()) {
+    std::fprintf(stderr, "adrs leaderboard: %s\n", s.message().c_str());
+    return 2;
+  }
+  std::vector<Entry> entries;
+  std::string workload_name = args.options.workload;
+  BaselineProgress progress{0, densities.size() * baselines.size()};
+  for (double density : densities) {
+    EvalOptions options = args.options;
+    options.target_density = density;
+    std::unique_ptr<Evaluator> evaluator;
+    if (Status s = Evaluator::Create(options, &evaluator); !s.ok()) {
+      std::fprintf(stderr, "adrs leaderboard: %s\n", s.message().c_str());
+      return 2;
+    }
+    workload_name = evaluator->workload().name;
+    for (Entry& e : score_baselines(*evaluator, baselines, &progress)) entries.push_back(std::move(e));
+  }
+  bool all_ok = true;
+  for (const Entry& e : entries) all_ok = all_ok && e.result.ok();
+  if (args.json) {
+    nlohmann::json j = {{"workload", workload_name}, {"densities", densities}, {"seed", args.options.seed},
+                        {"value_secret", args.options.value_secret ? nlohmann::json(*args.options.value_secret) : nlohmann::json("per-user")}};
+    j["results"] = nlohmann::json::array();
+    for (const Entry& e : entries) {
+      nlohmann::json r = {{"baseline", e.baseline}, {"target_density", e.target_density}, {"status", status_name(e.result.status)},
+                          {"message", e.result.message}};
+      if (e.result.ok()) {
+        r["error"] = e.result.metrics.error;
+        r["density"] = e.result.metrics.density;
+        r["density_of_target"] = e.result.metrics.density / e.target_density;
+        r["score"] = e.result.metrics.score;
+        r["row_error_p90"] = e.result.metrics.row_error_p90;
+      } else {
+        r["error"] = r["density"] = r["score"] = nullptr;
+      }
+      j["results"].push_back(r);
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    print_human(workload_name, densities, baselines, entries);
+  }
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+
+CommandRunner add_leaderboard_command(CLI::App& app) {
+  auto args = std::make_shared<LeaderboardArgs>();
+  args->options.workload = "default";
+  CLI::App* cmd = app.add_subcommand("leaderboard", "Error and density of every baseline masker at several target densities");
+  std::string names;
+  for (const std::string& n : workload_preset_names()) names += (names.empty() ? "" : ", ") + n;
+  cmd->add_option("--workload", args->options.workload, "Workload: " + names + ", or a trace .safetensors path")->capture_default_str();
+  cmd->add_option("--densities", args->densities, "Comma-separated target densities")->capture_default_str();
+  cmd->add_option("--baselines", args->baselines_dir, "Folder of baseline maskers (*.cpp)")->capture_default_str();
+  cmd->add_option("--only", args->only, "Run only these baselines (names without .cpp)")->delimiter(',');
+  cmd->add_option("--seed", args->options.seed, "Evaluation seed (sampling baselines derive their draws from it)")->capture_default_str();
+  cmd->add_option("--timeout", args->options.timeout_s, "Wall-clock seconds one baseline may run")->capture_default_str();
+  cmd->add_option("--threads", args->options.threads, "Threads for maskers and the evaluator (0: all cores)")->capture_default_str();
+  cmd->add_option("--cache-dir", args->options.cache_dir, "Compile cache (default $ADRS_CACHE_DIR or ~/.cache/adrs)");
+  cmd->add_option_function<uint64_t>(
+      "--value-secret", [args](const uint64_t& v) { args->options.value_secret = v; },
+      "Secret behind the synthetic presets' hidden values (default: the per-user one in the cache dir); "
+      "fix it to reproduce numbers on another machine");
+  cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
+  cmd->footer("Progress goes to stderr. Exit status: 0 when every baseline evaluated ok, 1 when one failed, 2 on bad usage.");
+  return [args] { return run_leaderboard(*args); };
+}
+
+}  // namespace adrs

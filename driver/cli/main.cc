@@ -1,0 +1,61 @@
+// adrs: AI-driven research for systems. Evolves sparse-attention maskers.
+#include <sys/prctl.h>
+
+#include <cstdio>
+#include <map>
+
+#include "driver/cli/commands.h"
+#include "driver/llm/llm_proposer.h"
+#include "driver/run/run_session.h"
+
+int main(int argc, char** argv) {
+  // API keys live in this process: forbid other processes (masker workers) to read its memory or
+  // /proc/<pid>/environ.
+  prctl(PR_SET_DUMPABLE, 0);
+
+  CLI::App app{"adrs: evolve sparse-attention maskers with an LLM (or offline) and a trusted evaluator"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  std::map<CLI::App*, adrs::CommandRunner> runners;
+  auto add = [&](adrs::CommandRunner runner) { runners[app.get_subcommands({}).back()] = std::move(runner); };
+  // proposer = "llm": the LLM proposer built from the run config's [llm] table (driver/llm/llm_proposer.h).
+  adrs::set_llm_proposer_factory([](const adrs::RunConfig& config, adrs::RunDb& db, std::unique_ptr<adrs::Proposer>* out) {
+    return adrs::make_llm_proposer(config.llm, &db, out);
+  });
+  add(adrs::add_eval_command(app));
+  add(adrs::add_leaderboard_command(app));
+  add(adrs::add_workload_command(app));
+  add(adrs::add_run_command(app));
+  add(adrs::add_resume_command(app));
+  add(adrs::add_status_command(app));
+  add(adrs::add_best_command(app));
+  add(adrs::add_show_command(app));
+  add(adrs::add_lineage_command(app));
+  add(adrs::add_replay_command(app));
+  add(adrs::add_export_command(app));
+  add(adrs::add_report_command(app));
+  std::string names;
+  bool known = false;
+  for (const CLI::App* command : app.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + command->get_name();
+    known = known || (argc > 1 && command->check_name(argv[1]));
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::fprintf(stderr, "adrs: unknown command '%s'; the commands are: %s (see adrs --help)\n", argv[1], names.c_str());
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "adrs: %s\n", e.what());
+    std::fprintf(stderr, "run 'adrs --help' or 'adrs <command> --help' for usage\n");
+    return 2;
+  }
+  for (auto& [command, runner] : runners)
+    if (command->parsed()) return runner();
+  return 2;
+}

@@ -1,0 +1,279 @@
+// adrs run --config FILE and adrs resume RUN_DIR: start or continue an evolution run.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "driver/cli/commands.h"
+#include "driver/llm/llm_proposer.h"
+#include "driver/propose/offline_proposer.h"
+#include "driver/run/run_create.h"
+#include "driver/run/run_loop.h"
+#include "driver/run/run_report.h"
+#include "driver/run/run_session.h"
+#include "driver/cli/table.h"
+
+namespace adrs {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunArgs {
+  std::string config_path;
+  std::string runs_dir = "runs";
+  std::string run_dir;  // resume
+  bool json = false;
+  bool quiet = false;
+  bool allow_version_change = false;
+  bool force = false;
+  ConfigFlags flags;
+};
+
+std::string read_text(const std::string& path, bool* ok) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  *ok = static_cast<bool>(in) || in.eof();
+  return buffer.str();
+}
+
+std::string timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", &tm);
+  return text;
+}
+
+int fail(const std::string& command, const std::string& message) {
+  std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), message.c_str());
+  return message.find("another adrs process") != std::string::npos ? 3 : 2;
+}
+
+// A few pages kept free on the run's file system: when a full disk stops the run, this file is
+// deleted first, so the stop (reason, status, event) can still be written and the run is not
+// later mistaken for one that was killed.
+constexpr size_t kReserveBytes = 64 * 1024;
+std::string reserve_path(const std::string& run_dir) { return run_dir + "/.reserve"; }
+
+void make_reserve(const std::string& run_dir) {
+  const int fd = ::open(reserve_path(run_dir).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  // Real blocks (posix_fallocate), not a hole: a sparse file would free nothing.
+  if (::posix_fallocate(fd, 0, kReserveBytes) != 0) {
+    ::close(fd);
+    ::unlink(reserve_path(run_dir).c_str());
+    return;
+  }
+  ::close(fd);
+}
+
+// The run directory was deleted while a compile was starting: the compile cache may have put
+// back an empty run_dir/cache. Remove what it re-created (only adrs's entries, no run.db), so a
+// deleted run stays deleted; a directory holding anything else is left alone.
+void forget_recreated_cache(const std::string& run_dir) {
+  std::string why;
+  std::error_code ec;
+  if (!fs::exists(run_dir, ec) || fs::exists(run_db_path(run_dir), ec)) return;
+  if (classify_run_dir(run_dir, &why) != RunDirKind::kLeftover) return;
+  fs::remove_all(run_dir, ec);
+  if (!ec) std::fprintf(stderr, "adrs: removed %s again: a compile in flight had re-created its cache/\n", run_dir.c_str());
+}
+
+// Runs the loop on an open, locked run and reports. Shared by run and resume.
+int drive(const std::string& command, const RunArgs& args, const std::string& run_dir, const RunConfig& config, RunDb& db) {
+  // Logs go to stderr, so --json output on stdout stays parseable.
+  static const auto logger = spdlog::stderr_color_mt("adrs");
+  spdlog::set_default_logger(logger);
+  make_reserve(run_dir);
+  RunEvaluators evaluators;
+  // The config was validated when the run was created: an evaluator that cannot start now is a
+  // fault of the machine (a full disk, a missing temp dir), exit 1.
+  if (Status s = make_run_evaluators(config, config.cache_dir.empty() ? run_dir + "/cache" : config.cache_dir, &evaluators); !s.ok()) {
+    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), s.message().c_str());
+    return 1;
+  }
+  std::unique_ptr<Proposer> proposer;
+  if (Status s = make_proposer(config, db, &proposer); !s.ok()) return fail(command, s.message());
+  OfflineProposer tuner;
+  LoopOptions options;
+  options.interrupt = &install_interrupt_handler();
+  options.live_status = !args.json && !args.quiet && ::isatty(2);
+  options.quiet = args.quiet;
+  const std::string backend = evaluators.per_seed.front()->backend().name();  // what --device auto chose
+  Status started = db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""}});
+  if (started.ok())
+    started = db.add_event(command, "adrs " + std::string(kAdrsVersion) + ", pid " + std::to_string(::getpid()) + ", proposer " +
+                                        proposer->describe() + ", scored on " + backend);
+  if (!started.ok()) {
+    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), started.message().c_str());
+    return 1;
+  }
+  if (!args.json && !args.quiet)
+    spdlog::info("{} {}: workload {} scored on {}, target density {}, proposer {}, parallel {}, budget {} candidates", command,
+                 run_dir, config.workload, backend, config.target_density, proposer->describe(), config.parallel,
+                 config.max_candidates);
+  LoopResult result = run_loop(config, db, *proposer, &tuner, evaluators, options);
+  // A fault (disk full, a database error) is never recorded as an interruption: the reserve is
+  // given back first, so the stop record fits on a full disk.
+  if (result.stop_reason == "error") ::unlink(reserve_path(run_dir).c_str());
+  const std::string status = result.stop_reason == "interrupted" ? "interrupted" : result.stop_reason == "error" ? "failed" : "stopped";
+  Status recorded = db.set_states({{"status", status}, {"stop_reason", result.stop_reason}, {"stop_detail", result.stop_detail}});
+  if (recorded.ok()) recorded = db.add_event("stop", result.stop_reason + ": " + result.stop_detail);
+  if (!db.check_identity().ok() && config.cache_dir.empty()) forget_recreated_cache(run_dir);
+  if (!recorded.ok()) {
+    // The stop could not be stored: say so, and what stopped the run, and exit as a fault.
+    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_reason == "error" ? result.stop_detail.c_str() : ("stopped (" + result.stop_reason + ")").c_str());
+    std::fprintf(stderr, "adrs %s: the stop could not be recorded: %s\n", command.c_str(), recorded.message().c_str());
+    return 1;
+  }
+  nlohmann::json summary;
+  if (Status s = run_summary(db, run_dir, &summary, true); !s.ok()) return fail(command, s.message());
+  if (args.json) {
+    std::printf("%s\n", summary.dump(2).c_str());
+  } else {
+    print_run_summary(summary);
+  }
+  if (result.stop_reason == "error") {
+    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_detail.c_str());
+    return 1;
+  }
+  return result.stop_reason == "interrupted" ? 130 : 0;
+}
+
+int run_new(RunArgs& args) {
+  install_interrupt_handler();
+  RunConfig config;
+  if (!args.config_path.empty())
+    if (Status s = load_config_file(args.config_path, &config); !s.ok()) return fail("run", s.message());
+  const bool named = config.name != RunConfig().name;
+  if (Status s = args.flags.apply(&config); !s.ok()) return fail("run", s.message());
+  if (!named && config.name == RunConfig().name)
+    config.name = (args.config_path.empty() ? "run" : fs::path(args.config_path).stem().string()) + "-" + timestamp();
+  if (Status s = config.validate(); !s.ok()) return fail("run", s.message());
+  bool ok = false;
+  const std::string seed_source = read_text(config.seed_masker, &ok);
+  if (!ok || seed_source.empty())
+    return fail("run", "cannot read the seed masker '" + config.seed_masker + "' (run.seed_masker; paths are relative to the current directory)");
+  EvolveBlock block;
+  if (Status s = find_evolve_block(seed_source, &block); !s.ok())
+    return fail("run", config.seed_masker + ": " + s.message() + " (the seed needs // EVOLVE-BLOCK-START and // EVOLVE-BLOCK-END lines)");
+  if (config.proposer == "llm") {  // a bad [llm] table must fail before the run directory exists
+    std::unique_ptr<Proposer> probe;
+    if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s.message());
+  }
+  CreatedRun created;
+  CreateFailure failure = CreateFailure::kNone;
+  if (Status s = create_run(config, seed_source, args.runs_dir, args.force, install_interrupt_handler(), &created, &failure); !s.ok()) {
+    std::fprintf(stderr, "adrs run: %s\n", s.message().c_str());
+    if (failure == CreateFailure::kFault && !fs::exists(args.runs_dir + "/" + config.name) &&
+        s.message().find("no run was created") == std::string::npos)
+      std::fprintf(stderr, "adrs run: no run was created (there is nothing to resume); run this command again once the cause is fixed\n");
+    return failure == CreateFailure::kInterrupted ? 130 : failure == CreateFailure::kFault ? 1 : 2;
+  }
+  const std::string run_dir = created.run_dir;
+  RunDb* db = created.db.get();
+  return drive("run", args, run_dir, config, *db);
+}
+
+int run_resume(RunArgs& args) {
+  install_interrupt_handler();
+  std::string run_dir = args.run_dir;
+  while (run_dir.size() > 1 && run_dir.back() == '/') run_dir.pop_back();
+  remove_stale_creations(fs::path(run_dir).parent_path().empty() ? "." : fs::path(run_dir).parent_path().string());
+  {
+    std::string why;
+    if (classify_run_dir(run_dir, &why) == RunDirKind::kLeftover) {
+      const fs::path p(run_dir);
+      return fail("resume", run_dir + " is the leftover of a run whose creation did not finish (" + why +
+                                "); there is nothing to resume. Start it again with adrs run --runs-dir " +
+                                p.parent_path().string() + " --name " + p.filename().string() + " --force (which removes it)");
+    }
+    std::unique_ptr<RunDb> probe;  // the same clear errors as the inspection commands, before any write
+    if (Status s = open_run_for_reading(run_dir, &probe); !s.ok() && s.message().find("schema") == std::string::npos)
+      return fail("resume", s.message());
+    if (probe)
+      if (Status s = probe->quick_check(); !s.ok()) return fail("resume", s.message());
+  }
+  std::unique_ptr<RunLock> lock;
+  if (Status s = RunLock::Acquire(run_dir, &lock); !s.ok()) return fail("resume", s.message());
+  std::unique_ptr<RunDb> db;
+  if (Status s = RunDb::Open(run_db_path(run_dir), RunDb::Mode::kReadWrite, &db); !s.ok()) return fail("resume", s.message());
+  std::string version;
+  bool has_version = false;
+  if (Status s = db->read_state("adrs_version", &version, &has_version); !s.ok()) return fail("resume", s.message());
+  if (!has_version) version = "unknown";
+  if (version != kAdrsVersion && !args.allow_version_change)
+    return fail("resume", run_dir + " was made by adrs " + version + ", this is adrs " + kAdrsVersion +
+                              "; scores may not be comparable. Pass --allow-version-change to continue anyway");
+  RunConfig stored;
+  if (Status s = stored_config(*db, &stored); !s.ok()) return fail("resume", s.message());
+  RunConfig wanted = stored;
+  if (!args.config_path.empty()) {
+    wanted = RunConfig();
+    if (Status s = load_config_file(args.config_path, &wanted); !s.ok()) return fail("resume", s.message());
+    wanted.name = stored.name;
+  }
+  if (Status s = args.flags.apply(&wanted); !s.ok()) return fail("resume", s.message());
+  if (Status s = wanted.validate(); !s.ok()) return fail("resume", s.message());
+  std::string refused, changed;
+  for (const ConfigDifference& d : diff_configs(stored, wanted))
+    (d.changeable ? changed : refused) += "\n  " + d.key + ": " + d.before + " -> " + d.after;
+  if (!refused.empty())
+    return fail("resume", "the config differs from the run's in keys that define the search, so the run cannot continue:" +
+                              refused + "\nstart a new run with adrs run for these settings, or drop the changes");
+  if (!changed.empty()) {
+    if (Status s = db->add_event("config", "changed on resume:" + changed); !s.ok()) return fail("resume", s.message());
+    if (Status s = db->set_state("config", config_to_json(wanted).dump()); !s.ok()) return fail("resume", s.message());
+    if (!args.json && !args.quiet) spdlog::info("resume with changed limits:{}", changed);
+  }
+  if (version != kAdrsVersion) {
+    if (Status s = db->add_event("version", "resumed by adrs " + std::string(kAdrsVersion) + " (made by " + version + ")"); !s.ok())
+      return fail("resume", s.message());
+    if (Status s = db->set_state("adrs_version", kAdrsVersion); !s.ok()) return fail("resume", s.message());
+  }
+  return drive("resume", args, run_dir, wanted, *db);
+}
+
+void add_common(CLI::App* cmd, RunArgs& args) {
+  cmd->add_flag("--json", args.json, "Print one JSON summary instead of tables (logs still go to stderr)");
+  cmd->add_flag("--quiet", args.quiet, "No progress lines");
+}
+
+}  // namespace
+
+CommandRunner add_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Start an evolution run (offline proposer by default; no network needed)");
+  cmd->add_option("--config", args->config_path, "Run config (TOML), e.g. runs/demo.toml")->check(CLI::ExistingFile);
+  cmd->add_option("--runs-dir", args->runs_dir, "Where runs live: the run goes to <runs-dir>/<name>/")->capture_default_str();
+  cmd->add_flag("--force", args->force, "Remove a leftover of a run whose creation did not finish (never a complete run)");
+  add_common(cmd, *args);
+  args->flags.add_to(cmd);
+  cmd->footer("Every config key is also a flag (flags win). Ctrl-C stops cleanly; adrs resume continues.\n"
+              "Exit status: 0 when a stop condition ended the run, 1 on a fault, 2 on bad usage, 130 when interrupted.");
+  return [args] { return run_new(*args); };
+}
+
+CommandRunner add_resume_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("resume", "Continue a run after Ctrl-C, a crash or kill -9, or with a larger budget");
+  cmd->add_option("run", args->run_dir, "Run directory, e.g. runs/my-run")->required();
+  cmd->add_option("--config", args->config_path, "A changed config: only stop conditions and resource limits may differ");
+  cmd->add_flag("--allow-version-change", args->allow_version_change, "Continue a run made by another adrs version");
+  add_common(cmd, *args);
+  args->flags.add_to(cmd);
+  return [args] { return run_resume(*args); };
+}
+
+}  // namespace adrs

@@ -1,0 +1,158 @@
+// RunDb::Open and the storage checks: a read-only look before any write, the immutable fallback
+// on read-only storage, the file identity taken at open and checked before writes, quick_check.
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "driver/run/run_db.h"
+#include "driver/run/run_db_statement.h"
+
+namespace adrs {
+
+namespace {
+
+// SQLite URI for an immutable open: '%', '?' and '#' in the path must be escaped.
+std::string immutable_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      uri += hex;
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
+// Storage nobody can write (a read-only mount, or a directory this user cannot write): a WAL
+// database there can only be read as immutable, since its -shm index cannot be created.
+bool storage_read_only(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  struct statvfs fs {};
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY)) return true;
+  return ::access(dir.empty() ? "." : dir.c_str(), W_OK) != 0;
+}
+
+}  // namespace
+
+Status RunDb::OpenConnection(const std::string& path, bool read_only, bool immutable, sqlite3** db) {
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX |
+                    (immutable ? SQLITE_OPEN_URI : 0);
+  const int rc = sqlite3_open_v2(immutable ? immutable_uri(path).c_str() : path.c_str(), db, flags, nullptr);
+  if (rc == SQLITE_OK) return Status::Ok();
+  const std::string message = *db ? sqlite3_errmsg(*db) : "out of memory";
+  sqlite3_close_v2(*db);
+  *db = nullptr;
+  return Status::Error("cannot open " + path + ": " + message + " (SQLite error " + std::to_string(rc) + ")");
+}
+
+Status RunDb::Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool exists = fs::exists(path, ec);
+  if (mode == Mode::kCreate && exists) return Status::Error(path + " already exists; resume that run or choose another --name");
+  if (mode != Mode::kCreate && !exists) return Status::Error("no run database " + path);
+  std::unique_ptr<RunDb> db(new RunDb());
+  db->path_ = path;
+  db->read_only_ = mode == Mode::kReadOnly;
+  if (mode == Mode::kCreate) {
+    if (Status st = OpenConnection(path, false, false, &db->db_); !st.ok()) return st;
+    sqlite3_busy_timeout(db->db_, 10000);
+  } else {
+    // A read-only connection first: a foreign or damaged file is refused before anything (not
+    // even the switch to WAL) is written to it.
+    bool immutable = false;
+    if (Status st = OpenConnection(path, true, false, &db->db_); !st.ok()) return st;
+    sqlite3_busy_timeout(db->db_, 10000);
+    int version = -1;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      Statement s(db->db_, "PRAGMA user_version");
+      if (s.ok() && s.step() == SQLITE_ROW) {
+        version = static_cast<int>(s.integer(0));
+        break;
+      }
+      const int code = sqlite3_extended_errcode(db->db_) & 0xff;
+      if (attempt == 0 && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY) && storage_read_only(path)) {
+        sqlite3_close_v2(db->db_);
+        db->db_ = nullptr;
+        immutable = true;
+        if (Status st = OpenConnection(path, true, true, &db->db_); !st.ok()) return st;
+        continue;
+      }
+      return db->error("cannot read");
+    }
+    if (version > kRunDbSchemaVersion)
+      return Status::Error(path + " was written by a newer adrs (run database schema " + std::to_string(version) +
+                           ", this adrs knows up to " + std::to_string(kRunDbSchemaVersion) + "); use that adrs version");
+    bool has_state_table = false;
+    {
+      Statement s(db->db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'run_state'");
+      if (!s.ok() || s.step() != SQLITE_ROW) return db->error("cannot read");
+      has_state_table = s.integer(0) > 0;
+    }
+    if (version == 0 || !has_state_table)
+      return Status::Error(path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
+    if (mode == Mode::kReadOnly && version < kRunDbSchemaVersion)
+      return Status::Error(path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
+    if (mode == Mode::kReadWrite) {
+      if (immutable) return Status::Error("cannot write " + path + ": the storage is read-only (inspection works; resume needs a writable copy)");
+      sqlite3_close_v2(db->db_);
+      db->db_ = nullptr;
+      if (Status st = OpenConnection(path, false, false, &db->db_); !st.ok()) return st;
+      sqlite3_busy_timeout(db->db_, 10000);
+    }
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::Error("cannot open " + path + ": " + std::strerror(errno));
+  db->device_ = st.st_dev;
+  db->inode_ = st.st_ino;
+  if (mode != Mode::kReadOnly) {
+    if (Status st2 = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"); !st2.ok()) return st2;
+    if (Status st2 = db->migrate(); !st2.ok()) return st2;
+  }
+  *out = std::move(db);
+  return Status::Ok();
+}
+
+Status RunDb::check_identity() const {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0)
+    return Status::Error("the run database " + path_ + " was deleted while adrs used it (" + std::strerror(errno) +
+                         "); the run stops so nothing more is written to a deleted file. Restore the run directory "
+                         "from a copy, or start a new run");
+  if (static_cast<uint64_t>(st.st_dev) != device_ || static_cast<uint64_t>(st.st_ino) != inode_)
+    return Status::Error("the run database " + path_ + " was replaced by another file while adrs used it; the run stops. "
+                         "Put the original back, or resume the replacement if it is meant to be the run");
+  return Status::Ok();
+}
+
+Status RunDb::quick_check() const {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "PRAGMA quick_check");
+  if (!s.ok()) return error("cannot read");
+  int rc;
+  std::string problems;
+  while ((rc = s.step()) == SQLITE_ROW)
+    if (s.text(0) != "ok" && problems.size() < 400) problems += (problems.empty() ? "" : "; ") + s.text(0);
+  if (rc != SQLITE_DONE) return error("cannot read");
+  if (!problems.empty())
+    return Status::Error(path_ + " is damaged (integrity check: " + problems +
+                         "); restore it from a copy, or start a new run (inspection may still read parts of it)");
+  return Status::Ok();
+}
+
+Status RunDb::begin_write() const {
+  if (read_only_) return Status::Error("the run database " + path_ + " is open read-only");
+  if (Status s = check_identity(); !s.ok()) return s;
+  return exec("BEGIN IMMEDIATE");
+}
+
+}  // namespace adrs

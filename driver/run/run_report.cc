@@ -1,0 +1,147 @@
+#include "driver/run/run_report.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "driver/run/run_config.h"
+#include "driver/run/run_session.h"
+#include "driver/report/report_data.h"
+#include "driver/cli/table.h"
+
+namespace adrs {
+
+bool run_is_active(const std::string& run_dir) {
+  const int fd = ::open((run_dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool free = ::flock(fd, LOCK_SH | LOCK_NB) == 0;
+  ::close(fd);  // closing drops the probe lock, if we took it
+  return !free;
+}
+
+std::string explain_stop(const std::string& reason, const std::string& detail, const std::string& run_dir) {
+  const std::string resume = adrs_command_name() + " resume " + run_dir;
+  if (reason == "max_candidates") return detail + "; to go on: " + resume + " --max-candidates N";
+  if (reason == "target_score") return detail + "; to go on: " + resume + " --target-score none";
+  if (reason == "patience") return detail + "; to go on: " + resume + " --patience 0";
+  if (reason == "max_cost") return detail + "; to go on: " + resume + " --max-cost USD";
+  if (reason == "max_wall_s") return detail + "; to go on: " + resume + " --max-wall-s 0";
+  if (reason == "interrupted") return "interrupted; " + resume + " redoes the work that was in flight and continues";
+  if (reason == "error") return "stopped by a fault: " + detail + "; fix the cause, then " + resume;
+  if (reason == "unrecorded") return detail + "; " + resume + " redoes the work that was in flight and continues";
+  return detail;
+}
+
+Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* out, bool own_lock) {
+  std::vector<CandidateRow> rows;
+  if (Status s = db.list_candidates(&rows, false); !s.ok()) return s;
+  RunConfig config;
+  if (Status s = stored_config(db, &config); !s.ok()) return s;
+  nlohmann::json j;
+  j["run_dir"] = run_dir;
+  j["name"] = config.name;
+  j["workload"] = config.workload;
+  j["target_density"] = config.target_density;
+  j["proposer"] = config.proposer;
+  j["adrs_version"] = db.state("adrs_version");
+  std::string status = db.state("status", "running");  // created, then ended before its start was recorded
+  const bool active = !own_lock && run_is_active(run_dir);
+  // "running" with nobody holding the lock: the process ended without recording a stop. That is
+  // kill -9 or a crash, or a fault whose stop record could not be written (a failed disk): it is
+  // not called "interrupted", since nobody can tell it was.
+  if (status == "running" && !active) status = "ended";
+  if (active) status = "running";
+  j["status"] = status;
+  std::string reason = db.state("stop_reason"), detail = db.state("stop_detail");
+  if (status == "ended" && reason.empty()) {
+    reason = "unrecorded";
+    detail = "the process ended without recording a stop (killed, crashed, or its last writes failed: check the disk)";
+  }
+  j["stop_reason"] = status == "running" ? "" : reason;
+  j["stop_detail"] = status == "running" ? "" : detail;
+  j["explanation"] = status == "running" ? "running now (pid " + db.state("pid") + ")" : explain_stop(reason, detail, run_dir);
+  std::map<std::string, int64_t> by_status, by_failure;
+  int64_t terminal = 0;
+  double cost = 0, proposal_s = 0;
+  const CandidateRow* best = nullptr;
+  for (const CandidateRow& r : rows) {
+    ++by_status[r.status];
+    if (r.terminal()) ++terminal;
+    if (r.status == "failed" || r.status == "filtered") ++by_failure[r.failure];
+    cost += r.cost_usd;
+    proposal_s += r.proposal_s;
+    if (r.status == "evaluated" && r.score && (!best || *r.score > *best->score)) best = &r;
+  }
+  const double elapsed = std::strtod(db.state("elapsed_s", "0").c_str(), nullptr);  // never throws on a damaged value
+  j["candidates"] = {{"total", rows.size()},
+                     {"finished", terminal},
+                     {"budget", config.max_candidates},
+                     {"by_status", by_status},
+                     {"failures_by_reason", by_failure},
+                     {"per_minute", elapsed > 0 ? 60.0 * terminal / elapsed : 0.0}};
+  j["elapsed_s"] = elapsed;
+  j["cost_usd"] = cost;
+  auto candidate_json = [](const CandidateRow& r) {
+    return nlohmann::json{{"id", r.id}, {"generation", r.generation}, {"island", r.island}, {"parent", r.parent_id ? nlohmann::json(*r.parent_id) : nlohmann::json()},
+                          {"score", *r.score}, {"error", *r.error}, {"density", *r.density},
+                          {"score_std", r.score_std.value_or(0.0)}, {"mutation", r.mutation}, {"message", r.message}};
+  };
+  j["best"] = best ? candidate_json(*best) : nlohmann::json();
+  j["seed"] = !rows.empty() && rows[0].status == "evaluated" ? candidate_json(rows[0]) : nlohmann::json();
+  if (best) {
+    const std::string adrs = adrs_command_name(), id = std::to_string(best->id);
+    j["inspect"] = {adrs + " show " + run_dir + " " + id + " --diff", adrs + " lineage " + run_dir + " " + id,
+                    adrs + " replay " + run_dir + " " + id, adrs + " export " + run_dir + " " + id + " -o best_masker.cpp",
+                    adrs + " best " + run_dir + " --top 10"};
+  }
+  j["report"] = adrs_command_name() + " report " + run_dir;
+  j["best_baseline"] = best_scored_baseline(run_dir);
+  if (best && !j["best_baseline"].is_null())
+    j["gap_to_best_baseline"] = *best->score - j["best_baseline"]["score"].get<double>();
+  *out = j;
+  return Status::Ok();
+}
+
+void print_run_summary(const nlohmann::json& j) {
+  const auto& c = j["candidates"];
+  std::printf("run %s: %s, %lld of %lld candidates finished in %.0f s (%.1f per minute)\n", j["run_dir"].get<std::string>().c_str(),
+              j["status"].get<std::string>().c_str(), static_cast<long long>(c["finished"].get<int64_t>()),
+              static_cast<long long>(c["budget"].get<int64_t>()), j["elapsed_s"].get<double>(), c["per_minute"].get<double>());
+  std::printf("  %s\n", j["explanation"].get<std::string>().c_str());
+  std::string statuses, failures;
+  for (const auto& [k, v] : c["by_status"].items()) statuses += (statuses.empty() ? "" : ", ") + k + " " + std::to_string(v.get<int64_t>());
+  for (const auto& [k, v] : c["failures_by_reason"].items()) failures += (failures.empty() ? "" : ", ") + k + " " + std::to_string(v.get<int64_t>());
+  std::printf("  candidates: %s\n", statuses.c_str());
+  if (!failures.empty()) std::printf("  failed or filtered by reason: %s\n", failures.c_str());
+  if (j["cost_usd"].get<double>() > 0) std::printf("  proposer cost: $%.4f\n", j["cost_usd"].get<double>());
+  if (j["best"].is_null()) {
+    std::printf("\nno candidate evaluated successfully yet\n");
+    return;
+  }
+  Table table({"", "id", "generation", "island", "score", "error", "density"});
+  auto add = [&](const char* label, const nlohmann::json& b) {
+    if (b.is_null()) return;
+    table.add_row({label, std::to_string(b["id"].get<int64_t>()), std::to_string(b["generation"].get<int>()),
+                   std::to_string(b["island"].get<int>()), format("%.6f", b["score"].get<double>()),
+                   format("%.6f", b["error"].get<double>()), format("%.4f", b["density"].get<double>())});
+  };
+  add("seed", j["seed"]);
+  add("best", j["best"]);
+  std::printf("\n%s\n", table.render("  ").c_str());
+  std::printf("workload %s, target density %.3g\n", j["workload"].get<std::string>().c_str(), j["target_density"].get<double>());
+  if (const nlohmann::json& b = j["best_baseline"]; !b.is_null()) {
+    const double gap = j["gap_to_best_baseline"].get<double>();
+    std::printf("best baseline at this setting (scored by the last report): %s, score %.6f; the best candidate is %.6f %s\n",
+                b["baseline"].get<std::string>().c_str(), b["score"].get<double>(), std::abs(gap), gap >= 0 ? "ahead" : "behind");
+  }
+  std::printf("\nthe whole run at a glance, beside the baselines: %s\n", j["report"].get<std::string>().c_str());
+  std::printf("\ninspect the best candidate:\n");
+  for (const auto& line : j["inspect"]) std::printf("  %s\n", line.get<std::string>().c_str());
+}
+
+}  // namespace adrs
