@@ -28,4 +28,7 @@ void large_candidates(const LargeOptions& options, nlohmann::json* out);
 // Evaluator::Create and two evaluate_source() calls of `masker_path` on `preset`, device cuda.
 void end_to_end(const std::string& preset, const std::vector<std::string>& masker_paths, nlohmann::json* out);
 
+// Scoring throughput over 1, 2, 4, ... GPUs (up to max_gpus and the visible ones) on `preset`.
+void scoring_scaling(const std::string& preset, int max_gpus, int calls_per_gpu, nlohmann::json* out);
+
 }  // namespace adrs::bench

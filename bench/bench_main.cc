@@ -2,6 +2,7 @@
 // bench/torch_reference.py, against an eager PyTorch evaluation of the same data.
 //   adrs-bench [--sizes 2048,4096,...] [--head-dims 64,128,256] [--skip-kernels] [--skip-large] [--layers N]
 //              [--dump DIR] [--json FILE] [--e2e PRESET --masker FILE[,FILE...]]
+//              [--scaling PRESET [--scaling-gpus N]]   (scoring throughput over 1, 2, 4.. GPUs)
 // See docs/PERFORMANCE.md for the commands the recorded numbers came from.
 #include <algorithm>
 #include <cstdio>
@@ -20,6 +21,8 @@ int main(int argc, char** argv) {
   std::vector<int> sizes{2048, 4096, 8192, 16384, 32768}, head_dims{128};
   bool kernels = true, large = true;
   LargeOptions large_options;
+  std::string scaling_preset;
+  int scaling_gpus = 8;
   std::string json_path, e2e_preset, maskers = "masker_template/evolve_masker.cpp,masker_template/baselines/oracle_topk.cpp";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -45,6 +48,10 @@ int main(int argc, char** argv) {
       large_options.dump_dir = value();
     } else if (arg == "--e2e") {
       e2e_preset = value();
+    } else if (arg == "--scaling") {
+      scaling_preset = value();
+    } else if (arg == "--scaling-gpus") {
+      scaling_gpus = std::atoi(value().c_str());
     } else if (arg == "--masker") {
       maskers = value();
     } else if (arg == "--json") {
@@ -84,6 +91,7 @@ int main(int argc, char** argv) {
     }
     end_to_end(e2e_preset, paths, &report);
   }
+  if (!scaling_preset.empty()) scoring_scaling(scaling_preset, scaling_gpus, 200, &report);
   if (!json_path.empty()) std::ofstream(json_path) << report.dump(1) << "\n";
   return 0;
 }

@@ -31,7 +31,9 @@ struct RowErrors {
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual std::string name() const = 0;
+  virtual std::string name() const = 0;  // "cpu" or "cuda"
+  // Which device: "cpu", "cuda:0", "cuda:1", ... (per-device counts, logs).
+  virtual std::string label() const { return name(); }
   virtual const Reference& reference() const = 0;
   // `selections` must be validated and canonical (sorted, merged). An error means the backend
   // itself failed (a device fault, memory): the candidate was not scored.

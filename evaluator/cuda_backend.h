@@ -22,6 +22,9 @@ struct CudaBackendOptions {
   // fp64 accumulation keeps the metrics within 1e-5 of the CPU backend's double arithmetic;
   // fp32 is the faster kernel variant the benchmark also measures.
   bool fp64_accumulation = true;
+  // The CUDA device (index as the runtime numbers them) that holds this backend's copy of the
+  // workload and runs its kernels; every call selects it first, from whichever thread calls.
+  int device = 0;
 };
 
 // What the last sparse_errors() call cost (for benchmarks).
@@ -44,6 +47,12 @@ inline bool cuda_backend_built() {
 #ifdef ADRS_HAVE_CUDA
 // Ok when a CUDA device can be used; otherwise a one-line reason (no device, driver error).
 Status cuda_device_status();
+
+// How many CUDA devices this process sees (0 when none or no driver).
+int cuda_device_count();
+
+// Makes `device` current for the calling thread (a device generator or a backend runs on it).
+Status select_cuda_device(int device);
 
 // Uploads `workload` and runs the reference pass. `workload` must outlive the backend.
 Status make_cuda_backend(const Workload& workload, const CudaBackendOptions& options,

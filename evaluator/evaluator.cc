@@ -137,22 +137,37 @@ EvalResult classify_worker_end(const ProcessResult& run, bool ready, const std::
   return r;
 }
 
-// --device cpu: the CPU backend. cuda: the CUDA backend or a one-line reason why not. auto: CUDA
-// when this build has it and a device is present, else the CPU backend.
-Status make_backend(const EvalOptions& options, const Workload& workload, std::unique_ptr<Backend>* out) {
+// --device cpu: the CPU backend. cuda: a CUDA backend per GPU of options.gpus (or GPU 0), or a
+// one-line reason why not. auto: CUDA when this build has it and a device is present, else the CPU.
+Status make_backends(const EvalOptions& options, const Workload& workload, std::vector<std::unique_ptr<Backend>>* out) {
+  out->clear();
   if (options.device != Device::kCpu) {
 #ifdef ADRS_HAVE_CUDA
     Status s = cuda_device_status();
-    if (s.ok()) s = make_cuda_backend(workload, CudaBackendOptions{}, out);
+    const std::vector<int> gpus = options.gpus.empty() ? std::vector<int>{0} : options.gpus;
+    for (size_t i = 0; s.ok() && i < gpus.size(); ++i) {
+      CudaBackendOptions cuda;
+      cuda.device = gpus[i];
+      std::unique_ptr<Backend> backend;
+      s = make_cuda_backend(workload, cuda, &backend);
+      if (!s.ok() && gpus.size() > 1) s = Status::Error("GPU " + std::to_string(gpus[i]) + ": " + s.message());
+      if (s.ok()) out->push_back(std::move(backend));
+    }
     if (s.ok()) return s;
-    if (options.device == Device::kCuda) return Status::Error("--device cuda: " + s.message() + "; use --device cpu or auto");
+    out->clear();
+    if (options.device == Device::kCuda || !options.gpus.empty())
+      return Status::Error("--device cuda: " + s.message() + "; use --device cpu or auto");
     if (cuda_device_status().ok()) spdlog::warn("CUDA backend unavailable ({}); using the CPU backend", s.message());
 #else
     if (options.device == Device::kCuda)
       return Status::Error("--device cuda: this adrs was built without CUDA (nvcc was not found when it was built); use --device cpu or auto");
+    if (!options.gpus.empty())
+      return Status::Error("evaluation.devices names GPUs, but this adrs was built without CUDA; leave devices out or use a CUDA build");
 #endif
+  } else if (!options.gpus.empty()) {
+    return Status::Error("evaluation.devices names GPUs but evaluation.device is cpu; use --device cuda or auto");
   }
-  *out = make_cpu_backend(workload, options.threads);
+  out->push_back(make_cpu_backend(workload, options.threads));
   return Status::Ok();
 }
 
@@ -163,6 +178,8 @@ Status build_workload(const EvalOptions& options, Workload* out) {
   const uint64_t* secret = options.value_secret ? &*options.value_secret : nullptr;
 #ifdef ADRS_HAVE_CUDA
   if (preset && preset->gpu_sized && options.device != Device::kCpu && cuda_device_status().ok()) {
+    if (!options.gpus.empty())
+      if (Status s = select_cuda_device(options.gpus[0]); !s.ok()) return s;
     SyntheticPreset p;
     if (Status s = with_value_secret(*preset, secret, &p); !s.ok()) return s;
     return make_synthetic_workload_on_device(p, out);
@@ -186,13 +203,15 @@ Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>*
   e->options_ = options;
   if (e->options_.cache_dir.empty()) e->options_.cache_dir = default_cache_dir();
   if (Status s = build_workload(options, &e->workload_); !s.ok()) return s;
-  if (Status s = make_backend(options, e->workload_, &e->backend_); !s.ok()) return s;
+  std::vector<std::unique_ptr<Backend>> backends;
+  if (Status s = make_backends(options, e->workload_, &backends); !s.ok()) return s;
+  for (auto& b : backends) e->backends_.push_back(Slot{std::move(b)});
   remove_stale_eval_dirs();
   remove_stale_jail_cgroups();
   e->scratch_dir_ = make_temp_dir(temp_root(), "adrs-eval-" + std::to_string(::getpid()) + "-");
   if (e->scratch_dir_.empty()) return Status::Error("cannot create a temporary directory (is /tmp full? set TMPDIR)");
   const std::string input_path = e->scratch_dir_ + "/workload.bin";
-  const Reference& ref = e->backend_->reference();
+  const Reference& ref = e->backend().reference();
   if (Status s = write_worker_input(e->workload_, options.hide_scores ? nullptr : ref.scores.data(),
                                     options.expose_values, input_path);
       !s.ok())
@@ -322,13 +341,22 @@ EvalResult Evaluator::evaluate_selections(const Selections& selections) {
     return result;
   }
   RowErrors errors;
-  if (Status s = backend_->sparse_errors(canonical, &errors); !s.ok()) {
+  const size_t slot = acquire_backend();
+  Backend& backend = *backends_[slot].backend;
+  Status scored;
+  {
+    std::lock_guard lock(*backends_[slot].lock);
+    scored = backend.sparse_errors(canonical, &errors);
+  }
+  release_backend(slot);
+  if (!scored.ok()) {
     result.status = EvalStatus::kInternalError;
-    result.message = "scoring failed on the " + backend_->name() + " backend: " + s.message() +
+    result.message = "scoring failed on the " + backend.label() + " backend: " + scored.message() +
                      " (the candidate was not scored; `--device cpu` avoids the GPU)";
     return result;
   }
-  result.metrics = compute_metrics(workload_, backend_->reference(), canonical, errors, options_.target_density);
+  result.device = backend.label();
+  result.metrics = compute_metrics(workload_, backend.reference(), canonical, errors, options_.target_density);
   // A number that is not finite would sort anywhere in the population: the candidate is invalid.
   for (double value : {result.metrics.score, result.metrics.error, result.metrics.density, result.metrics.penalty})
     if (!std::isfinite(value)) {
@@ -341,6 +369,39 @@ EvalResult Evaluator::evaluate_selections(const Selections& selections) {
   result.status = EvalStatus::kOk;
   result.metrics_s = seconds_since(start);
   return result;
+}
+
+size_t Evaluator::acquire_backend() {
+  std::lock_guard lock(dispatch_mutex_);
+  size_t best = 0;
+  for (size_t i = 1; i < backends_.size(); ++i)
+    if (backends_[i].busy < backends_[best].busy) best = i;
+  ++backends_[best].busy;
+  return best;
+}
+
+void Evaluator::release_backend(size_t index) {
+  std::lock_guard lock(dispatch_mutex_);
+  --backends_[index].busy;
+  ++backends_[index].scored;
+}
+
+std::vector<std::string> Evaluator::device_labels() const {
+  std::vector<std::string> out;
+  for (const Slot& s : backends_) out.push_back(s.backend->label());
+  return out;
+}
+
+std::vector<int64_t> Evaluator::device_counts() const {
+  std::lock_guard lock(dispatch_mutex_);
+  std::vector<int64_t> out;
+  for (const Slot& s : backends_) out.push_back(s.scored);
+  return out;
+}
+
+void Evaluator::replace_backend(std::unique_ptr<Backend> backend) {
+  backends_.clear();
+  backends_.push_back(Slot{std::move(backend)});
 }
 
 nlohmann::json result_to_json(const EvalResult& result, const Evaluator& evaluator) {

@@ -9,8 +9,10 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +53,9 @@ struct EvalOptions {
   int threads = 0;              // worker and backend threads; 0: all hardware threads
   long memory_mb = 4096;        // worker address-space limit beyond the mapped workload
   Device device = Device::kAuto;
+  // CUDA devices to score on (device cuda or auto): one backend each, each holding its own copy
+  // of the workload and reference on its GPU; a candidate goes to the least busy one. Empty: 0.
+  std::vector<int> gpus;
   bool expose_values = false;   // give maskers the values (hidden by default)
   bool hide_scores = false;     // withhold the oracle scores
   std::string cache_dir;        // "" : default_cache_dir()
@@ -66,6 +71,7 @@ struct EvalResult {
   std::string sandbox;          // what confined the worker ("user+network namespace, ...")
   bool compile_cached = false;
   double compile_s = 0.0, worker_s = 0.0, metrics_s = 0.0;
+  std::string device;           // the backend that scored it: "cpu", "cuda:0", ... ("" : not scored)
   bool ok() const { return status == EvalStatus::kOk; }
 };
 
@@ -82,15 +88,31 @@ class Evaluator {
 
   const Workload& workload() const { return workload_; }
   const EvalOptions& options() const { return options_; }
-  const Backend& backend() const { return *backend_; }
+  const Backend& backend() const { return *backends_[0].backend; }
+  // The devices scoring ("cpu", or "cuda:0", "cuda:2", ...) and how many candidates each scored.
+  std::vector<std::string> device_labels() const;
+  std::vector<int64_t> device_counts() const;
+  int gpu_count() const { return backend().name() == "cpu" ? 0 : static_cast<int>(backends_.size()); }
   // Swaps in another backend for the same workload (tests: a backend that fails).
-  void replace_backend(std::unique_ptr<Backend> backend) { backend_ = std::move(backend); }
+  void replace_backend(std::unique_ptr<Backend> backend);
 
  private:
   Evaluator() = default;
   EvalOptions options_;
+  // One per device. A backend scores one candidate at a time (its buffers are reused); `busy`
+  // counts the candidates waiting for or holding it, so dispatch can pick the least busy.
+  struct Slot {
+    std::unique_ptr<Backend> backend;
+    std::unique_ptr<std::mutex> lock = std::make_unique<std::mutex>();
+    int busy = 0;
+    int64_t scored = 0;
+  };
+  size_t acquire_backend();
+  void release_backend(size_t index);
+
   Workload workload_;
-  std::unique_ptr<Backend> backend_;
+  std::vector<Slot> backends_;
+  mutable std::mutex dispatch_mutex_;
   std::string scratch_dir_;   // private temporary directory, removed with the evaluator
   int input_fd_ = -1;         // the worker input inside scratch_dir_, read-only
   int64_t input_bytes_ = 0;

@@ -68,8 +68,9 @@ Status upload_converted(const float* host, int64_t count, KvType type, void* dev
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(const Workload& w) : w_(w) {}
+  CudaBackend(const Workload& w, int device) : w_(w), device_(device) {}
   ~CudaBackend() override {
+    cudaSetDevice(device_);  // the streams, events and buffers below belong to it
     if (copy_stream_) cudaStreamDestroy(copy_stream_);
     if (compute_stream_) cudaStreamDestroy(compute_stream_);
     for (cudaEvent_t e : {start_, stop_}) if (e) cudaEventDestroy(e);
@@ -81,24 +82,25 @@ class CudaBackend final : public Backend {
                            " (workload '" + w_.name + "' has " + std::to_string(w_.head_dim) + "); use --device cpu");
     if (!w_.has_values()) return Status::Error("the CUDA backend needs the workload's values");
     acc_ = options.fp64_accumulation ? AccType::kF64 : AccType::kF32;
+    if (Status s = cuda_check(cudaSetDevice(device_), "cudaSetDevice"); !s.ok()) return s;
     if (Status s = cuda_check(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking), "stream"); !s.ok()) return s;
     if (Status s = cuda_check(cudaStreamCreateWithFlags(&compute_stream_, cudaStreamNonBlocking), "stream"); !s.ok()) return s;
     if (Status s = cuda_check(cudaEventCreate(&start_), "event"); !s.ok()) return s;
     if (Status s = cuda_check(cudaEventCreate(&stop_), "event"); !s.ok()) return s;
-    int device = 0;
-    cudaGetDevice(&device);
-    if (Status s = cuda_check(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device), "device query"); !s.ok())
+    if (Status s = cuda_check(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_), "device query"); !s.ok())
       return s;
     if (Status s = upload_workload(options.storage); !s.ok()) return s;
     return compute_reference();
   }
 
   std::string name() const override { return "cuda"; }
+  std::string label() const override { return "cuda:" + std::to_string(device_); }
   const Reference& reference() const override { return ref_; }
   const CudaTimings& timings() const { return timings_; }
 
   Status sparse_errors(const Selections& sel, RowErrors* out) override {
     const auto start = std::chrono::steady_clock::now();
+    if (Status s = cuda_check(cudaSetDevice(device_), "cudaSetDevice"); !s.ok()) return s;
     const int64_t rows = w_.num_rows();
     if (sel.num_rows() != rows) return Status::Error("selections have the wrong number of rows");
     const int64_t entries = sel.offsets.back();
@@ -268,6 +270,7 @@ class CudaBackend final : public Backend {
   }
 
   const Workload& w_;
+  int device_ = 0;
   AccType acc_ = AccType::kF64;
   int sm_count_ = 1;
   cudaStream_t copy_stream_ = nullptr, compute_stream_ = nullptr;
@@ -309,9 +312,19 @@ Status cuda_device_status() {
   return Status::Ok();
 }
 
+int cuda_device_count() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+}
+
+Status select_cuda_device(int device) { return cuda_check(cudaSetDevice(device), "cudaSetDevice"); }
+
 Status make_cuda_backend(const Workload& workload, const CudaBackendOptions& options, std::unique_ptr<Backend>* out) {
   if (Status s = cuda_device_status(); !s.ok()) return s;
-  auto backend = std::make_unique<CudaBackend>(workload);
+  if (options.device < 0 || options.device >= cuda_device_count())
+    return Status::Error("no CUDA device " + std::to_string(options.device) + " (this machine shows " +
+                         std::to_string(cuda_device_count()) + "); see evaluation.devices");
+  auto backend = std::make_unique<CudaBackend>(workload, options.device);
   if (Status s = backend->init(options); !s.ok()) return s;
   *out = std::move(backend);
   return Status::Ok();

@@ -16,6 +16,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   chromium               # headless browser: the test of adrs report's page
+  slurm-wlm munge        # the Slurm executor's test starts a one-node cluster (skipped without them)
 )
 
 missing=()

@@ -124,8 +124,8 @@ TEST_F(RunCliTest, BadRunDirectoriesAndConfigsGetClearErrors) {
   out = run_adrs("run --config " + dir_ + "/typo.toml --runs-dir " + dir_);
   EXPECT_EQ(out.exit_code, 2);
   EXPECT_NE(out.err.find("unknown key search.islandz"), std::string::npos) << out.err;
-  out = run_adrs(small("c", 4) + " --parallel 0");
-  EXPECT_NE(out.err.find("search.parallel must be in 1..256"), std::string::npos) << out.err;
+  out = run_adrs(small("c", 4) + " --parallel 257");
+  EXPECT_NE(out.err.find("search.parallel must be in 0..256"), std::string::npos) << out.err;
 }
 
 // The seed is compiled and scored before the run directory exists: a seed that fails leaves no

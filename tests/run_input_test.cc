@@ -64,7 +64,10 @@ TEST_F(RunInputTest, NumbersOutOfRangeAreErrorsNeverWrappedOrClamped) {
   expect_refused("--name n --parallel ' 2'", "is not an integer");
   expect_refused("--name n --timeout-s 1e400", "out of range");
   expect_refused("--name n --timeout-s inf", "out of range");
-  expect_refused("--name n --parallel 0", "search.parallel must be in 1..256");
+  expect_refused("--name n --parallel 257", "search.parallel must be in 0..256");
+  expect_refused("--name n --schedule fast", "search.schedule must be deterministic or async");
+  expect_refused("--name n --devices 0,x", "is not a GPU index");
+  expect_refused("--name n --devices 1,1", "names GPU 1 twice");
   expect_refused("--name n --eval-seeds 65", "evaluation.eval_seeds must be in 1..64");
 }
 

@@ -32,4 +32,7 @@ CommandRunner add_export_command(CLI::App& app);
 // adrs report RUN: an HTML page of a run (driver/cli/report_command.cc).
 CommandRunner add_report_command(CLI::App& app);
 
+// adrs eval-task DIR: one evaluation task of the Slurm executor, run on a node (internal).
+CommandRunner add_eval_task_command(CLI::App& app);
+
 }  // namespace adrs

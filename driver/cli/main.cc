@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   add(adrs::add_replay_command(app));
   add(adrs::add_export_command(app));
   add(adrs::add_report_command(app));
+  add(adrs::add_eval_task_command(app));
   std::string names;
   bool known = false;
   for (const CLI::App* command : app.get_subcommands({})) {

@@ -16,6 +16,7 @@
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
 #include "driver/run/run_create.h"
+#include "driver/run/executor.h"
 #include "driver/run/run_loop.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
@@ -103,6 +104,9 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
     std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), s.message().c_str());
     return 1;
   }
+  std::unique_ptr<Executor> executor;
+  if (Status s = make_executor(config, run_dir, &db, &executor); !s.ok()) return fail(command, s.message());
+  evaluators.executor = executor.get();
   std::unique_ptr<Proposer> proposer;
   if (Status s = make_proposer(config, db, &proposer); !s.ok()) return fail(command, s.message());
   OfflineProposer tuner;
@@ -110,19 +114,25 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
   options.interrupt = &install_interrupt_handler();
   options.live_status = !args.json && !args.quiet && ::isatty(2);
   options.quiet = args.quiet;
-  const std::string backend = evaluators.per_seed.front()->backend().name();  // what --device auto chose
-  Status started = db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""}});
+  std::string backend;  // what --device auto chose, one entry per GPU
+  for (const std::string& label : evaluators.per_seed.front()->device_labels()) backend += (backend.empty() ? "" : ", ") + label;
+  Status started = db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""},
+                                  {"scoring_devices", backend}});
   if (started.ok())
     started = db.add_event(command, "adrs " + std::string(kAdrsVersion) + ", pid " + std::to_string(::getpid()) + ", proposer " +
-                                        proposer->describe() + ", scored on " + backend);
+                                        proposer->describe() + ", scored on " + backend + ", executor " + executor->describe());
   if (!started.ok()) {
     std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), started.message().c_str());
     return 1;
   }
   if (!args.json && !args.quiet)
-    spdlog::info("{} {}: workload {} scored on {}, target density {}, proposer {}, parallel {}, budget {} candidates", command,
-                 run_dir, config.workload, backend, config.target_density, proposer->describe(), config.parallel,
+  {
+    const int workers = resolve_eval_workers(config, evaluators.devices());
+    spdlog::info("{} {}: workload {} scored on {}, target density {}, proposer {}, schedule {}, parallel {}, {} evaluations at once, "
+                 "budget {} candidates", command, run_dir, config.workload, backend, config.target_density, proposer->describe(),
+                 config.schedule, resolve_parallel(config, workers), config.async() ? workers : resolve_parallel(config, workers),
                  config.max_candidates);
+  }
   LoopResult result = run_loop(config, db, *proposer, &tuner, evaluators, options);
   // A fault (disk full, a database error) is never recorded as an interruption: the reserve is
   // given back first, so the stop record fits on a full disk.

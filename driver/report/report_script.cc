@@ -97,6 +97,9 @@ function drawHeader() {
     ["best baseline", baselineBest ? `${baselineBest.baseline}: score ${fmt(baselineBest.score, 6)}` : "not scored"],
     ["gap to the best baseline", best && baselineBest ? `${fmt(best.score - baselineBest.score, 6)} (${best.score >= baselineBest.score ? "ahead" : "behind"})` : "-"],
     ["elapsed", `${fmt(run.elapsed_s, 0)} s`], ["cost", `$${fmt(run.cost_usd, 2)}`], ["adrs", run.adrs_version],
+    ["schedule", run.schedule || "deterministic"],
+    ["scored on", `${run.devices || "-"}` + (run.scored_by_device && Object.keys(run.scored_by_device).length
+      ? " (" + Object.entries(run.scored_by_device).map(([d, n]) => `${d}: ${n}`).join(", ") + ")" : "")],
   ];
   for (const [k, v] of rows) { const d = el("div", {}, facts); el("span", {}, d, k + ": "); d.appendChild(document.createTextNode(String(v))); }
   document.getElementById("explanation").textContent = run.explanation || "";

@@ -5,6 +5,8 @@
 #include <optional>
 #include <thread>
 
+#include "driver/run/executor.h"
+#include "evaluator/cuda_backend.h"
 #include "util/hash.h"
 
 namespace adrs {
@@ -103,6 +105,19 @@ Status make_run_evaluators(const RunConfig& config, const std::string& cache_dir
   base.memory_mb = config.memory_mb;
   base.device = device_of(config.device);
   base.cache_dir = cache_dir;
+  if (!config.devices.empty()) {
+    if (base.device == Device::kCpu)
+      return Status::Error("evaluation.devices names GPUs but evaluation.device is cpu; use --device cuda or auto");
+#ifdef ADRS_HAVE_CUDA
+    const int visible = cuda_device_count();
+#else
+    const int visible = 0;
+#endif
+    if (visible == 0)
+      return Status::Error("evaluation.devices = " + config.devices + ", but no CUDA device is visible" +
+                           (cuda_backend_built() ? "" : " (this adrs was built without CUDA)") + "; leave devices out or use --device cpu");
+    if (Status s = parse_devices(config.devices, visible, &base.gpus); !s.ok()) return s;
+  }
   out->per_seed.clear();
   for (int s = 0; s < config.eval_seeds; ++s) {
     EvalOptions options = base;
@@ -178,6 +193,7 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
     const auto start = Clock::now();
     Proposal p = proposer->propose(request, *c.cancel);
     row->proposal_s = since(start);
+    if (c.proposal_done) c.proposal_done();
     if (p.status == Proposal::Status::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
     row->mutation = mutation_kind_name(p.kind);
     row->cost_usd += p.cost_usd;
@@ -203,13 +219,23 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
     }
     row->source = p.source;
     row->source_hash = hex64(hash64(normalize_source(p.source)));
-    // Whether this is a duplicate must not depend on timing: every earlier candidate's proposal
-    // (in flight beside this one) is known before the lookup, so a run and its resume agree.
-    while (c.db->proposal_pending_before(row->id)) {
-      if (c.cancel->load()) return StepOutcome::kAbandoned;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Deterministic schedule: whether this is a duplicate must not depend on timing, so every
+    // earlier candidate's proposal (in flight beside this one) is known before the lookup, and a
+    // run and its resume agree. Asynchronous: the first proposal stored keeps the source; the
+    // lookup and the write happen under one lock so two twins never both count as originals.
+    std::unique_lock<std::mutex> dedup_lock;
+    std::optional<int64_t> earlier;
+    if (c.dedup_mutex) {
+      dedup_lock = std::unique_lock(*c.dedup_mutex);
+      earlier = c.db->find_by_hash_other(row->source_hash, row->id);
+    } else {
+      while (c.db->proposal_pending_before(row->id)) {
+        if (c.cancel->load()) return StepOutcome::kAbandoned;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      earlier = c.db->find_by_hash(row->source_hash, row->id);
     }
-    if (auto earlier = c.db->find_by_hash(row->source_hash, row->id)) {
+    if (earlier) {
       row->status = "duplicate";
       row->duplicate_of = *earlier;
       row->message = "same normalized source as candidate " + std::to_string(*earlier) + " (" + row->message + ")";
@@ -221,10 +247,19 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
       *fault = s;
       return StepOutcome::kFault;
     }
+    if (dedup_lock.owns_lock()) dedup_lock.unlock();
     if (row->status == "duplicate") return StepOutcome::kDone;
   }
-  // status "proposed": compile and evaluate. The attempt counter is written first, so a kill during
-  // evaluation is visible (resume redoes the evaluation; the row still gets one result).
+  // status "proposed": compile and evaluate, in an evaluation slot when the schedule has them.
+  if (c.eval_slots && !c.eval_slots->acquire(*c.cancel)) return StepOutcome::kAbandoned;
+  struct SlotRelease {
+    EvalSlots* slots;
+    ~SlotRelease() {
+      if (slots) slots->release();
+    }
+  } slot_release{c.eval_slots};
+  // The attempt counter is written first, so a kill during evaluation is visible (resume redoes
+  // the evaluation; the row still gets one result).
   ++row->attempts;
   if (Status s = timed_update(*c.db, row); !s.ok()) {
     *fault = s;
@@ -233,7 +268,8 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
   // One evaluation of the candidate: its timings go to the row; a cancel or a fault of the
   // harness (not of the candidate) ends the step with that outcome.
   auto evaluate = [&](Evaluator& evaluator, EvalResult* r) -> std::optional<StepOutcome> {
-    *r = evaluator.evaluate_source(row->source, c.cancel);
+    *r = c.evaluators->executor ? c.evaluators->executor->evaluate(evaluator, row->source, id, c.cancel)
+                                : evaluator.evaluate_source(row->source, c.cancel);
     if (r->status == EvalStatus::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
     if (harness_fault(*r)) {
       *fault = Status::Error("candidate " + std::to_string(id) + ": " + r->message);
@@ -272,6 +308,7 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
         break;
       }
       seeds.push_back(evaluator->options().seed);
+      if (row->device.empty()) row->device = r.device;
       results.push_back(std::move(r));
     }
     if (row->status == "proposed") {

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "driver/propose/proposer.h"
@@ -15,9 +18,41 @@
 namespace adrs {
 
 // The evaluators of a run: one per evaluation seed, plus the cascade's stage-1 evaluator.
+class Executor;
+
 struct RunEvaluators {
   std::vector<std::unique_ptr<Evaluator>> per_seed;
   std::unique_ptr<Evaluator> stage1;  // null without a cascade
+  Executor* executor = nullptr;       // where evaluations run (driver/run/executor.h); null: here
+  int devices() const { return per_seed.empty() ? 0 : per_seed[0]->gpu_count(); }
+};
+
+// Evaluation slots of the asynchronous schedule: at most `count` candidates compile and evaluate
+// at once. Acquire gives up (false) when `cancel` is set.
+class EvalSlots {
+ public:
+  explicit EvalSlots(int count) : free_(count) {}
+  bool acquire(const std::atomic<bool>& cancel) {
+    std::unique_lock lock(mutex_);
+    while (free_ == 0) {
+      if (cancel.load()) return false;
+      cv_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    --free_;
+    return true;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      ++free_;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int free_;
 };
 Status make_run_evaluators(const RunConfig& config, const std::string& cache_dir, RunEvaluators* out);
 
@@ -28,6 +63,11 @@ struct StepContext {
   Proposer* tuner = nullptr;  // the offline proposer, for tune_constants choices
   RunEvaluators* evaluators = nullptr;
   const std::atomic<bool>* cancel = nullptr;
+  // Asynchronous schedule only (null otherwise): duplicates are decided under this lock against
+  // every proposal stored so far (first come, first kept), and evaluations take a slot.
+  std::mutex* dedup_mutex = nullptr;
+  EvalSlots* eval_slots = nullptr;
+  std::function<void()> proposal_done;  // called once the proposer has answered (or was not needed)
 };
 
 enum class StepOutcome {

@@ -138,11 +138,14 @@ const std::vector<ConfigKey>& config_keys() {
       integer_key("evaluation", "eval_threads", &C::eval_threads, "Threads per masker worker", true),
       integer_key("evaluation", "memory_mb", &C::memory_mb, "Memory limit of a masker worker, MiB", true),
       text_key("evaluation", "device", &C::device, "Evaluator backend: cpu, cuda or auto", false),
+      text_key("evaluation", "devices", &C::devices, "GPUs to score on: all, or a list such as 0,2 (default: the first)", true),
+      integer_key("evaluation", "eval_workers", &C::eval_workers, "Evaluations at once (0: one per core, enough for every GPU)", true),
       text_key("evaluation", "cache_dir", &C::cache_dir, "Compile cache of the run (default: <run dir>/cache)", true),
       bool_key("evaluation", "cascade", &C::cascade, "Score on cascade_workload first; go on only when close to the best", false),
       text_key("evaluation", "cascade_workload", &C::cascade_workload, "Stage-1 workload of the cascade", false),
       real_key("evaluation", "cascade_margin", &C::cascade_margin, "Stage-1 score margin below the island's best that still goes on", false),
       integer_key("search", "parallel", &C::parallel, "Candidates in flight at once", true),
+      text_key("search", "schedule", &C::schedule, "deterministic (resume repeats every choice) or async (no idle slots)", false),
       integer_key("search", "islands", &C::islands, "Number of islands", false),
       integer_key("search", "migration_interval", &C::migration_interval, "Candidates between island migrations (0: never)", false),
       integer_key("search", "grid_bins", &C::grid_bins, "MAP-Elites bins per feature", false),
@@ -157,6 +160,18 @@ const std::vector<ConfigKey>& config_keys() {
       text_key("proposer", "proposer", &C::proposer, "Proposer: offline (no network) or llm", false),
       bool_key("proposer", "tune_constants", &C::tune_constants, "LLM runs: tune the constants of good candidates offline too", false),
       real_key("proposer", "tune_ratio", &C::tune_ratio, "Share of proposals given to the constant tuner (with tune_constants)", false),
+      text_key("executor", "kind", &C::executor, "Where evaluations run: local or slurm", true),
+      text_key("executor", "partition", &C::partition, "Slurm partition (--partition)", true),
+      text_key("executor", "account", &C::account, "Slurm account (--account)", true),
+      text_key("executor", "gres", &C::gres, "Slurm generic resources per task, e.g. gpu:1 (--gres)", true),
+      integer_key("executor", "gpus_per_task", &C::gpus_per_task, "Slurm --gpus-per-task (0: not passed)", true),
+      integer_key("executor", "cpus_per_task", &C::cpus_per_task, "Slurm --cpus-per-task", true),
+      text_key("executor", "time_limit", &C::time_limit, "Slurm --time of one evaluation task", true),
+      integer_key("executor", "max_tasks", &C::max_tasks, "Slurm tasks queued or running at once", true),
+      integer_key("executor", "max_retries", &C::max_retries, "Resubmissions of a lost Slurm task before the run stops", true),
+      text_key("executor", "sbatch_args", &C::sbatch_args, "Extra sbatch arguments (outside an allocation)", true),
+      text_key("executor", "srun_args", &C::srun_args, "Extra srun arguments (inside an allocation)", true),
+      real_key("executor", "poll_s", &C::poll_s, "Seconds between checks of a Slurm task", true),
       integer_key("stop", "max_candidates", &C::max_candidates, "Stop after this many candidates (the seed included)", true),
       real_key("stop", "max_wall_s", &C::max_wall_s, "Stop after this many seconds of running (0: no limit)", true),
       real_key("stop", "target_score", &C::target_score, "Stop when the best score reaches this ('none': never)", true),
@@ -176,7 +191,14 @@ Status RunConfig::validate() const {
   if (memory_mb < 64) return bad("evaluation.memory_mb must be >= 64");
   if (device != "cpu" && device != "cuda" && device != "auto") return bad("evaluation.device must be cpu, cuda or auto");
   if (!(cascade_margin >= 0)) return bad("evaluation.cascade_margin must be >= 0");
-  if (parallel < 1 || parallel > 256) return bad("search.parallel must be in 1..256");
+  if (parallel < 0 || parallel > 256) return bad("search.parallel must be in 0..256 (0: enough for every evaluation slot)");
+  if (executor != "local" && executor != "slurm") return bad("executor.kind must be local or slurm");
+  if (max_tasks < 1 || max_retries < 0 || cpus_per_task < 1 || gpus_per_task < 0 || !(poll_s >= 0.05))
+    return bad("executor: max_tasks and cpus_per_task must be >= 1, max_retries and gpus_per_task >= 0, poll_s >= 0.05");
+  if (schedule != "deterministic" && schedule != "async") return bad("search.schedule must be deterministic or async");
+  if (eval_workers < 0 || eval_workers > 1024) return bad("evaluation.eval_workers must be in 0..1024 (0: automatic)");
+  std::vector<int> device_ids;  // which exist is known only when the backends are made
+  if (Status s = parse_devices(devices, 1 << 20, &device_ids); !s.ok()) return bad(s.message());
   if (islands < 1 || islands > 64) return bad("search.islands must be in 1..64");
   if (migration_interval < 0) return bad("search.migration_interval must be >= 0");
   if (grid_bins < 1 || grid_bins > 100) return bad("search.grid_bins must be in 1..100");
@@ -193,6 +215,34 @@ Status RunConfig::validate() const {
   if (max_candidates < 1 || max_candidates > kMaxCandidatesLimit)
     return bad("stop.max_candidates must be in 1.." + std::to_string(kMaxCandidatesLimit));
   if (max_wall_s < 0 || patience < 0 || max_cost < 0) return bad("stop limits must be >= 0 (0: no limit)");
+  return Status::Ok();
+}
+
+Status parse_devices(const std::string& devices, int available, std::vector<int>* out) {
+  out->clear();
+  if (devices.empty()) {
+    out->push_back(0);
+    return Status::Ok();
+  }
+  if (devices == "all") {
+    for (int i = 0; i < available; ++i) out->push_back(i);
+    if (out->empty()) return Status::Error("evaluation.devices = all, but no GPU is visible; use --device cpu");
+    return Status::Ok();
+  }
+  std::stringstream list(devices);
+  std::string item;
+  while (std::getline(list, item, ',')) {
+    int index = -1;
+    if (Status s = parse_int(item, &index); !s.ok() || index < 0)
+      return Status::Error("evaluation.devices: '" + item + "' is not a GPU index; write all, or indices such as 0,2");
+    if (index >= available)
+      return Status::Error("evaluation.devices names GPU " + item + " but " + std::to_string(available) +
+                           " are visible (0.." + std::to_string(available - 1) + "); use all or a smaller index");
+    for (int seen : *out)
+      if (seen == index) return Status::Error("evaluation.devices names GPU " + item + " twice");
+    out->push_back(index);
+  }
+  if (out->empty()) return Status::Error("evaluation.devices is empty; write all, or indices such as 0,2");
   return Status::Ok();
 }
 
@@ -240,6 +290,12 @@ Status load_config_file(const std::string& path, RunConfig* config) {
         char buffer[64];
         std::snprintf(buffer, sizeof buffer, "%.17g", *value.value<double>());
         text = buffer;
+      } else if (const toml::array* list = value.as_array(); list && key == "devices") {
+        for (const toml::node& item : *list) {
+          if (!item.is_integer()) return Status::Error(path + ": evaluation.devices must be \"all\" or a list of GPU indices, e.g. [0, 2]");
+          text += (text.empty() ? "" : ",") + std::to_string(*item.value<int64_t>());
+        }
+        if (text.empty()) return Status::Error(path + ": evaluation.devices is an empty list; name at least one GPU, e.g. [0], or \"all\"");
       } else {
         return Status::Error(path + ": " + section + "." + key + " must be a single value (a string, number or boolean)");
       }

@@ -36,12 +36,20 @@ struct RunConfig {
   int eval_threads = 1;  // threads per worker; --parallel N workers run at once
   int64_t memory_mb = 4096;
   std::string device = "cpu";
+  // GPUs to score on (device cuda or auto): "" the first one, "all" every visible one, or a list
+  // "0,2" (TOML: devices = [0, 2]). One backend per GPU, each with its own copy of the workload.
+  std::string devices;
+  int eval_workers = 0;  // evaluations (compile + worker + scoring) at once; 0: enough for the machine
   std::string cache_dir;  // compiled maskers; "" : <run dir>/cache
   bool cascade = false;  // stage 1 on cascade_workload first
   std::string cascade_workload = "smoke";
   double cascade_margin = 0.05;  // go on when stage-1 score >= island's best stage-1 score - margin
   // [search]
   int parallel = 2;
+  // "deterministic": candidate i is chosen from candidates 1..i-parallel (resume repeats every
+  // choice). "async": chosen from whatever has finished, results applied in completion order,
+  // which is recorded (applied_seq) so resume rebuilds the same population (docs/DRIVER.md).
+  std::string schedule = "deterministic";
   int islands = 2;
   int migration_interval = 20;  // candidates between migrations (0: never)
   int grid_bins = 6;
@@ -63,11 +71,26 @@ struct RunConfig {
   double target_score = NAN;     // stop once the best score reaches it (NaN: none)
   int64_t patience = 0;          // stop after this many candidates without improvement (0: none)
   double max_cost = 0.0;         // USD of proposer calls (0: no limit)
+  // [executor]: where evaluations run (driver/run/executor.h, docs/SCALING.md).
+  std::string executor = "local";  // local or slurm
+  std::string partition, account, gres;  // sbatch/srun --partition, --account, --gres
+  int gpus_per_task = 0;                 // --gpus-per-task (0: not passed)
+  int cpus_per_task = 1;                 // --cpus-per-task
+  std::string time_limit = "00:10:00";   // --time of one evaluation task
+  int max_tasks = 8;                     // Slurm tasks at once (queued or running)
+  int max_retries = 2;                   // resubmissions of a lost task before the run stops
+  std::string sbatch_args, srun_args;    // extra arguments, split on spaces
+  double poll_s = 1.0;                   // how often squeue and the result file are checked
   // [llm]: read by the LLM proposer; opaque here.
   nlohmann::json llm = nlohmann::json::object();
 
   Status validate() const;
+  bool async() const { return schedule == "async"; }
 };
+
+// The GPU indices named by `devices` ("", "all" or "0,2"), given how many the machine has.
+// Empty `devices` gives {0}. Errors name the index that does not exist and the fix.
+Status parse_devices(const std::string& devices, int available, std::vector<int>* out);
 
 // Limits on user input, checked by RunConfig::validate with one clear error each.
 // A name is one directory entry (NAME_MAX 255 bytes) and also part of the temporary sibling

@@ -221,7 +221,11 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
   if (s.ok()) s = insert_seed_candidate(*db, seed_source);
   if (!s.ok()) return s;
 
-  StepContext context{&config, db.get(), nullptr, nullptr, &evaluators, &interrupt};
+  StepContext context;
+  context.config = &config;
+  context.db = db.get();
+  context.evaluators = &evaluators;
+  context.cancel = &interrupt;
   CandidateRow seed;
   Status fault;
   switch (process_candidate(context, 1, &seed, &fault)) {

@@ -45,6 +45,11 @@ CREATE TABLE llm_calls (
 );
 CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
 )sql",
+    // 1 -> 2: the order results were applied in (asynchronous schedule) and the device that scored.
+    R"sql(
+ALTER TABLE candidates ADD COLUMN applied_seq INTEGER;
+ALTER TABLE candidates ADD COLUMN device TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kNumMigrations = sizeof kMigrations / sizeof kMigrations[0];
 static_assert(kNumMigrations == kRunDbSchemaVersion);
@@ -53,8 +58,8 @@ const char* const kColumns =
     "id, parent_id, second_parent_id, duplicate_of, island, generation, mutation, status, failure, message, "
     "source, source_hash, proposer_seed, stage1_threshold, score, error, density, score_std, error_std, "
     "stage1_score, metrics_json, compile_log, proposal_s, compile_s, worker_s, metrics_s, db_s, check_s, request_json, cost_usd, "
-    "tokens_in, tokens_out, attempts, created_at, finished_at";
-constexpr int kNumColumns = 35;
+    "tokens_in, tokens_out, attempts, created_at, finished_at, applied_seq, device";
+constexpr int kNumColumns = 37;
 
 void bind_row(Statement& s, const CandidateRow& r) {
   int i = 1;
@@ -78,6 +83,8 @@ void bind_row(Statement& s, const CandidateRow& r) {
   s.bind(i++, int64_t{r.attempts});
   s.bind(i++, r.created_at);
   s.bind(i++, r.finished_at);
+  s.bind(i++, r.applied_seq);
+  s.bind(i++, r.device);
 }
 
 CandidateRow read_row(Statement& s) {
@@ -103,6 +110,8 @@ CandidateRow read_row(Statement& s) {
   r.attempts = static_cast<int>(s.integer(i++));
   r.created_at = s.text(i++);
   r.finished_at = s.text(i++);
+  r.applied_seq = s.opt_integer(i++);
+  r.device = s.text(i++);
   return r;
 }
 
@@ -278,6 +287,35 @@ std::optional<int64_t> RunDb::find_by_hash(const std::string& hash, int64_t befo
   s.bind(2, before);
   if (s.ok() && s.step() == SQLITE_ROW) return s.integer(0);
   return std::nullopt;
+}
+
+std::optional<int64_t> RunDb::find_by_hash_other(const std::string& hash, int64_t self) const {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "SELECT id FROM candidates WHERE source_hash = ?1 AND id != ?2 AND status != 'duplicate' "
+                   "AND status != 'selected' ORDER BY id LIMIT 1");
+  s.bind(1, hash);
+  s.bind(2, self);
+  if (s.ok() && s.step() == SQLITE_ROW) return s.integer(0);
+  return std::nullopt;
+}
+
+Status RunDb::set_applied_order(const std::vector<std::pair<int64_t, int64_t>>& id_seq) {
+  if (id_seq.empty()) return Status::Ok();
+  std::lock_guard lock(mutex_);
+  if (Status st = begin_write(); !st.ok()) return st;
+  Status st = Status::Ok();
+  for (const auto& [id, seq] : id_seq) {
+    Statement s(db_, "UPDATE candidates SET applied_seq = ?1 WHERE id = ?2");
+    s.bind(1, seq);
+    s.bind(2, id);
+    if (!s.ok() || s.step() != SQLITE_DONE) {
+      st = error("cannot write");
+      break;
+    }
+  }
+  if (st.ok()) st = exec("COMMIT");
+  if (!st.ok()) exec("ROLLBACK");
+  return st;
 }
 
 bool RunDb::proposal_pending_before(int64_t before) const {

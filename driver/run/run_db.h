@@ -39,7 +39,7 @@ struct sqlite3;
 
 namespace adrs {
 
-inline constexpr int kRunDbSchemaVersion = 1;
+inline constexpr int kRunDbSchemaVersion = 2;
 
 struct CandidateRow {
   int64_t id = 0;
@@ -67,6 +67,10 @@ struct CandidateRow {
   int64_t tokens_in = 0, tokens_out = 0;
   int attempts = 0;  // evaluation attempts started (a kill during one makes resume start another)
   std::string created_at, finished_at;
+  // Asynchronous schedule: the position at which this terminal row entered the population (1, 2,
+  // ...). Resume adds rows in this order, so the population equals the one the choices saw.
+  std::optional<int64_t> applied_seq;
+  std::string device;  // the backend that scored it: "cpu", "cuda:0", ... ("" when not scored)
   bool terminal() const { return status != "selected" && status != "proposed"; }
 };
 
@@ -115,6 +119,10 @@ class RunDb {
   Status list_candidates(std::vector<CandidateRow>* rows, bool with_source = false) const;
   // The smallest id < `before` whose source hash equals `hash` and that is not itself a duplicate.
   std::optional<int64_t> find_by_hash(const std::string& hash, int64_t before) const;
+  // Asynchronous schedule: any other row (not `self`) with this hash that holds a proposal.
+  std::optional<int64_t> find_by_hash_other(const std::string& hash, int64_t self) const;
+  // Records the order in which terminal rows entered the population, in one transaction.
+  Status set_applied_order(const std::vector<std::pair<int64_t, int64_t>>& id_seq);
   // Whether a candidate with an id < `before` is still waiting for its proposal ("selected").
   bool proposal_pending_before(int64_t before) const;
 

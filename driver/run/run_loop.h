@@ -1,10 +1,16 @@
 // The evolution loop: select, propose, check, evaluate, store — with `parallel` candidates in
 // flight on worker threads that always end (every blocking step has a timeout or a cancel flag).
 //
-// Determinism: candidate i is chosen from the population of candidates 1..i-parallel (the loop
-// waits for them), with randomness derived from (run seed, i). So a run interrupted at any
-// instant and resumed makes the same choices as one that never stopped (given a deterministic
-// proposer and the same `parallel`).
+// Two schedules (search.schedule, docs/DRIVER.md "Schedules"):
+// - deterministic: candidate i is chosen from the population of candidates 1..i-parallel (the
+//   loop waits for them), with randomness derived from (run seed, i). So a run interrupted at any
+//   instant and resumed makes the same choices as one that never stopped (given a deterministic
+//   proposer and the same `parallel`).
+// - async: `parallel` proposals in flight and evaluations in their own slots (eval_workers); a
+//   finished candidate enters the population at once, in completion order, which is stored
+//   (applied_seq) before any choice depends on it. Each choice records how many rows it saw, so
+//   every choice can be recomputed from the database and resume continues from exactly the
+//   population the killed process had; which order results arrive in is up to timing.
 // Stop conditions (checked in id order as results are taken in, plus wall time and interrupts):
 // max_candidates, target_score, patience, max_cost, max_wall_s, an interrupt (Ctrl-C: in-flight
 // work is abandoned and redone by resume) and a harness fault (database or disk errors).
@@ -34,6 +40,12 @@ struct LoopResult {
 
 LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Proposer* tuner,
                     RunEvaluators& evaluators, const LoopOptions& options);
+
+// Evaluations at once: evaluation.eval_workers, or (0) executor.max_tasks on Slurm, else one
+// per core's worth of masker workers and at least two per GPU. `devices`: the GPUs scoring (0: CPU).
+int resolve_eval_workers(const RunConfig& config, int devices);
+// search.parallel, or (0) enough candidates in flight to keep every evaluation slot busy.
+int resolve_parallel(const RunConfig& config, int eval_workers);
 
 // The stored source of the seed masker is read from config.seed_masker by the caller; this
 // inserts it as candidate 1 (status proposed) when the run has no candidates yet.

@@ -65,7 +65,7 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
   j["stop_reason"] = status == "running" ? "" : reason;
   j["stop_detail"] = status == "running" ? "" : detail;
   j["explanation"] = status == "running" ? "running now (pid " + db.state("pid") + ")" : explain_stop(reason, detail, run_dir);
-  std::map<std::string, int64_t> by_status, by_failure;
+  std::map<std::string, int64_t> by_status, by_failure, by_device;
   int64_t terminal = 0;
   double cost = 0, proposal_s = 0;
   const CandidateRow* best = nullptr;
@@ -73,6 +73,7 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
     ++by_status[r.status];
     if (r.terminal()) ++terminal;
     if (r.status == "failed" || r.status == "filtered") ++by_failure[r.failure];
+    if (!r.device.empty()) ++by_device[r.device];
     cost += r.cost_usd;
     proposal_s += r.proposal_s;
     if (r.status == "evaluated" && r.score && (!best || *r.score > *best->score)) best = &r;
@@ -86,6 +87,11 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
                      {"per_minute", elapsed > 0 ? 60.0 * terminal / elapsed : 0.0}};
   j["elapsed_s"] = elapsed;
   j["cost_usd"] = cost;
+  j["schedule"] = config.schedule;
+  // The devices the run scores on (as configured) and how many candidates each one scored.
+  j["device"] = config.device;
+  j["devices"] = db.state("scoring_devices", config.device);  // as the last start found them
+  j["scored_by_device"] = by_device;
   auto candidate_json = [](const CandidateRow& r) {
     return nlohmann::json{{"id", r.id}, {"generation", r.generation}, {"island", r.island}, {"parent", r.parent_id ? nlohmann::json(*r.parent_id) : nlohmann::json()},
                           {"score", *r.score}, {"error", *r.error}, {"density", *r.density},
@@ -118,6 +124,10 @@ void print_run_summary(const nlohmann::json& j) {
   for (const auto& [k, v] : c["failures_by_reason"].items()) failures += (failures.empty() ? "" : ", ") + k + " " + std::to_string(v.get<int64_t>());
   std::printf("  candidates: %s\n", statuses.c_str());
   if (!failures.empty()) std::printf("  failed or filtered by reason: %s\n", failures.c_str());
+  std::string devices;
+  for (const auto& [k, v] : j["scored_by_device"].items()) devices += (devices.empty() ? "" : ", ") + k + " " + std::to_string(v.get<int64_t>());
+  std::printf("  schedule %s; devices %s%s\n", j["schedule"].get<std::string>().c_str(), j["devices"].get<std::string>().c_str(),
+              devices.empty() ? "" : ("; scored by device: " + devices).c_str());
   if (j["cost_usd"].get<double>() > 0) std::printf("  proposer cost: $%.4f\n", j["cost_usd"].get<double>());
   if (j["best"].is_null()) {
     std::printf("\nno candidate evaluated successfully yet\n");
