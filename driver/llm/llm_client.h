@@ -29,8 +29,8 @@ struct LlmRequest {
   // A conversation with tools (the agent proposer, driver/llm/agent_protocol.h). When `messages`
   // is an array it replaces `user`: the provider's own message objects after the system prompt;
   // `tools` holds the provider's tool definitions.
-  nlohmann::json messages;
-  nlohmann::json tools;
+  nlohmann::json messages = nullptr;
+  nlohmann::json tools = nullptr;
 };
 
 // A tool call of the model. `arguments` is the JSON text as the model wrote it (OpenAI sends a
