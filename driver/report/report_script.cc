@@ -101,6 +101,7 @@ function drawHeader() {
     ["scored on", `${run.devices || "-"}` + (run.scored_by_device && Object.keys(run.scored_by_device).length
       ? " (" + Object.entries(run.scored_by_device).map(([d, n]) => `${d}: ${n}`).join(", ") + ")" : "")],
   ];
+  if (run.draft_evaluations > 0) rows.push(["agent draft evaluations (not candidates)", run.draft_evaluations]);
   for (const [k, v] of rows) { const d = el("div", {}, facts); el("span", {}, d, k + ": "); d.appendChild(document.createTextNode(String(v))); }
   document.getElementById("explanation").textContent = run.explanation || "";
 }
