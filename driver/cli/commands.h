@@ -10,6 +10,13 @@ namespace adrs {
 
 using CommandRunner = std::function<int()>;
 
+// The RUN argument of a command: a run folder or a bare name in runs/ (resolve_run_dir).
+CLI::Option* add_run_argument(CLI::App* command, std::string* run_dir);
+
+// For a parse error about unexpected arguments ("--max-candidate"): " did you mean --max-candidates?"
+// naming the closest flags of the chosen command, or "".
+std::string suggest_flags(const CLI::App& app, const std::string& error);
+
 // adrs eval FILE: compile and score one masker.
 CommandRunner add_eval_command(CLI::App& app);
 
@@ -31,5 +38,8 @@ CommandRunner add_export_command(CLI::App& app);
 
 // adrs report RUN: an HTML page of a run (driver/cli/report_command.cc).
 CommandRunner add_report_command(CLI::App& app);
+
+// adrs hint RUN "text" | --clear: a note the following LLM prompts carry (driver/cli/hint_command.cc).
+CommandRunner add_hint_command(CLI::App& app);
 
 }  // namespace adrs

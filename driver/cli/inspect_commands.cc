@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "driver/cli/commands.h"
+#include "driver/run/run_hints.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
 #include "driver/cli/table.h"
@@ -126,6 +127,8 @@ int run_show(const InspectArgs& a) {
   if (a.json) {
     nlohmann::json j = row_json(r, true);
     if (has_parent) j["diff"] = line_diff(parent.source, r.source);
+    if (const RunHint hint = hint_of_request(r.request_json); hint.number > 0)
+      j["hint"] = {{"number", hint.number}, {"text", hint.text}};
     j["llm_calls"] = nlohmann::json::array();
     for (const LlmCallRecord& c : calls) {
       nlohmann::json call = {{"model", c.model}, {"status", c.status}, {"tokens_in", c.tokens_in},
@@ -147,6 +150,8 @@ int run_show(const InspectArgs& a) {
   if (r.duplicate_of) t.add_row({"duplicate of", std::to_string(*r.duplicate_of)});
   t.add_row({"island / generation", std::to_string(r.island) + " / " + std::to_string(r.generation)});
   t.add_row({"mutation", r.mutation});
+  if (const RunHint hint = hint_of_request(r.request_json); hint.number > 0)
+    t.add_row({"hint", "#" + std::to_string(hint.number) + ": " + hint.text.substr(0, hint.text.find('\n')).substr(0, 100)});
   t.add_row({"score (mean over seeds)", opt(r.score, "%.6f") + (r.score_std && *r.score_std > 0 ? " ± " + opt(r.score_std, "%.2g") : "")});
   t.add_row({"error", opt(r.error, "%.6f")});
   t.add_row({"density", opt(r.density, "%.4f")});
@@ -235,21 +240,30 @@ int run_export(const InspectArgs& a) {
   if (int rc = open_candidate("export", a, &db, &r)) return rc;
   if (r.source.empty()) return fail("export", "candidate " + std::to_string(r.id) + " has no source yet (status " + r.status + ")");
   if (a.output.empty() || a.output == "-") {
-    std::fwrite(r.source.data(), 1, r.source.size(), stdout);
+    if (a.json) std::printf("%s\n", nlohmann::json{{"id", r.id}, {"score", r.score ? nlohmann::json(*r.score) : nlohmann::json()}, {"source", r.source}}.dump(2).c_str());
+    else std::fwrite(r.source.data(), 1, r.source.size(), stdout);
     return 0;
   }
   std::ofstream out(a.output, std::ios::binary);
   out << r.source;
   if (!out.flush()) return fail("export", "cannot write " + a.output);
   if (a.json) std::printf("%s\n", nlohmann::json{{"id", r.id}, {"path", a.output}, {"score", r.score ? nlohmann::json(*r.score) : nlohmann::json()}}.dump().c_str());
-  else std::printf("wrote candidate %lld (score %s) to %s; score it with adrs eval %s\n", static_cast<long long>(r.id),
-                   opt(r.score, "%.6f").c_str(), a.output.c_str(), a.output.c_str());
+  else {
+    // The same setting as the run, so the suggested eval prints the run's score.
+    RunConfig config;
+    const std::string setting = stored_config(*db, &config).ok()
+                                    ? format(" --workload %s --target-density %g --seed %llu", config.workload.c_str(), config.target_density,
+                                             static_cast<unsigned long long>(config.eval_seed))
+                                    : "";
+    std::printf("wrote candidate %lld (score %s) to %s; score it with adrs eval %s%s\n", static_cast<long long>(r.id),
+                opt(r.score, "%.6f").c_str(), a.output.c_str(), a.output.c_str(), setting.c_str());
+  }
   return 0;
 }
 
 CLI::App* add(CLI::App& app, const char* name, const char* help, InspectArgs& a, bool with_id) {
   CLI::App* cmd = app.add_subcommand(name, help);
-  cmd->add_option("run", a.run_dir, "Run directory, e.g. runs/my-run")->required();
+  add_run_argument(cmd, &a.run_dir);
   if (with_id) cmd->add_option("id", a.id, "Candidate id (see adrs best)")->required();
   cmd->add_flag("--json", a.json, "Print JSON instead of tables");
   return cmd;

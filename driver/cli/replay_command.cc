@@ -138,7 +138,7 @@ int run_replay(ReplayArgs& a) {
 CommandRunner add_replay_command(CLI::App& app) {
   auto a = std::make_shared<ReplayArgs>();
   CLI::App* cmd = app.add_subcommand("replay", "Recompile and re-evaluate a stored candidate; compare with the stored metrics");
-  cmd->add_option("run", a->run_dir, "Run directory, e.g. runs/my-run")->required();
+  add_run_argument(cmd, &a->run_dir);
   cmd->add_option("id", a->id, "Candidate id")->required();
   cmd->add_option("--workload", a->workload, "Score on another workload preset (default: the run's)");
   cmd->add_option("--seed", a->seed, "Evaluation seed (default: the run's seeds)");

@@ -60,7 +60,7 @@ int run_report(const ReportArgs& a) {
 CommandRunner add_report_command(CLI::App& app) {
   auto a = std::make_shared<ReportArgs>();
   CLI::App* cmd = app.add_subcommand("report", "A self-contained HTML page of a run: progress, lineage, baselines, failures, LLM usage");
-  cmd->add_option("run", a->run_dir, "Run directory, e.g. runs/my-run")->required();
+  add_run_argument(cmd, &a->run_dir);
   cmd->add_option("-o,--output", a->output, "HTML file to write (default: <run>/report.html)");
   cmd->add_option("--csv", a->csv, "Also write the candidates table as CSV to this file");
   cmd->add_flag("--no-baselines", a->no_baselines, "Do not score the baseline maskers at the run's setting");

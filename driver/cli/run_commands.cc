@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -13,9 +15,11 @@
 #include <spdlog/spdlog.h>
 
 #include "driver/cli/commands.h"
+#include "driver/llm/llm_preflight.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
 #include "driver/run/run_create.h"
+#include "driver/run/run_hints.h"
 #include "driver/run/run_loop.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
@@ -35,6 +39,8 @@ struct RunArgs {
   bool quiet = false;
   bool allow_version_change = false;
   bool force = false;
+  std::string hint;  // resume
+  std::string max_cost_usd, prompts_dir;  // [llm] keys (run)
   ConfigFlags flags;
 };
 
@@ -53,6 +59,14 @@ std::string timestamp() {
   char text[32];
   std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", &tm);
   return text;
+}
+
+// Colours and the refreshing status line only on a terminal that wants them: not in a pipe or a
+// file, not with NO_COLOR set (no-color.org), not on TERM=dumb.
+bool terminal_escapes() {
+  const char* no_color = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  return ::isatty(2) && !(no_color && *no_color) && !(term && std::string(term) == "dumb");
 }
 
 int fail(const std::string& command, const std::string& message) {
@@ -90,10 +104,35 @@ void forget_recreated_cache(const std::string& run_dir) {
   if (!ec) std::fprintf(stderr, "adrs: removed %s again: a compile in flight had re-created its cache/\n", run_dir.c_str());
 }
 
+// --max-cost-usd and --prompts-dir: [llm] keys as flags (a run with an [llm] table only).
+Status apply_llm_flags(const RunArgs& args, RunConfig* config) {
+  if (args.max_cost_usd.empty() && args.prompts_dir.empty()) return Status::Ok();
+  if (!config->llm.is_object() || config->llm.empty())
+    return Status::Error("--max-cost-usd and --prompts-dir set [llm] keys, but the config has no [llm] table (see runs/openai.toml)");
+  if (!args.max_cost_usd.empty()) {
+    char* end = nullptr;
+    const double usd = std::strtod(args.max_cost_usd.c_str(), &end);
+    if (*end != '\0' || !(usd >= 0) || !std::isfinite(usd)) return Status::Error("--max-cost-usd: '" + args.max_cost_usd + "' is not a number >= 0");
+    config->llm["max_cost_usd"] = usd;
+  }
+  if (!args.prompts_dir.empty()) config->llm["prompts_dir"] = fs::absolute(args.prompts_dir).lexically_normal().string();
+  return Status::Ok();
+}
+
+// The LLM pre-flight (driver/llm/llm_preflight.h): keys set, every model answers. Warnings are
+// printed and the run goes on.
+Status check_llm_before_running(const RunConfig& config, const RunArgs& args) {
+  std::vector<std::string> warnings;
+  Status s = preflight_llm_table(config.llm, &warnings);
+  if (!args.quiet)
+    for (const std::string& w : warnings) std::fprintf(stderr, "adrs: warning: %s\n", w.c_str());
+  return s;
+}
+
 // Runs the loop on an open, locked run and reports. Shared by run and resume.
 int drive(const std::string& command, const RunArgs& args, const std::string& run_dir, const RunConfig& config, RunDb& db) {
   // Logs go to stderr, so --json output on stdout stays parseable.
-  static const auto logger = spdlog::stderr_color_mt("adrs");
+  static const auto logger = spdlog::stderr_color_mt("adrs", terminal_escapes() ? spdlog::color_mode::automatic : spdlog::color_mode::never);
   spdlog::set_default_logger(logger);
   make_reserve(run_dir);
   RunEvaluators evaluators;
@@ -108,7 +147,7 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
   OfflineProposer tuner;
   LoopOptions options;
   options.interrupt = &install_interrupt_handler();
-  options.live_status = !args.json && !args.quiet && ::isatty(2);
+  options.live_status = !args.json && !args.quiet && terminal_escapes();
   options.quiet = args.quiet;
   const std::string backend = evaluators.per_seed.front()->backend().name();  // what --device auto chose
   Status started = db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""}});
@@ -144,7 +183,7 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
   } else {
     print_run_summary(summary);
   }
-  if (result.stop_reason == "error") {
+  if (result.stop_reason == "error" || result.stop_reason == "proposer_errors") {
     std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_detail.c_str());
     return 1;
   }
@@ -158,19 +197,29 @@ int run_new(RunArgs& args) {
     if (Status s = load_config_file(args.config_path, &config); !s.ok()) return fail("run", s.message());
   const bool named = config.name != RunConfig().name;
   if (Status s = args.flags.apply(&config); !s.ok()) return fail("run", s.message());
+  if (Status s = apply_llm_flags(args, &config); !s.ok()) return fail("run", s.message());
   if (!named && config.name == RunConfig().name)
     config.name = (args.config_path.empty() ? "run" : fs::path(args.config_path).stem().string()) + "-" + timestamp();
   if (Status s = config.validate(); !s.ok()) return fail("run", s.message());
+  if (args.config_path.empty() && !args.json)
+    std::fprintf(stderr, "adrs run: no --config given, so the built-in defaults: workload %s, %s proposer, the shipped starter "
+                         "masker, %lld candidates, run %s in %s/ (runs/demo.toml is the README's config; Ctrl-C stops, adrs "
+                         "resume continues)\n", config.workload.c_str(), config.proposer.c_str(),
+                 static_cast<long long>(config.max_candidates), config.name.c_str(), args.runs_dir.c_str());
   bool ok = false;
-  const std::string seed_source = read_text(config.seed_masker, &ok);
+  const std::string seed_path = seed_masker_path(config);
+  const std::string seed_source = read_text(seed_path, &ok);
   if (!ok || seed_source.empty())
-    return fail("run", "cannot read the seed masker '" + config.seed_masker + "' (run.seed_masker; paths are relative to the current directory)");
+    return fail("run", "cannot read the seed masker '" + seed_path + "' (run.seed_masker: a path in a config file is relative to "
+                       "the file's folder, one given as --seed-masker to the current directory; leave it out for the shipped starter)");
   EvolveBlock block;
   if (Status s = find_evolve_block(seed_source, &block); !s.ok())
-    return fail("run", config.seed_masker + ": " + s.message() + " (the seed needs // EVOLVE-BLOCK-START and // EVOLVE-BLOCK-END lines)");
+    return fail("run", seed_path + ": " + s.message() + " (the seed needs // EVOLVE-BLOCK-START and // EVOLVE-BLOCK-END lines)");
   if (config.proposer == "llm") {  // a bad [llm] table must fail before the run directory exists
     std::unique_ptr<Proposer> probe;
     if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s.message());
+    if (Status s = check_llm_before_running(config, args); !s.ok())
+      return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
   }
   CreatedRun created;
   CreateFailure failure = CreateFailure::kNone;
@@ -226,6 +275,9 @@ int run_resume(RunArgs& args) {
   }
   if (Status s = args.flags.apply(&wanted); !s.ok()) return fail("resume", s.message());
   if (Status s = wanted.validate(); !s.ok()) return fail("resume", s.message());
+  if (wanted.proposer == "llm")
+    if (Status s = check_llm_before_running(wanted, args); !s.ok())
+      return fail("resume", s.message() + "\nthe run is unchanged; fix the cause and resume again");
   std::string refused, changed;
   for (const ConfigDifference& d : diff_configs(stored, wanted))
     (d.changeable ? changed : refused) += "\n  " + d.key + ": " + d.before + " -> " + d.after;
@@ -241,6 +293,10 @@ int run_resume(RunArgs& args) {
     if (Status s = db->add_event("version", "resumed by adrs " + std::string(kAdrsVersion) + " (made by " + version + ")"); !s.ok())
       return fail("resume", s.message());
     if (Status s = db->set_state("adrs_version", kAdrsVersion); !s.ok()) return fail("resume", s.message());
+  }
+  if (!args.hint.empty()) {
+    RunHint hint;
+    if (Status s = add_hint(*db, args.hint, &hint); !s.ok()) return fail("resume", s.message());
   }
   return drive("resume", args, run_dir, wanted, *db);
 }
@@ -260,6 +316,10 @@ CommandRunner add_run_command(CLI::App& app) {
   cmd->add_flag("--force", args->force, "Remove a leftover of a run whose creation did not finish (never a complete run)");
   add_common(cmd, *args);
   args->flags.add_to(cmd);
+  cmd->add_option("--max-cost-usd", args->max_cost_usd, "USD the LLM proposer may spend (0: no limit) [llm.max_cost_usd]")
+      ->type_name("REAL")->group("Config keys (override the TOML file)");
+  cmd->add_option("--prompts-dir", args->prompts_dir, "Prompt templates (default: ./prompts when present, else the shipped ones) [llm.prompts_dir]")
+      ->type_name("DIR")->group("Config keys (override the TOML file)");
   cmd->footer("Every config key is also a flag (flags win). Ctrl-C stops cleanly; adrs resume continues.\n"
               "Exit status: 0 when a stop condition ended the run, 1 on a fault, 2 on bad usage, 130 when interrupted.");
   return [args] { return run_new(*args); };
@@ -268,11 +328,13 @@ CommandRunner add_run_command(CLI::App& app) {
 CommandRunner add_resume_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("resume", "Continue a run after Ctrl-C, a crash or kill -9, or with a larger budget");
-  cmd->add_option("run", args->run_dir, "Run directory, e.g. runs/my-run")->required();
+  add_run_argument(cmd, &args->run_dir);
   cmd->add_option("--config", args->config_path, "A changed config: only stop conditions and resource limits may differ");
   cmd->add_flag("--allow-version-change", args->allow_version_change, "Continue a run made by another adrs version");
+  cmd->add_option("--hint", args->hint, "A note the following LLM prompts carry (as adrs hint RUN \"text\")");
   add_common(cmd, *args);
-  args->flags.add_to(cmd);
+  args->flags.add_to(cmd, true);
+  cmd->footer("Only stop conditions and resource limits can change on resume; the search itself cannot.");
   return [args] { return run_resume(*args); };
 }
 

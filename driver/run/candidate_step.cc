@@ -5,6 +5,7 @@
 #include <optional>
 #include <thread>
 
+#include "driver/run/run_hints.h"
 #include "util/hash.h"
 
 namespace adrs {
@@ -65,6 +66,7 @@ Status build_request(const StepContext& c, const CandidateRow& row, ProposalRequ
     attempt.score = a.value("score", 0.0);
     request->recent_attempts.push_back(attempt);
   }
+  request->hint = hint_of_request(row.request_json).text;
   if (stored.contains("fix_up_of")) {
     CandidateRow failed;
     if (Status s = c.db->get_candidate(stored["fix_up_of"].get<int64_t>(), &failed); !s.ok()) return s;

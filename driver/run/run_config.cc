@@ -6,10 +6,14 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <set>
 #include <sstream>
 #include <type_traits>
+
+#include "util/resources.h"
+#include "util/suggest.h"
 
 namespace adrs {
 
@@ -91,6 +95,14 @@ ConfigKey bool_key(std::string section, std::string name, bool RunConfig::*membe
           [member](const RunConfig& c) { return nlohmann::json(c.*member); }};
 }
 
+// A relative path read from the config file at `file` names a place beside that file.
+void relative_to_file(const std::string& file, std::string* path) {
+  namespace fs = std::filesystem;
+  if (path->empty() || fs::path(*path).is_absolute()) return;
+  std::error_code ec;
+  *path = (fs::absolute(file, ec).parent_path() / *path).lexically_normal().string();
+}
+
 std::string json_text(const nlohmann::json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
 
 }  // namespace
@@ -128,7 +140,7 @@ const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = {
       text_key("run", "name", &C::name, "Run name: the run lives in runs/<name>/", false),
       integer_key("run", "seed", &C::seed, "Seed of the selector and the proposer", false),
-      text_key("run", "seed_masker", &C::seed_masker, "Starting masker source (.cpp with EVOLVE markers)", false),
+      text_key("run", "seed_masker", &C::seed_masker, "Starting masker source (.cpp with EVOLVE markers; default: the shipped starter)", false),
       text_key("evaluation", "workload", &C::workload, "Workload preset candidates are scored on", false),
       real_key("evaluation", "target_density", &C::target_density, "Target fraction of keys kept", false),
       integer_key("evaluation", "eval_seed", &C::eval_seed, "First evaluation seed", false),
@@ -162,6 +174,8 @@ const std::vector<ConfigKey>& config_keys() {
       real_key("stop", "target_score", &C::target_score, "Stop when the best score reaches this ('none': never)", true),
       integer_key("stop", "patience", &C::patience, "Stop after this many candidates without improvement (0: never)", true),
       real_key("stop", "max_cost", &C::max_cost, "Stop when proposer calls have cost this many USD (0: no limit)", true),
+      integer_key("stop", "max_proposer_errors", &C::max_proposer_errors,
+                  "Stop after this many proposer errors of one kind in a row, e.g. a missing key (0: never)", true),
   };
   return keys;
 }
@@ -190,9 +204,12 @@ Status RunConfig::validate() const {
   if (rewrite_ratio + crossover_ratio > 1.0 + 1e-9) return bad("search.rewrite_ratio + crossover_ratio must be <= 1");
   if (inspirations < 0 || inspirations > 16) return bad("search.inspirations must be in 0..16");
   if (proposer != "offline" && proposer != "llm") return bad("proposer.proposer must be offline or llm");
+  if (proposer == "offline" && llm.is_object() && !llm.empty())
+    return bad("the config has an [llm] table but proposer.proposer is \"offline\", so no LLM would be called: set "
+               "proposer = \"llm\" in [proposer] (or pass --proposer llm), or remove the [llm] table for an offline run");
   if (max_candidates < 1 || max_candidates > kMaxCandidatesLimit)
     return bad("stop.max_candidates must be in 1.." + std::to_string(kMaxCandidatesLimit));
-  if (max_wall_s < 0 || patience < 0 || max_cost < 0) return bad("stop limits must be >= 0 (0: no limit)");
+  if (max_wall_s < 0 || patience < 0 || max_cost < 0 || max_proposer_errors < 0) return bad("stop limits must be >= 0 (0: no limit)");
   return Status::Ok();
 }
 
@@ -219,8 +236,11 @@ Status load_config_file(const std::string& path, RunConfig* config) {
       config->llm = nlohmann::json::parse(text.str(), nullptr, false);
       continue;
     }
-    if (!sections.count(section) || !node.is_table())
-      return Status::Error(path + ": unknown table [" + section + "]; the tables are [run], [evaluation], [search], [proposer], [stop], [llm]");
+    if (!sections.count(section) || !node.is_table()) {
+      const std::vector<std::string> tables = {"run", "evaluation", "search", "proposer", "stop", "llm"};
+      return Status::Error(path + ": unknown table [" + section + "]" + did_you_mean(section, tables) +
+                           "; the tables are [run], [evaluation], [search], [proposer], [stop], [llm]");
+    }
     for (const auto& [key_name, value] : *node.as_table()) {
       const std::string key(key_name.str());
       const ConfigKey* found = nullptr;
@@ -228,9 +248,13 @@ Status load_config_file(const std::string& path, RunConfig* config) {
         if (k.section == section && k.name == key) found = &k;
       if (!found) {
         std::string known;
+        std::vector<std::string> names;
         for (const ConfigKey& k : config_keys())
-          if (k.section == section) known += (known.empty() ? "" : ", ") + k.name;
-        return Status::Error(path + ": unknown key " + section + "." + key + "; keys of [" + section + "]: " + known);
+          if (k.section == section) known += (known.empty() ? "" : ", ") + k.name, names.push_back(k.name);
+        std::string hint = did_you_mean(key, names);
+        for (const ConfigKey& k : config_keys())  // the right name in the wrong table
+          if (hint.empty() && k.name == key) hint = " (" + key + " belongs in [" + k.section + "])";
+        return Status::Error(path + ": unknown key " + section + "." + key + hint + "; keys of [" + section + "]: " + known);
       }
       std::string text;
       if (auto s = value.value<std::string>(); s && value.is_string()) text = *s;
@@ -245,9 +269,20 @@ Status load_config_file(const std::string& path, RunConfig* config) {
       }
       if (Status s = found->set(*config, text); !s.ok())
         return Status::Error(path + ": " + section + "." + key + ": " + s.message());
+      if (key == "seed_masker") relative_to_file(path, &config->seed_masker);
+      if (key == "cache_dir") relative_to_file(path, &config->cache_dir);
     }
   }
+  if (config->llm.is_object() && config->llm.contains("prompts_dir") && config->llm["prompts_dir"].is_string()) {
+    std::string dir = config->llm["prompts_dir"].get<std::string>();
+    relative_to_file(path, &dir);
+    config->llm["prompts_dir"] = dir;
+  }
   return Status::Ok();
+}
+
+std::string seed_masker_path(const RunConfig& config) {
+  return config.seed_masker.empty() ? data_dir() + "/masker_template/evolve_masker.cpp" : config.seed_masker;
 }
 
 nlohmann::json config_to_json(const RunConfig& config) {
@@ -280,10 +315,16 @@ std::vector<ConfigDifference> diff_configs(const RunConfig& before, const RunCon
 
 void ConfigFlags::add_to(CLI::App* command, bool only_changeable) {
   for (const ConfigKey& k : config_keys()) {
-    if (only_changeable && !k.changeable_on_resume) continue;
     std::vector<std::string>* slot = &values_[k.section + "." + k.name];
-    CLI::Option* option = command->add_option(k.flag(), *slot, k.help + " [" + k.section + "." + k.name + "]");
-    option->expected(0, 1)->group("Config keys (override the TOML file)");
+    // The default goes in the text, not default_str(): CLI11 would give it to a bare --cascade.
+    const nlohmann::json fallback = k.get(RunConfig());
+    const std::string shown = json_text(fallback);
+    CLI::Option* option = command->add_option(k.flag(), *slot, k.help + " [" + k.section + "." + k.name +
+                                                                   (shown.empty() ? "" : ", default " + shown) + "]");
+    option->expected(0, 1)->type_name(fallback.is_boolean() ? "BOOL" : fallback.is_number_integer() ? "INT"
+                                      : fallback.is_number() || fallback == "none"        ? "REAL" : "TEXT");
+    // Keys resume cannot change stay accepted (so the refusal can say why) but out of its --help.
+    option->group(only_changeable && !k.changeable_on_resume ? "" : "Config keys (override the TOML file)");
     options_.push_back({&k, option});
   }
 }

@@ -25,7 +25,7 @@ struct RunConfig {
   // [run]
   std::string name = "run";
   uint64_t seed = 1;  // selector and proposer randomness derive from it
-  std::string seed_masker = "masker_template/evolve_masker.cpp";
+  std::string seed_masker;  // "" : the shipped starter (<data dir>/masker_template/evolve_masker.cpp)
   // [evaluation]
   std::string workload = "smoke";
   double target_density = 0.10;
@@ -63,6 +63,7 @@ struct RunConfig {
   double target_score = NAN;     // stop once the best score reaches it (NaN: none)
   int64_t patience = 0;          // stop after this many candidates without improvement (0: none)
   double max_cost = 0.0;         // USD of proposer calls (0: no limit)
+  int64_t max_proposer_errors = 5;  // stop after this many proposer errors of one kind in a row (0: never)
   // [llm]: read by the LLM proposer; opaque here.
   nlohmann::json llm = nlohmann::json::object();
 
@@ -88,8 +89,14 @@ struct ConfigKey {
 };
 const std::vector<ConfigKey>& config_keys();
 
-// Reads a TOML file over the defaults. Errors name the file, the key and the fix.
+// Reads a TOML file over the defaults. Errors name the file, the key and the fix. Relative paths
+// in the file (run.seed_masker, evaluation.cache_dir, llm.prompts_dir) are taken relative to the
+// file's folder, so a config works from any current directory; paths given as flags are taken
+// relative to the current directory, as shells expect.
 Status load_config_file(const std::string& path, RunConfig* config);
+
+// The seed masker's path: config.seed_masker, or the shipped starter when it is empty.
+std::string seed_masker_path(const RunConfig& config);
 
 nlohmann::json config_to_json(const RunConfig& config);
 Status config_from_json(const nlohmann::json& json, RunConfig* config);

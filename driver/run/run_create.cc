@@ -216,7 +216,7 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
   Status s = db->set_states({{"config", config_to_json(config).dump()},
                              {"adrs_version", kAdrsVersion},
                              {"created_at", utc_now()},
-                             {"seed_masker", config.seed_masker},
+                             {"seed_masker", seed_masker_path(config)},
                              {"elapsed_s", "0"}});
   if (s.ok()) s = insert_seed_candidate(*db, seed_source);
   if (!s.ok()) return s;
@@ -236,7 +236,7 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
   if (seed.status != "evaluated") {
     *failure = CreateFailure::kFault;  // exit 1: the run could not start, as with any seed failure
     return Status::Error("the seed masker failed (" + seed.failure + "): " + seed.message.substr(0, 2000) +
-                         "\nno run was created; fix " + config.seed_masker + " and run again");
+                         "\nno run was created; fix " + seed_masker_path(config) + " and run again");
   }
   db.reset();  // closing checkpoints the WAL into run.db, so the directory is complete on its own
   evaluators = RunEvaluators();

@@ -1,5 +1,6 @@
 #include "driver/run/run_loop.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -8,11 +9,13 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "driver/run/population.h"
+#include "driver/run/run_hints.h"
 #include "driver/cli/table.h"
 #include "util/hash.h"
 
@@ -111,16 +114,65 @@ nlohmann::json request_record(const Choice& c) {
   return j;
 }
 
+// `text` cut to `width` columns at a word boundary (a status line must not wrap: \r would then
+// rewrite only its last part).
+std::string fit_words(const std::string& text, size_t width) {
+  if (text.size() <= width) return text;
+  const size_t cut = text.rfind(' ', width);
+  return text.substr(0, cut == std::string::npos || cut == 0 ? width : cut);
+}
+
 std::string describe_row(const CandidateRow& r) {
   std::string head = "#" + std::to_string(r.id);
   if (r.parent_id) head += " (parent " + std::to_string(*r.parent_id) + ", " + r.mutation + ", island " + std::to_string(r.island) + ")";
   if (r.status == "evaluated") {
     char text[160];
     std::snprintf(text, sizeof text, ": score %.6f error %.6f density %.4f", *r.score, *r.error, *r.density);
-    return head + text + (r.message.empty() ? "" : "  [" + r.message.substr(0, 120) + "]");
+    return head + text + (r.message.empty() ? "" : "  [" + fit_words(r.message, 120) + "]");
   }
   std::string why = r.message.substr(0, r.message.find('\n'));
-  return head + ": " + r.status + (r.failure.empty() ? "" : " " + r.failure) + (why.empty() ? "" : ": " + why.substr(0, 160));
+  return head + ": " + r.status + (r.failure.empty() ? "" : " " + r.failure) + (why.empty() ? "" : ": " + fit_words(why, 160));
+}
+
+// "12m05s", "48s".
+std::string duration_text(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  return s >= 3600 ? format("%ldh%02ldm", s / 3600, s / 60 % 60) : s >= 60 ? format("%ldm%02lds", s / 60, s % 60) : format("%lds", s);
+}
+
+size_t terminal_columns() {
+  winsize size{};
+  return ::ioctl(2, TIOCGWINSZ, &size) == 0 && size.ws_col > 20 ? size.ws_col - 1 : 79;
+}
+
+// The refreshing status line: done of budget, evaluated / duplicate / failed apart, the rate per
+// minute (as the summary), elapsed time and ETA of this session, the best score.
+std::string live_line(const std::map<int64_t, CandidateRow>& rows, int64_t budget, int64_t finished, double session_s, int in_flight,
+                      const std::string& best) {
+  int64_t done = 0, evaluated = 0, duplicates = 0, failed = 0;
+  for (const auto& [id, row] : rows) {
+    if (!row.terminal()) continue;
+    ++done;
+    if (row.status == "evaluated") ++evaluated;
+    else if (row.status == "duplicate") ++duplicates;
+    else ++failed;
+  }
+  const double per_minute = finished * 60.0 / std::max(1e-9, session_s);
+  const std::string eta = finished > 0 ? duration_text((budget - done) / per_minute * 60.0) : "-";
+  return fit_words(format("%lld/%lld done: %lld evaluated, %lld duplicate, %lld failed | %.1f/min | %s elapsed, ETA %s | "
+                          "in flight %d | best %s",
+                          static_cast<long long>(done), static_cast<long long>(budget), static_cast<long long>(evaluated),
+                          static_cast<long long>(duplicates), static_cast<long long>(failed), per_minute,
+                          duration_text(session_s).c_str(), eta.c_str(), in_flight, best.c_str()),
+                   terminal_columns());
+}
+
+// The kind of a proposer error: "llm:missing_key" from "llm:missing_key: the environment ...",
+// else the first words of the message (a template that cannot be rendered, ...).
+std::string proposer_error_kind(const CandidateRow& row) {
+  const std::string& m = row.message;
+  const size_t colon = m.find(':', m.rfind("llm:", 0) == 0 ? 4 : 0);
+  return m.substr(0, std::min<size_t>(colon == std::string::npos ? m.size() : colon, 60));
 }
 
 }  // namespace
@@ -156,7 +208,15 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
   const double elapsed_before = std::strtod(db.state("elapsed_s", "0").c_str(), nullptr);
   const auto session_start = Clock::now();
   auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(Clock::now() - session_start).count(); };
-  int64_t failures = 0, finished_this_session = 0;
+  int64_t finished_this_session = 0;
+  // Consecutive proposer errors of one kind among rows finished in this session (a resume after
+  // the fix starts counting afresh).
+  std::set<int64_t> terminal_at_start;
+  for (const auto& [id, row] : rows)
+    if (row.terminal()) terminal_at_start.insert(id);
+  std::string error_kind;
+  int64_t errors_in_a_row = 0;
+  CandidateRow last_error;
 
   auto stop = [&](const std::string& reason, const std::string& detail) {
     if (!result.stop_reason.empty()) return;
@@ -174,12 +234,21 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
       if (row.status == "duplicate" && row.duplicate_of && rows.count(*row.duplicate_of)) resolved = &rows[*row.duplicate_of];
       population.add(row, *resolved);
       ++taken_in;
-      if (row.status != "evaluated") ++failures;
       if (std::isfinite(config.target_score) && population.best_id() && population.best_score() >= config.target_score)
         stop("target_score", format("the best score %.6f reached the target %.6f", population.best_score(), config.target_score));
       if (config.patience > 0 && population.best_id() && taken_in - population.last_improvement_id() >= config.patience)
         stop("patience", "no improvement in the last " + std::to_string(config.patience) + " candidates (best is #" +
                              std::to_string(*population.best_id()) + ")");
+      if (!terminal_at_start.count(row.id)) {
+        const std::string kind = row.failure == "proposer_error" ? proposer_error_kind(row) : "";
+        errors_in_a_row = kind.empty() ? 0 : kind == error_kind ? errors_in_a_row + 1 : 1;
+        error_kind = kind;
+        if (!kind.empty()) last_error = row;
+      }
+      if (config.max_proposer_errors > 0 && errors_in_a_row >= config.max_proposer_errors)
+        stop("proposer_errors", std::to_string(errors_in_a_row) + " proposer errors in a row (" + error_kind + ", up to #" +
+                                    std::to_string(last_error.id) + "): " + last_error.message.substr(0, 600) +
+                                    "\nfix the cause, then adrs resume continues the run (stop.max_proposer_errors sets the limit)");
       if (config.max_cost > 0 && population.total_cost() >= config.max_cost)
         stop("max_cost", format("proposer calls cost $%.4f, reaching the limit $%.4f", population.total_cost(), config.max_cost));
     }
@@ -225,7 +294,15 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
       row.status = "selected";
       row.proposer_seed = combine_seed(config.seed ^ 0x70726f706f736572ULL, static_cast<uint64_t>(next_id));
       row.stage1_threshold = choice.stage1_threshold;
-      row.request_json = request_record(choice).dump();
+      nlohmann::json request = request_record(choice);
+      RunHint hint;  // given with adrs hint, maybe by another process while this one runs
+      if (Status s = current_hint(db, &hint); !s.ok()) {
+        stop("error", s.message());
+        result.error = s;
+        break;
+      }
+      if (hint.number > 0) request["hint"] = {{"number", hint.number}, {"text", hint.text}};
+      row.request_json = request.dump();
       row.created_at = utc_now();
       if (Status s = db.insert_candidate(row, {{"next_candidate_id", std::to_string(next_id + 1)}}); !s.ok()) {
         stop("error", s.message());
@@ -260,11 +337,11 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
     }
     if (options.live_status && Clock::now() - last_line > std::chrono::milliseconds(250)) {
       last_line = Clock::now();
-      const double rate = finished_this_session / std::max(1e-9, std::chrono::duration<double>(Clock::now() - session_start).count());
-      std::fprintf(stderr, "\r\033[K%lld/%lld candidates  %.2f/s  best %s  failed %lld  in flight %d",
-                   static_cast<long long>(next_id - 1 - pool.in_flight()), static_cast<long long>(config.max_candidates), rate,
-                   population.best_id() ? format("%.6f (#%lld)", population.best_score(), static_cast<long long>(*population.best_id())).c_str() : "-",
-                   static_cast<long long>(failures), pool.in_flight());
+      const double session_s = std::chrono::duration<double>(Clock::now() - session_start).count();
+      std::fprintf(stderr, "\r\033[K%s", live_line(rows, config.max_candidates, finished_this_session, session_s, pool.in_flight(),
+                                                   population.best_id() ? format("%.6f (#%lld)", population.best_score(),
+                                                                                 static_cast<long long>(*population.best_id()))
+                                                                        : "-").c_str());
       std::fflush(stderr);
     }
   }

@@ -6,7 +6,8 @@
 // instant and resumed makes the same choices as one that never stopped (given a deterministic
 // proposer and the same `parallel`).
 // Stop conditions (checked in id order as results are taken in, plus wall time and interrupts):
-// max_candidates, target_score, patience, max_cost, max_wall_s, an interrupt (Ctrl-C: in-flight
+// max_candidates, target_score, patience, max_cost, max_wall_s, proposer_errors (max_proposer_errors
+// proposer errors of one kind in a row: a broken LLM setup must not burn the budget), an interrupt (Ctrl-C: in-flight
 // work is abandoned and redone by resume) and a harness fault (database or disk errors).
 #pragma once
 
@@ -27,7 +28,7 @@ struct LoopOptions {
 };
 
 struct LoopResult {
-  std::string stop_reason;  // max_candidates, target_score, patience, max_cost, max_wall_s, interrupted, error
+  std::string stop_reason;  // max_candidates, target_score, patience, max_cost, max_wall_s, proposer_errors, interrupted, error
   std::string stop_detail;  // a sentence for `adrs status`
   Status error;             // set when stop_reason is "error"
 };

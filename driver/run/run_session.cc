@@ -22,9 +22,26 @@ namespace fs = std::filesystem;
 
 std::string run_db_path(const std::string& run_dir) { return run_dir + "/run.db"; }
 
+std::string resolve_run_dir(const std::string& given) {
+  std::error_code ec;
+  std::string trimmed = given;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  if (fs::exists(run_db_path(trimmed), ec) || trimmed.find('/') != std::string::npos || trimmed.empty() || trimmed[0] == '.')
+    return trimmed;
+  const std::string named = "runs/" + trimmed;
+  return fs::exists(run_db_path(named), ec) ? named : trimmed;
+}
+
 Status open_run_for_reading(const std::string& run_dir, std::unique_ptr<RunDb>* db) {
   std::error_code ec;
-  if (!fs::exists(run_dir, ec)) return Status::Error("no run directory '" + run_dir + "' (runs live in runs/<name>/; see ls runs)");
+  if (!fs::exists(run_dir, ec)) {
+    std::string names;
+    if (run_dir.find('/') == std::string::npos && fs::is_directory("runs", ec))
+      for (const auto& entry : fs::directory_iterator("runs", ec))
+        if (fs::exists(run_db_path(entry.path().string()), ec)) names += (names.empty() ? "" : ", ") + entry.path().filename().string();
+    return Status::Error("no run directory '" + run_dir + "'" + (run_dir.find('/') == std::string::npos ? " (nor runs/" + run_dir + ")" : "") +
+                         "; give a run's folder or its name in runs/" + (names.empty() ? "" : " (runs here: " + names + ")"));
+  }
   if (!fs::is_directory(run_dir, ec)) return Status::Error("'" + run_dir + "' is a file, not a run directory (runs live in runs/<name>/)");
   if (!fs::exists(run_db_path(run_dir), ec))
     return Status::Error("'" + run_dir + "' is not an adrs run (it has no run.db); start one with adrs run --config runs/demo.toml");

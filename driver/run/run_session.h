@@ -20,6 +20,11 @@ inline constexpr const char* kAdrsVersion = "0.1.0";
 
 std::string run_db_path(const std::string& run_dir);
 
+// What a user typed for a run: a path (runs/my-run, /abs/runs/my-run) or a bare name (my-run,
+// meaning runs/my-run). A path that holds a run wins; else runs/<name> when that holds one; else
+// the text unchanged (the error then names it).
+std::string resolve_run_dir(const std::string& given);
+
 // Opens an existing run for reading (works while another process runs it). Errors say whether
 // the directory is missing, is not a run, or holds a damaged database.
 Status open_run_for_reading(const std::string& run_dir, std::unique_ptr<RunDb>* db);
