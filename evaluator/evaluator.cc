@@ -185,6 +185,11 @@ Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>*
   std::unique_ptr<Evaluator> e(new Evaluator());
   e->options_ = options;
   if (e->options_.cache_dir.empty()) e->options_.cache_dir = default_cache_dir();
+  // The compiler's jail binds cache folders by absolute path; a relative one (a run's default
+  // runs/<name>/cache) would be refused there.
+  std::error_code absolute_failed;
+  const std::filesystem::path absolute_cache = std::filesystem::absolute(e->options_.cache_dir, absolute_failed);
+  if (!absolute_failed) e->options_.cache_dir = absolute_cache.lexically_normal().string();
   if (Status s = build_workload(options, &e->workload_); !s.ok()) return s;
   if (Status s = make_backend(options, e->workload_, &e->backend_); !s.ok()) return s;
   remove_stale_eval_dirs();

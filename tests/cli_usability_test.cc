@@ -135,6 +135,9 @@ TEST_F(CliUsabilityTest, AHintIsStoredAsAnEventCarriedByLaterRequestsAndCleared)
   EXPECT_EQ(hint_of(rows[5]), "now widen the window") << "the clear, then the new hint";
   const auto show = adrs_in("", "show h 4 --json");
   EXPECT_EQ(nlohmann::json::parse(show.out, nullptr, false).value("hint", nlohmann::json())["number"], 1) << show.out;
+  ASSERT_EQ(adrs_in("", "report h --no-baselines -o h.html --quiet").exit_code, 0);
+  EXPECT_NE(test::read_file(dir_ + "/h.html").find("#1: try sampling the residual keys"), std::string::npos)
+      << "the report names the hint a candidate saw";
   EXPECT_EQ(adrs_in("", "hint h \"\"").exit_code, 2) << "an empty hint is refused";
   EXPECT_EQ(adrs_in("", "hint nope \"x\"").exit_code, 2);
 }
@@ -158,6 +161,20 @@ TEST_F(CliUsabilityTest, NoColorDumbTerminalsAndPipesGetNoEscapeCodes) {
   const auto piped = adrs_in("", "run --name c9" + small, "TERM=xterm ");
   EXPECT_EQ(piped.exit_code, 0) << piped.err;
   EXPECT_EQ((piped.out + piped.err).find('\033'), std::string::npos) << piped.err;
+}
+
+TEST_F(CliUsabilityTest, CompileErrorsNameTheUsersFileNotTheJailsMaskerCpp) {
+  std::string source = test::read_file(test::source_dir() + "/masker_template/evolve_masker.cpp");
+  source.insert(source.find("// EVOLVE-BLOCK-END"), "int broken = ;\n");
+  std::ofstream(dir_ + "/my_masker.cpp") << source;
+  const auto eval = adrs_in("", "eval my_masker.cpp --workload smoke --device cpu");
+  EXPECT_EQ(eval.exit_code, 1);
+  EXPECT_NE(eval.out.find("my_masker.cpp:"), std::string::npos) << eval.out;
+  EXPECT_EQ(eval.out.find(" masker.cpp:"), std::string::npos) << eval.out;
+  const auto run = adrs_in("", "run --name broken --seed-masker my_masker.cpp" + quick());
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.err.find("my_masker.cpp:"), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/runs/broken"));
 }
 
 TEST_F(CliUsabilityTest, VersionNamesTheReleaseAndTheGitRevision) {

@@ -7,6 +7,7 @@
 
 #include "driver/cli/commands.h"
 #include "driver/cli/table.h"
+#include "evaluator/compiler.h"
 #include "evaluator/evaluator.h"
 #include "util/interrupt.h"
 
@@ -87,9 +88,7 @@ int run_eval(EvalArgs& args) {
   install_interrupt_handlers();
   EvalResult result = evaluator->evaluate_source(source.str(), interrupt_flag());
   // The compiler saw the source as masker.cpp inside its jail; the user knows it by its own name.
-  const std::string shown = std::filesystem::path(args.file).filename().string();
-  for (size_t at = result.message.find("masker.cpp:"); at != std::string::npos; at = result.message.find("masker.cpp:", at + shown.size()))
-    if (at == 0 || result.message[at - 1] != '/') result.message.replace(at, 10, shown);
+  result.message = name_masker_file(result.message, std::filesystem::path(args.file).filename().string());
   if (args.json) {
     std::printf("%s\n", result_to_json(result, *evaluator).dump(2).c_str());
   } else {

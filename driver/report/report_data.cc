@@ -13,6 +13,7 @@
 #include "driver/report/baselines.h"
 #include "driver/run/candidate_step.h"
 #include "driver/run/run_config.h"
+#include "driver/run/run_hints.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
 #include "driver/patch/text_diff.h"
@@ -44,6 +45,8 @@ nlohmann::json candidate_json(const CandidateRow& r, const std::map<int64_t, con
                       {"created_at", r.created_at}, {"finished_at", r.finished_at}};
   auto model = model_of.find(r.id);
   j["model"] = model == model_of.end() ? "" : model->second;
+  const RunHint hint = hint_of_request(r.request_json);  // the researcher's note its prompt carried
+  j["hint"] = hint.number > 0 ? "#" + std::to_string(hint.number) + ": " + hint.text : "";
   const CandidateRow* parent = nullptr;
   if (r.parent_id) {
     auto it = by_id.find(*r.parent_id);

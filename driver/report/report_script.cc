@@ -202,7 +202,7 @@ function showDetails(c) {
                 ["density", fmt(c.density)], ["parent", c.parent === null ? "-" : "#" + c.parent],
                 ["second parent", c.second_parent === null ? "-" : "#" + c.second_parent], ["island", c.island],
                 ["generation", c.generation], ["mutation", c.mutation], ["model", c.model || "offline"],
-                ["cost", `$${fmt(c.cost_usd, 4)}`], ["created", c.created_at]];
+                ["hint", c.hint || "-"], ["cost", `$${fmt(c.cost_usd, 4)}`], ["created", c.created_at]];
   for (const [k, v] of rows) { const tr = el("tr", {}, table); el("td", {}, tr, k); el("td", {}, tr, String(v)); }
   if (c.message) el("p", {}, box, c.message);
   if (c.diff) {

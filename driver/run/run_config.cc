@@ -323,8 +323,11 @@ void ConfigFlags::add_to(CLI::App* command, bool only_changeable) {
                                                                    (shown.empty() ? "" : ", default " + shown) + "]");
     option->expected(0, 1)->type_name(fallback.is_boolean() ? "BOOL" : fallback.is_number_integer() ? "INT"
                                       : fallback.is_number() || fallback == "none"        ? "REAL" : "TEXT");
-    // Keys resume cannot change stay accepted (so the refusal can say why) but out of its --help.
-    option->group(only_changeable && !k.changeable_on_resume ? "" : "Config keys (override the TOML file)");
+    // Keys resume cannot change stay accepted there (so the refusal can list the difference) but
+    // are listed apart, saying so. (A hidden CLI11 option is not parsed at all.)
+    option->group(!only_changeable                ? "Config keys (override the TOML file)"
+                  : k.changeable_on_resume ? "Config keys resume may change (stop conditions, resource limits)"
+                                           : "Config keys that define the search (resume refuses a change)");
     options_.push_back({&k, option});
   }
 }

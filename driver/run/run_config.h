@@ -108,7 +108,8 @@ struct ConfigDifference {
 };
 std::vector<ConfigDifference> diff_configs(const RunConfig& before, const RunConfig& after);
 
-// Registers every key as a flag on `command`; apply_config_flags copies the given ones into a config.
+// Registers every key as a flag on `command` (with `only_changeable`, resume's: the keys it may
+// change and, listed apart, those it refuses); apply copies the given ones into a config.
 class ConfigFlags {
  public:
   void add_to(CLI::App* command, bool only_changeable = false);

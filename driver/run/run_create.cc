@@ -235,7 +235,8 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
   }
   if (seed.status != "evaluated") {
     *failure = CreateFailure::kFault;  // exit 1: the run could not start, as with any seed failure
-    return Status::Error("the seed masker failed (" + seed.failure + "): " + seed.message.substr(0, 2000) +
+    const std::string shown = std::filesystem::path(seed_masker_path(config)).filename().string();
+    return Status::Error("the seed masker failed (" + seed.failure + "): " + name_masker_file(seed.message.substr(0, 2000), shown) +
                          "\nno run was created; fix " + seed_masker_path(config) + " and run again");
   }
   db.reset();  // closing checkpoints the WAL into run.db, so the directory is complete on its own
