@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "driver/cli/commands.h"
+#include "driver/llm/agent_proposer.h"
 #include "driver/llm/llm_preflight.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
@@ -220,6 +221,16 @@ int run_new(RunArgs& args) {
     if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s.message());
     if (Status s = check_llm_before_running(config, args); !s.ok())
       return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
+  }
+  if (config.proposer == "agent") {
+    LlmConfig llm;
+    AgentConfig agent;
+    if (Status s = parse_agent_llm_config(config.llm, &llm, &agent); !s.ok()) return fail("run", s.message());
+    std::vector<std::string> warnings;
+    if (Status s = llm.preflight ? preflight_llm(llm, &warnings) : check_llm_keys(llm); !s.ok())
+      return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
+    if (!args.quiet)
+      for (const std::string& w : warnings) std::fprintf(stderr, "adrs: warning: %s\n", w.c_str());
   }
   CreatedRun created;
   CreateFailure failure = CreateFailure::kNone;
