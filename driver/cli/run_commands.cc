@@ -226,11 +226,9 @@ int run_new(RunArgs& args) {
     LlmConfig llm;
     AgentConfig agent;
     if (Status s = parse_agent_llm_config(config.llm, &llm, &agent); !s.ok()) return fail("run", s.message());
-    std::vector<std::string> warnings;
-    if (Status s = llm.preflight ? preflight_llm(llm, &warnings) : check_llm_keys(llm); !s.ok())
+    // The agent's first turn is its own probe; only the key variables are checked here.
+    if (Status s = check_llm_keys(llm); !s.ok())
       return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
-    if (!args.quiet)
-      for (const std::string& w : warnings) std::fprintf(stderr, "adrs: warning: %s\n", w.c_str());
   }
   CreatedRun created;
   CreateFailure failure = CreateFailure::kNone;
