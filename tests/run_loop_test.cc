@@ -120,14 +120,14 @@ TEST_F(RunLoopTest, EveryFailureBecomesATerminalRowWithItsReason) {
   EXPECT_EQ(all[3].failure, "patch:search_not_found");
   EXPECT_EQ(all[3].message, "SEARCH block 1 matches nowhere");
   EXPECT_EQ(all[4].failure, "patch:outside_block");
-  EXPECT_EQ(all[5].status, "evaluated");
-  EXPECT_EQ(all[6].status, "duplicate");
+  EXPECT_EQ(all[5].status, CandidateStatus::kEvaluated);
+  EXPECT_EQ(all[6].status, CandidateStatus::kDuplicate);
   EXPECT_EQ(all[6].duplicate_of, std::optional<int64_t>(6));
   EXPECT_EQ(all[6].attempts, 0) << "a duplicate is never evaluated";
   // Failed candidates are never parents.
   for (const CandidateRow& r : all)
     if (r.parent_id) {
-      EXPECT_EQ(all[*r.parent_id - 1].status, "evaluated") << "candidate " << r.id;
+      EXPECT_EQ(all[*r.parent_id - 1].status, CandidateStatus::kEvaluated) << "candidate " << r.id;
     }
 }
 
@@ -170,7 +170,7 @@ TEST_F(RunLoopTest, StopConditionsSayWhy) {
   std::atomic<bool> interrupt{true};
   r = run(proposer, "interrupted.db", &interrupt);
   EXPECT_EQ(r.stop_reason, "interrupted");
-  for (const CandidateRow& row : rows()) EXPECT_FALSE(row.status == "failed" && row.failure == "cancelled");
+  for (const CandidateRow& row : rows()) EXPECT_FALSE(row.status == CandidateStatus::kFailed && row.failure == "cancelled");
 }
 
 }  // namespace

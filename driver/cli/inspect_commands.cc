@@ -34,7 +34,7 @@ nlohmann::json row_json(const CandidateRow& r, bool with_source) {
   auto o = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
   nlohmann::json j = {{"id", r.id}, {"parent", o(r.parent_id)}, {"second_parent", o(r.second_parent_id)},
                       {"duplicate_of", o(r.duplicate_of)}, {"island", r.island}, {"generation", r.generation},
-                      {"mutation", r.mutation}, {"status", r.status}, {"failure", r.failure}, {"message", r.message},
+                      {"mutation", r.mutation}, {"status", candidate_status_name(r.status)}, {"failure", r.failure}, {"message", r.message},
                       {"score", o(r.score)}, {"error", o(r.error)}, {"density", o(r.density)}, {"score_std", o(r.score_std)},
                       {"error_std", o(r.error_std)}, {"stage1_score", o(r.stage1_score)}, {"source_hash", r.source_hash},
                       {"cost_usd", r.cost_usd}, {"tokens_in", r.tokens_in}, {"tokens_out", r.tokens_out}, {"attempts", r.attempts},
@@ -54,7 +54,7 @@ int open_candidate(const char* command, const InspectArgs& a, std::unique_ptr<Ru
   if (Status s = open_run_for_reading(a.run_dir, db); !s.ok()) return fail(command, s.message());
   // Only a missing row is "no candidate"; a storage error keeps SQLite's words and the file.
   if (Status s = (*db)->get_candidate(a.id, row); !s.ok())
-    return fail(command, s.message().rfind("no candidate ", 0) == 0
+    return fail(command, s.is(StatusCode::kNotFound)
                              ? "no candidate " + std::to_string(a.id) + " in " + a.run_dir + " (adrs best " + a.run_dir + " lists them)"
                              : s.message());
   return 0;
@@ -83,7 +83,7 @@ int run_best(const InspectArgs& a) {
   if (Status s = db->list_candidates(&rows, false); !s.ok()) return fail("best", s.message());
   std::vector<const CandidateRow*> ranked;
   for (const CandidateRow& r : rows)
-    if (a.all || (r.status == "evaluated" && r.score)) ranked.push_back(&r);
+    if (a.all || (r.status == CandidateStatus::kEvaluated && r.score)) ranked.push_back(&r);
   std::stable_sort(ranked.begin(), ranked.end(), [](const CandidateRow* x, const CandidateRow* y) {
     return x->score.value_or(-INFINITY) > y->score.value_or(-INFINITY);
   });
@@ -98,7 +98,7 @@ int run_best(const InspectArgs& a) {
   for (const CandidateRow* r : ranked)
     t.add_row({std::to_string(r->id), std::to_string(r->generation), r->parent_id ? std::to_string(*r->parent_id) : "-",
                std::to_string(r->island), r->mutation, opt(r->score, "%.6f"), opt(r->score_std, "%.2g"), opt(r->error, "%.6f"),
-               opt(r->density, "%.4f"), r->status + (r->failure.empty() ? "" : " " + r->failure)});
+               opt(r->density, "%.4f"), candidate_status_name(r->status) + (r->failure.empty() ? "" : " " + r->failure)});
   std::printf("%s", t.render().c_str());
   if (ranked.empty()) std::printf("(no evaluated candidates yet)\n");
   return 0;
@@ -141,7 +141,7 @@ int run_show(const InspectArgs& a) {
   }
   std::printf("candidate %lld of %s\n", static_cast<long long>(r.id), a.run_dir.c_str());
   Table t({"field", "value"});
-  t.add_row({"status", r.status + (r.failure.empty() ? "" : " (" + r.failure + ")")});
+  t.add_row({"status", candidate_status_name(r.status) + (r.failure.empty() ? "" : " (" + r.failure + ")")});
   t.add_row({"parent", r.parent_id ? std::to_string(*r.parent_id) : "- (the seed)"});
   if (r.second_parent_id) t.add_row({"second parent", std::to_string(*r.second_parent_id)});
   if (r.duplicate_of) t.add_row({"duplicate of", std::to_string(*r.duplicate_of)});
@@ -177,7 +177,7 @@ int run_show(const InspectArgs& a) {
                  format("%.6f", p["error"].get<double>()), format("%.4f", p["density"].get<double>())});
     std::printf("\n  per evaluation seed\n%s", s.render("  ").c_str());
   }
-  if (!r.compile_log.empty() && r.status == "failed") std::printf("\ncompiler output:\n%s\n", trim_compiler_log(r.compile_log, 30).c_str());
+  if (!r.compile_log.empty() && r.status == CandidateStatus::kFailed) std::printf("\ncompiler output:\n%s\n", trim_compiler_log(r.compile_log, 30).c_str());
   if (!calls.empty()) {
     Table c({"llm call", "model", "status", "tokens in", "tokens out", "cost", "latency"});
     for (size_t i = 0; i < calls.size(); ++i)
@@ -233,7 +233,7 @@ int run_export(const InspectArgs& a) {
   std::unique_ptr<RunDb> db;
   CandidateRow r;
   if (int rc = open_candidate("export", a, &db, &r)) return rc;
-  if (r.source.empty()) return fail("export", "candidate " + std::to_string(r.id) + " has no source yet (status " + r.status + ")");
+  if (r.source.empty()) return fail("export", "candidate " + std::to_string(r.id) + " has no source yet (status " + candidate_status_name(r.status) + ")");
   if (a.output.empty() || a.output == "-") {
     std::fwrite(r.source.data(), 1, r.source.size(), stdout);
     return 0;

@@ -48,7 +48,7 @@ int run_replay(ReplayArgs& a) {
   if (Status s = open_run_for_reading(a.run_dir, &db); !s.ok()) return fail(s.message());
   CandidateRow row;
   if (Status s = db->get_candidate(a.id, &row); !s.ok()) return fail(s.message());
-  if (row.source.empty()) return fail("candidate " + std::to_string(a.id) + " has no source yet (status " + row.status + ")");
+  if (row.source.empty()) return fail("candidate " + std::to_string(a.id) + " has no source yet (status " + candidate_status_name(row.status) + ")");
   RunConfig config;
   if (Status s = stored_config(*db, &config); !s.ok()) return fail(s.message());
   RunConfig replay = config;
@@ -90,7 +90,7 @@ int run_replay(ReplayArgs& a) {
   CandidateRow replayed;
   if (ok) store_metrics(results, seeds, &replayed);
   const std::string suggestion = held_out_suggestion(config.workload);
-  const bool comparable = own_setting && row.status == "evaluated";
+  const bool comparable = own_setting && row.status == CandidateStatus::kEvaluated;
   bool same = comparable && ok;
   if (same)
     for (auto [x, y] : {std::pair{row.score, replayed.score}, {row.error, replayed.error}, {row.density, replayed.density}})

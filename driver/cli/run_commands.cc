@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "driver/cli/commands.h"
+#include "driver/cli/config_flags.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
 #include "driver/run/run_create.h"
@@ -107,7 +108,7 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
   if (Status s = make_proposer(config, db, &proposer); !s.ok()) return fail(command, s.message());
   OfflineProposer tuner;
   LoopOptions options;
-  options.interrupt = &install_interrupt_handler();
+  options.interrupt = &install_run_interrupt_handler();
   options.live_status = !args.json && !args.quiet && ::isatty(2);
   options.quiet = args.quiet;
   const std::string backend = evaluators.per_seed.front()->backend().name();  // what --device auto chose
@@ -152,7 +153,7 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
 }
 
 int run_new(RunArgs& args) {
-  install_interrupt_handler();
+  install_run_interrupt_handler();
   RunConfig config;
   if (!args.config_path.empty())
     if (Status s = load_config_file(args.config_path, &config); !s.ok()) return fail("run", s.message());
@@ -174,7 +175,7 @@ int run_new(RunArgs& args) {
   }
   CreatedRun created;
   CreateFailure failure = CreateFailure::kNone;
-  if (Status s = create_run(config, seed_source, args.runs_dir, args.force, install_interrupt_handler(), &created, &failure); !s.ok()) {
+  if (Status s = create_run(config, seed_source, args.runs_dir, args.force, install_run_interrupt_handler(), &created, &failure); !s.ok()) {
     std::fprintf(stderr, "adrs run: %s\n", s.message().c_str());
     if (failure == CreateFailure::kFault && !fs::exists(args.runs_dir + "/" + config.name) &&
         s.message().find("no run was created") == std::string::npos)
@@ -187,7 +188,7 @@ int run_new(RunArgs& args) {
 }
 
 int run_resume(RunArgs& args) {
-  install_interrupt_handler();
+  install_run_interrupt_handler();
   std::string run_dir = args.run_dir;
   while (run_dir.size() > 1 && run_dir.back() == '/') run_dir.pop_back();
   remove_stale_creations(fs::path(run_dir).parent_path().empty() ? "." : fs::path(run_dir).parent_path().string());
@@ -200,7 +201,7 @@ int run_resume(RunArgs& args) {
                                 p.parent_path().string() + " --name " + p.filename().string() + " --force (which removes it)");
     }
     std::unique_ptr<RunDb> probe;  // the same clear errors as the inspection commands, before any write
-    if (Status s = open_run_for_reading(run_dir, &probe); !s.ok() && s.message().find("schema") == std::string::npos)
+    if (Status s = open_run_for_reading(run_dir, &probe); !s.ok() && !s.is(StatusCode::kOldSchema))
       return fail("resume", s.message());
     if (probe)
       if (Status s = probe->quick_check(); !s.ok()) return fail("resume", s.message());

@@ -85,7 +85,7 @@ bool harness_fault(const EvalResult& r) { return r.status == EvalStatus::kIntern
 
 // Fails the row with the evaluator's verdict.
 void fail_with(const EvalResult& r, CandidateRow* row) {
-  row->status = "failed";
+  row->status = CandidateStatus::kFailed;
   row->failure = status_name(r.status);
   row->message = r.message;
   row->compile_log = r.compile_log;
@@ -145,7 +145,7 @@ void store_metrics(const std::vector<EvalResult>& results, const std::vector<uin
     error_var += (r.metrics.error - error) * (r.metrics.error - error);
   }
   const double dof = std::max(1.0, k - 1.0);
-  row->status = "evaluated";
+  row->status = CandidateStatus::kEvaluated;
   row->failure.clear();
   row->score = score;
   row->error = error;
@@ -167,7 +167,7 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
     return StepOutcome::kFault;
   }
   if (row->terminal()) return StepOutcome::kDone;
-  if (row->status == "selected") {
+  if (row->status == CandidateStatus::kSelected) {
     ProposalRequest request;
     if (Status s = build_request(c, *row, &request); !s.ok()) {
       *fault = s;
@@ -188,7 +188,7 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
     std::string outside;
     if (p.status == Proposal::Status::kOk) outside = check_outside_block(request.parent.source, p.source);
     if (p.status != Proposal::Status::kOk || !outside.empty()) {
-      row->status = "failed";
+      row->status = CandidateStatus::kFailed;
       row->failure = p.status == Proposal::Status::kPatchError ? std::string("patch:") + patch_error_name(p.patch_error)
                      : outside.empty()                        ? "proposer_error"
                                                               : "patch:outside_block";
@@ -210,18 +210,18 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     if (auto earlier = c.db->find_by_hash(row->source_hash, row->id)) {
-      row->status = "duplicate";
+      row->status = CandidateStatus::kDuplicate;
       row->duplicate_of = *earlier;
       row->message = "same normalized source as candidate " + std::to_string(*earlier) + " (" + row->message + ")";
     } else {
-      row->status = "proposed";
+      row->status = CandidateStatus::kProposed;
     }
     row->check_s = since(check_start);
     if (Status s = timed_update(*c.db, row); !s.ok()) {
       *fault = s;
       return StepOutcome::kFault;
     }
-    if (row->status == "duplicate") return StepOutcome::kDone;
+    if (row->status == CandidateStatus::kDuplicate) return StepOutcome::kDone;
   }
   // status "proposed": compile and evaluate. The attempt counter is written first, so a kill during
   // evaluation is visible (resume redoes the evaluation; the row still gets one result).
@@ -252,7 +252,7 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
     } else {
       row->stage1_score = r.metrics.score;
       if (row->stage1_threshold && r.metrics.score < *row->stage1_threshold) {
-        row->status = "filtered";
+        row->status = CandidateStatus::kFiltered;
         row->failure = "stage1";
         char text[200];
         std::snprintf(text, sizeof text, "stage-1 score %.6f on %s is below the island's threshold %.6f; not scored on %s",
@@ -261,7 +261,7 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
       }
     }
   }
-  if (row->status == "proposed") {
+  if (row->status == CandidateStatus::kProposed) {
     std::vector<EvalResult> results;
     std::vector<uint64_t> seeds;
     for (auto& evaluator : c.evaluators->per_seed) {
@@ -274,7 +274,7 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
       seeds.push_back(evaluator->options().seed);
       results.push_back(std::move(r));
     }
-    if (row->status == "proposed") {
+    if (row->status == CandidateStatus::kProposed) {
       const std::string proposal_message = row->message;
       store_metrics(results, seeds, row);
       row->message = proposal_message;

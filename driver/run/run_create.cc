@@ -112,7 +112,7 @@ RunDirKind classify_run_dir(const std::string& run_dir, std::string* why) {
     // An SQLite file without any table is what a creation killed after open leaves (the schema
     // is one transaction); anything else (tables of another program, damage, a newer schema)
     // may be somebody's data and is never removed.
-    if (s.message().find("not an adrs run database") != std::string::npos && sqlite_table_count(db_path) == 0) {
+    if (s.is(StatusCode::kNotAdrsRun) && sqlite_table_count(db_path) == 0) {
       *why = "its run.db holds no adrs schema";
       return RunDirKind::kLeftover;
     }
@@ -207,8 +207,7 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
   // The evaluators check the workload, device and limits; the seed is scored in the run's cache.
   RunEvaluators evaluators;
   if (Status s = make_run_evaluators(config, config.cache_dir.empty() ? temp + "/cache" : config.cache_dir, &evaluators); !s.ok()) {
-    const bool storage = s.message().find("cannot create") != std::string::npos || s.message().find("full") != std::string::npos;
-    *failure = storage ? CreateFailure::kFault : CreateFailure::kUsage;
+    *failure = s.is(StatusCode::kFault) ? CreateFailure::kFault : CreateFailure::kUsage;
     return s;
   }
   std::unique_ptr<RunDb> db;
@@ -233,7 +232,7 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
     case StepOutcome::kDone:
       break;
   }
-  if (seed.status != "evaluated") {
+  if (seed.status != CandidateStatus::kEvaluated) {
     *failure = CreateFailure::kFault;  // exit 1: the run could not start, as with any seed failure
     return Status::Error("the seed masker failed (" + seed.failure + "): " + seed.message.substr(0, 2000) +
                          "\nno run was created; fix " + config.seed_masker + " and run again");

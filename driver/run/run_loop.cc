@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "driver/propose/building_blocks.h"
 #include "driver/run/population.h"
 #include "driver/cli/table.h"
 #include "util/hash.h"
@@ -114,13 +115,13 @@ nlohmann::json request_record(const Choice& c) {
 std::string describe_row(const CandidateRow& r) {
   std::string head = "#" + std::to_string(r.id);
   if (r.parent_id) head += " (parent " + std::to_string(*r.parent_id) + ", " + r.mutation + ", island " + std::to_string(r.island) + ")";
-  if (r.status == "evaluated") {
+  if (r.status == CandidateStatus::kEvaluated) {
     char text[160];
     std::snprintf(text, sizeof text, ": score %.6f error %.6f density %.4f", *r.score, *r.error, *r.density);
     return head + text + (r.message.empty() ? "" : "  [" + r.message.substr(0, 120) + "]");
   }
   std::string why = r.message.substr(0, r.message.find('\n'));
-  return head + ": " + r.status + (r.failure.empty() ? "" : " " + r.failure) + (why.empty() ? "" : ": " + why.substr(0, 160));
+  return head + ": " + candidate_status_name(r.status) + (r.failure.empty() ? "" : " " + r.failure) + (why.empty() ? "" : ": " + why.substr(0, 160));
 }
 
 }  // namespace
@@ -131,7 +132,7 @@ Status insert_seed_candidate(RunDb& db, const std::string& source) {
   seed.island = 0;
   seed.generation = 0;
   seed.mutation = mutation_kind_name(MutationKind::kSeed);
-  seed.status = "proposed";
+  seed.status = CandidateStatus::kProposed;
   seed.source = source;
   seed.source_hash = hex64(hash64(normalize_source(source)));
   seed.message = "the starting masker";
@@ -151,7 +152,7 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
 
   std::atomic<bool> cancel{false};
   StepContext context{&config, &db, &proposer, tuner, &evaluators, &cancel};
-  Population population(config, proposer.supports_fix_up());
+  Population population(config, proposer.supports_fix_up(), recipe_size_feature);
   int64_t taken_in = 0;  // rows 1..taken_in are in the population
   const double elapsed_before = std::strtod(db.state("elapsed_s", "0").c_str(), nullptr);
   const auto session_start = Clock::now();
@@ -171,10 +172,10 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
       if (it == rows.end() || !it->second.terminal()) return false;
       const CandidateRow& row = it->second;
       const CandidateRow* resolved = &row;
-      if (row.status == "duplicate" && row.duplicate_of && rows.count(*row.duplicate_of)) resolved = &rows[*row.duplicate_of];
+      if (row.status == CandidateStatus::kDuplicate && row.duplicate_of && rows.count(*row.duplicate_of)) resolved = &rows[*row.duplicate_of];
       population.add(row, *resolved);
       ++taken_in;
-      if (row.status != "evaluated") ++failures;
+      if (row.status != CandidateStatus::kEvaluated) ++failures;
       if (std::isfinite(config.target_score) && population.best_id() && population.best_score() >= config.target_score)
         stop("target_score", format("the best score %.6f reached the target %.6f", population.best_score(), config.target_score));
       if (config.patience > 0 && population.best_id() && taken_in - population.last_improvement_id() >= config.patience)
@@ -194,7 +195,7 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
   auto last_line = Clock::now();
   double shown_best = -INFINITY;
   for (const auto& [id, row] : rows)
-    if (row.status == "evaluated") shown_best = std::max(shown_best, *row.score);
+    if (row.status == CandidateStatus::kEvaluated) shown_best = std::max(shown_best, *row.score);
   for (;;) {
     if (options.interrupt && options.interrupt->load()) stop("interrupted", "interrupted (Ctrl-C or SIGTERM); adrs resume continues it");
     if (proposer.budget_exhausted())
@@ -222,7 +223,7 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
       row.island = choice.island;
       row.generation = rows.count(choice.parent_id) ? rows[choice.parent_id].generation + 1 : 1;
       row.mutation = mutation_kind_name(choice.kind);
-      row.status = "selected";
+      row.status = CandidateStatus::kSelected;
       row.proposer_seed = combine_seed(config.seed ^ 0x70726f706f736572ULL, static_cast<uint64_t>(next_id));
       row.stage1_threshold = choice.stage1_threshold;
       row.request_json = request_record(choice).dump();
@@ -242,7 +243,7 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
     pool.collect(&done, std::chrono::milliseconds(200));
     for (auto& [id, row] : done) {
       if (!options.quiet && !options.live_status) spdlog::info("{}", describe_row(row));
-      if (options.live_status && row.status == "evaluated" && *row.score > shown_best) {
+      if (options.live_status && row.status == CandidateStatus::kEvaluated && *row.score > shown_best) {
         shown_best = *row.score;
         std::fprintf(stderr, "\r\033[Knew best %s\n", describe_row(row).c_str());
       }
