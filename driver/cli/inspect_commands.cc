@@ -8,6 +8,7 @@
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
 #include "driver/cli/table.h"
+#include "driver/cli/transcript.h"
 #include "driver/patch/text_diff.h"
 #include "evaluator/compiler.h"
 
@@ -19,7 +20,7 @@ struct InspectArgs {
   std::string run_dir;
   int64_t id = 0;
   int top = 10;
-  bool json = false, diff = false, source = false, all = false, prompt = false;
+  bool json = false, diff = false, source = false, all = false, prompt = false, transcript = false;
   std::string output;
 };
 
@@ -108,7 +109,8 @@ Status calls_of(const RunDb& db, int64_t id, std::vector<LlmCallRecord>* mine) {
   return Status::Ok();
 }
 
-void print_show_json(const InspectArgs& a, const CandidateRow& r, const CandidateRow* parent, const std::vector<LlmCallRecord>& calls) {
+void print_show_json(const InspectArgs& a, const CandidateRow& r, const CandidateRow* parent, const std::vector<LlmCallRecord>& calls,
+                     const std::vector<AgentTurnRecord>& turns) {
   nlohmann::json j = row_json(r, true);
   if (parent) j["diff"] = line_diff(parent->source, r.source);
   j["llm_calls"] = nlohmann::json::array();
@@ -121,6 +123,7 @@ void print_show_json(const InspectArgs& a, const CandidateRow& r, const Candidat
     }
     j["llm_calls"].push_back(call);
   }
+  if (a.transcript) j["transcript"] = transcript_json(turns);
   std::printf("%s\n", j.dump(2).c_str());
 }
 
@@ -165,7 +168,7 @@ void print_metric_tables(const nlohmann::json& m) {
   }
 }
 
-void print_llm_calls(const InspectArgs& a, const std::vector<LlmCallRecord>& calls) {
+void print_llm_calls(const InspectArgs& a, const std::vector<LlmCallRecord>& calls, const std::vector<AgentTurnRecord>& turns) {
   if (!calls.empty()) {
     Table c({"llm call", "model", "status", "tokens in", "tokens out", "cost", "latency"});
     for (size_t i = 0; i < calls.size(); ++i)
@@ -174,6 +177,8 @@ void print_llm_calls(const InspectArgs& a, const std::vector<LlmCallRecord>& cal
     std::printf("\n%s", c.render("  ").c_str());
     if (!a.prompt) std::printf("  (--prompt prints the exact prompts and answers)\n");
   }
+  if (!turns.empty() && !a.transcript) std::printf("  %s (--transcript prints every turn)\n", transcript_summary(turns).c_str());
+  if (a.transcript) std::printf("%s", transcript_text(turns, a.prompt).c_str());
   if (a.prompt) {
     if (calls.empty()) std::printf("\n(no LLM call was made for this candidate)\n");
     for (size_t i = 0; i < calls.size(); ++i)
@@ -192,8 +197,10 @@ int run_show(const InspectArgs& a) {
     if (Status s = db->get_candidate(*r.parent_id, &parent); !s.ok()) return fail("show", s.message());
   std::vector<LlmCallRecord> calls;
   if (Status s = calls_of(*db, r.id, &calls); !s.ok()) return fail("show", s.message());
+  std::vector<AgentTurnRecord> turns;
+  if (Status s = db->list_agent_turns(r.id, &turns); !s.ok()) return fail("show", s.message());
   if (a.json) {
-    print_show_json(a, r, has_parent ? &parent : nullptr, calls);
+    print_show_json(a, r, has_parent ? &parent : nullptr, calls, turns);
     return 0;
   }
   std::printf("candidate %lld of %s\n", static_cast<long long>(r.id), a.run_dir.c_str());
@@ -201,7 +208,7 @@ int run_show(const InspectArgs& a) {
   print_candidate_fields(r, m);
   print_metric_tables(m);
   if (!r.compile_log.empty() && r.status == CandidateStatus::kFailed) std::printf("\ncompiler output:\n%s\n", trim_compiler_log(r.compile_log, 30).c_str());
-  print_llm_calls(a, calls);
+  print_llm_calls(a, calls, turns);
   if (a.diff && has_parent) {
     const std::string d = line_diff(parent.source, r.source);
     std::printf("\ndiff against parent %lld:\n%s", static_cast<long long>(parent.id), d.empty() ? "(identical)\n" : d.c_str());
@@ -285,6 +292,7 @@ CommandRunner add_show_command(CLI::App& app) {
   cmd->add_flag("--diff", a->diff, "Show the diff against its parent");
   cmd->add_flag("--source", a->source, "Print its full source");
   cmd->add_flag("--prompt", a->prompt, "Print the exact prompt sent to the LLM and its answer, per call");
+  cmd->add_flag("--transcript", a->transcript, "Print the agent proposer's conversation: every turn, tool call and result");
   return [a] { return run_show(*a); };
 }
 
