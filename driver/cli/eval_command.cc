@@ -85,7 +85,7 @@ int run_eval(EvalArgs& args) {
     std::fprintf(stderr, "adrs eval: %s\n", s.message().c_str());
     return 2;
   }
-  install_interrupt_handlers();
+  install_interrupt_handler("\ninterrupted: stopping (press Ctrl-C again to quit at once)\n");
   EvalResult result = evaluator->evaluate_source(source.str(), interrupt_flag());
   // The compiler saw the source as masker.cpp inside its jail; the user knows it by its own name.
   result.message = name_masker_file(result.message, std::filesystem::path(args.file).filename().string());

@@ -99,9 +99,9 @@ Status RunDb::Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* o
       has_state_table = s.integer(0) > 0;
     }
     if (version == 0 || !has_state_table)
-      return Status::Error(path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
+      return Status::WithCode(StatusCode::kNotAdrsRun, path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
     if (mode == Mode::kReadOnly && version < kRunDbSchemaVersion)
-      return Status::Error(path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
+      return Status::WithCode(StatusCode::kOldSchema, path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
     if (mode == Mode::kReadWrite) {
       if (immutable) return Status::Error("cannot write " + path + ": the storage is read-only (inspection works; resume needs a writable copy)");
       sqlite3_close_v2(db->db_);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -12,11 +13,12 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "driver/propose/building_blocks.h"
 #include "driver/run/population.h"
 #include "driver/run/run_hints.h"
-#include "driver/cli/table.h"
 #include "util/hash.h"
 
 namespace adrs {
@@ -125,46 +127,22 @@ std::string fit_words(const std::string& text, size_t width) {
 std::string describe_row(const CandidateRow& r) {
   std::string head = "#" + std::to_string(r.id);
   if (r.parent_id) head += " (parent " + std::to_string(*r.parent_id) + ", " + r.mutation + ", island " + std::to_string(r.island) + ")";
-  if (r.status == "evaluated") {
-    char text[160];
-    std::snprintf(text, sizeof text, ": score %.6f error %.6f density %.4f", *r.score, *r.error, *r.density);
-    return head + text + (r.message.empty() ? "" : "  [" + fit_words(r.message, 120) + "]");
+  if (r.status == CandidateStatus::kEvaluated) {
+    return head + fmt::format(": score {:.6f} error {:.6f} density {:.4f}", *r.score, *r.error, *r.density) + (r.message.empty() ? "" : "  [" + fit_words(r.message, 120) + "]");
   }
   std::string why = r.message.substr(0, r.message.find('\n'));
-  return head + ": " + r.status + (r.failure.empty() ? "" : " " + r.failure) + (why.empty() ? "" : ": " + fit_words(why, 160));
+  return head + ": " + candidate_status_name(r.status) + (r.failure.empty() ? "" : " " + r.failure) + (why.empty() ? "" : ": " + fit_words(why, 160));
 }
 
 // "12m05s", "48s".
 std::string duration_text(double seconds) {
   const long s = std::lround(std::max(0.0, seconds));
-  return s >= 3600 ? format("%ldh%02ldm", s / 3600, s / 60 % 60) : s >= 60 ? format("%ldm%02lds", s / 60, s % 60) : format("%lds", s);
+  return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, s / 60 % 60) : s >= 60 ? fmt::format("{}m{:02}s", s / 60, s % 60) : fmt::format("{}s", s);
 }
 
 size_t terminal_columns() {
   winsize size{};
   return ::ioctl(2, TIOCGWINSZ, &size) == 0 && size.ws_col > 20 ? size.ws_col - 1 : 79;
-}
-
-// The refreshing status line: done of budget, evaluated / duplicate / failed apart, the rate per
-// minute (as the summary), elapsed time and ETA of this session, the best score.
-std::string live_line(const std::map<int64_t, CandidateRow>& rows, int64_t budget, int64_t finished, double session_s, int in_flight,
-                      const std::string& best) {
-  int64_t done = 0, evaluated = 0, duplicates = 0, failed = 0;
-  for (const auto& [id, row] : rows) {
-    if (!row.terminal()) continue;
-    ++done;
-    if (row.status == "evaluated") ++evaluated;
-    else if (row.status == "duplicate") ++duplicates;
-    else ++failed;
-  }
-  const double per_minute = finished * 60.0 / std::max(1e-9, session_s);
-  const std::string eta = finished > 0 ? duration_text((budget - done) / per_minute * 60.0) : "-";
-  return fit_words(format("%lld/%lld done: %lld evaluated, %lld duplicate, %lld failed | %.1f/min | %s elapsed, ETA %s | "
-                          "in flight %d | best %s",
-                          static_cast<long long>(done), static_cast<long long>(budget), static_cast<long long>(evaluated),
-                          static_cast<long long>(duplicates), static_cast<long long>(failed), per_minute,
-                          duration_text(session_s).c_str(), eta.c_str(), in_flight, best.c_str()),
-                   terminal_columns());
 }
 
 // The kind of a proposer error: "llm:missing_key" from "llm:missing_key: the environment ...",
@@ -183,7 +161,7 @@ Status insert_seed_candidate(RunDb& db, const std::string& source) {
   seed.island = 0;
   seed.generation = 0;
   seed.mutation = mutation_kind_name(MutationKind::kSeed);
-  seed.status = "proposed";
+  seed.status = CandidateStatus::kProposed;
   seed.source = source;
   seed.source_hash = hex64(hash64(normalize_source(source)));
   seed.message = "the starting masker";
@@ -191,168 +169,259 @@ Status insert_seed_candidate(RunDb& db, const std::string& source) {
   return db.insert_candidate(seed, {{"next_candidate_id", "2"}});
 }
 
+namespace {
+
+// The loop's state between its steps: the rows, the population built from them, the workers, and
+// why the run stops. run_loop drives it; each method is one concern (stop policy, scheduling,
+// collecting, heartbeat, the terminal's status line).
+class Loop {
+ public:
+  Loop(const RunConfig& config, RunDb& db, Proposer& proposer, Proposer* tuner, RunEvaluators& evaluators, const LoopOptions& options)
+      : config_(config), db_(db), proposer_(proposer), options_(options),
+        context_{&config, &db, &proposer, tuner, &evaluators, &cancel_},
+        population_(config, proposer.supports_fix_up(), recipe_size_feature),
+        elapsed_before_(std::strtod(db.state("elapsed_s", "0").c_str(), nullptr)) {}
+
+  Status load();
+  void run();
+  LoopResult finish();
+
+ private:
+  double elapsed() const { return elapsed_before_ + std::chrono::duration<double>(Clock::now() - session_start_).count(); }
+  void stop(StopReason reason, const std::string& detail, const Status& error = Status::Ok());
+  bool stopped() const { return result_.stop_reason != StopReason::kNone; }
+  bool take_in(int64_t through);
+  void check_population_stops();
+  void check_session_stops(const WorkerPool& pool);
+  void issue(WorkerPool& pool);
+  Status insert_selected(const Choice& choice);
+  void collect(WorkerPool& pool);
+  void heartbeat();
+  void show_status_line(const WorkerPool& pool);
+  void count_proposer_errors(const CandidateRow& row);
+
+  const RunConfig& config_;
+  RunDb& db_;
+  Proposer& proposer_;
+  const LoopOptions& options_;
+  std::atomic<bool> cancel_{false};
+  StepContext context_;
+  Population population_;
+  std::map<int64_t, CandidateRow> rows_;
+  int64_t next_id_ = 1;
+  int64_t taken_in_ = 0;  // rows 1..taken_in_ are in the population
+  int64_t finished_this_session_ = 0;
+  const double elapsed_before_;
+  const Clock::time_point session_start_ = Clock::now();
+  Clock::time_point last_heartbeat_ = Clock::now() - std::chrono::seconds(10);
+  Clock::time_point last_line_ = Clock::now();
+  double shown_best_ = -INFINITY;
+  // Proposer errors of one kind in a row among rows finished in this session (a resume after the
+  // fix starts counting afresh).
+  std::set<int64_t> terminal_at_start_;
+  std::string error_kind_;
+  int64_t errors_in_a_row_ = 0;
+  CandidateRow last_error_;
+  LoopResult result_;
+};
+
+Status Loop::load() {
+  std::vector<CandidateRow> stored;
+  if (Status s = db_.list_candidates(&stored, true); !s.ok()) return s;
+  for (CandidateRow& r : stored) rows_[r.id] = std::move(r);
+  if (rows_.empty()) return Status::Error("the run has no seed candidate");
+  next_id_ = rows_.rbegin()->first + 1;
+  for (const auto& [id, row] : rows_) {
+    if (row.status == CandidateStatus::kEvaluated) shown_best_ = std::max(shown_best_, *row.score);
+    if (row.terminal()) terminal_at_start_.insert(id);
+  }
+  return Status::Ok();
+}
+
+void Loop::stop(StopReason reason, const std::string& detail, const Status& error) {
+  if (!error.ok()) result_.error = error;  // the latest fault, even after another reason stopped the run
+  if (stopped()) return;
+  result_.stop_reason = reason;
+  result_.stop_detail = detail;
+  if (reason == StopReason::kInterrupted || reason == StopReason::kError) cancel_ = true;
+}
+
+// Takes rows into the population in id order, as far as they are terminal, up to `through`.
+bool Loop::take_in(int64_t through) {
+  while (taken_in_ < through) {
+    auto it = rows_.find(taken_in_ + 1);
+    if (it == rows_.end() || !it->second.terminal()) return false;
+    const CandidateRow& row = it->second;
+    const CandidateRow* resolved = &row;
+    if (row.status == CandidateStatus::kDuplicate && row.duplicate_of && rows_.count(*row.duplicate_of))
+      resolved = &rows_[*row.duplicate_of];
+    population_.add(row, *resolved);
+    ++taken_in_;
+    count_proposer_errors(row);
+    check_population_stops();
+  }
+  return true;
+}
+
+// A broken LLM setup (a missing key, a server that is down) fails every proposal the same way: that
+// many in a row stop the run instead of burning its budget.
+void Loop::count_proposer_errors(const CandidateRow& row) {
+  if (terminal_at_start_.count(row.id)) return;
+  const std::string kind = row.failure == "proposer_error" ? proposer_error_kind(row) : "";
+  errors_in_a_row_ = kind.empty() ? 0 : kind == error_kind_ ? errors_in_a_row_ + 1 : 1;
+  error_kind_ = kind;
+  if (!kind.empty()) last_error_ = row;
+  if (config_.max_proposer_errors > 0 && errors_in_a_row_ >= config_.max_proposer_errors)
+    stop(StopReason::kProposerErrors,
+         std::to_string(errors_in_a_row_) + " proposer errors in a row (" + error_kind_ + ", up to #" + std::to_string(last_error_.id) +
+             "): " + last_error_.message.substr(0, 600) +
+             "\nfix the cause, then adrs resume continues the run (stop.max_proposer_errors sets the limit)");
+}
+
+// The stop conditions that depend on the candidates taken in (checked in id order).
+void Loop::check_population_stops() {
+  const Population& p = population_;
+  if (std::isfinite(config_.target_score) && p.best_id() && p.best_score() >= config_.target_score)
+    stop(StopReason::kTargetScore, fmt::format("the best score {:.6f} reached the target {:.6f}", p.best_score(), config_.target_score));
+  if (config_.patience > 0 && p.best_id() && taken_in_ - p.last_improvement_id() >= config_.patience)
+    stop(StopReason::kPatience, "no improvement in the last " + std::to_string(config_.patience) + " candidates (best is #" +
+                                    std::to_string(*p.best_id()) + ")");
+  if (config_.max_cost > 0 && p.total_cost() >= config_.max_cost)
+    stop(StopReason::kMaxCost, fmt::format("proposer calls cost ${:.4f}, reaching the limit ${:.4f}", p.total_cost(), config_.max_cost));
+}
+
+// The stop conditions of this session: Ctrl-C, the LLM budget, wall time, a worker's fault.
+void Loop::check_session_stops(const WorkerPool& pool) {
+  if (options_.interrupt && options_.interrupt->load())
+    stop(StopReason::kInterrupted, "interrupted (Ctrl-C or SIGTERM); adrs resume continues it");
+  if (proposer_.budget_exhausted()) stop(StopReason::kMaxCost, "the LLM budget (llm.max_cost_usd) is spent; no new requests are made");
+  if (config_.max_wall_s > 0 && elapsed() >= config_.max_wall_s)
+    stop(StopReason::kMaxWallS, fmt::format("ran for {:.0f} s, reaching the limit of {:.0f} s", elapsed(), config_.max_wall_s));
+  if (auto fault = pool.fault()) stop(StopReason::kError, fault->message(), *fault);
+}
+
+// Stores the choice for candidate next_id_ as a "selected" row (with the next id, one transaction).
+Status Loop::insert_selected(const Choice& choice) {
+  CandidateRow row;
+  row.id = next_id_;
+  row.parent_id = choice.parent_id;
+  if (choice.kind == MutationKind::kCrossover && !choice.inspiration_ids.empty()) row.second_parent_id = choice.inspiration_ids[0];
+  row.island = choice.island;
+  row.generation = rows_.count(choice.parent_id) ? rows_[choice.parent_id].generation + 1 : 1;
+  row.mutation = mutation_kind_name(choice.kind);
+  row.status = CandidateStatus::kSelected;
+  row.proposer_seed = combine_seed(config_.seed ^ 0x70726f706f736572ULL, static_cast<uint64_t>(next_id_));
+  row.stage1_threshold = choice.stage1_threshold;
+  nlohmann::json request = request_record(choice);
+  RunHint hint;  // given with adrs hint, maybe by another process while this one runs
+  if (Status s = current_hint(db_, &hint); !s.ok()) return s;
+  if (hint.number > 0) request["hint"] = {{"number", hint.number}, {"text", hint.text}};
+  row.request_json = request.dump();
+  row.created_at = utc_now();
+  if (Status s = db_.insert_candidate(row, {{"next_candidate_id", std::to_string(next_id_ + 1)}}); !s.ok()) return s;
+  rows_[next_id_] = std::move(row);
+  return Status::Ok();
+}
+
+// Issues new candidates while the window allows it: candidate i is chosen from rows 1..i-parallel.
+void Loop::issue(WorkerPool& pool) {
+  while (!stopped() && next_id_ <= config_.max_candidates && pool.in_flight() < config_.parallel &&
+         take_in(std::max<int64_t>(1, next_id_ - config_.parallel)) && !stopped()) {
+    if (population_.empty()) {
+      const CandidateRow& seed = rows_.begin()->second;
+      const std::string detail = "the seed masker failed (" + seed.failure + "): " + seed.message.substr(0, 2000);
+      stop(StopReason::kError, detail, Status::Error(detail));
+      return;
+    }
+    if (Status s = insert_selected(population_.choose(next_id_, config_.seed)); !s.ok()) {
+      stop(StopReason::kError, s.message(), s);
+      return;
+    }
+    pool.submit(next_id_);
+    ++next_id_;
+  }
+}
+
+// Takes in the rows the workers finished (waiting a little for news) and logs them.
+void Loop::collect(WorkerPool& pool) {
+  std::map<int64_t, CandidateRow> done;
+  pool.collect(&done, std::chrono::milliseconds(200));
+  for (auto& [id, row] : done) {
+    if (!options_.quiet && !options_.live_status) spdlog::info("{}", describe_row(row));
+    if (options_.live_status && row.status == CandidateStatus::kEvaluated && *row.score > shown_best_) {
+      shown_best_ = *row.score;
+      std::fprintf(stderr, "\r\033[Knew best %s\n", describe_row(row).c_str());
+    }
+    ++finished_this_session_;
+    rows_[id] = std::move(row);
+  }
+}
+
+// The heartbeat is a write, so it also checks that run.db is still the file the run opened: a run
+// directory deleted while a long evaluation runs is noticed within seconds.
+void Loop::heartbeat() {
+  if (Clock::now() - last_heartbeat_ <= std::chrono::seconds(2)) return;
+  last_heartbeat_ = Clock::now();
+  if (Status s = db_.set_states({{"elapsed_s", std::to_string(elapsed())}, {"heartbeat", utc_now()}}); !s.ok())
+    stop(StopReason::kError, s.message(), s);
+}
+
+// One refreshing line on a terminal: done of budget, evaluated / duplicate / failed apart, the rate
+// per minute (as the summary), elapsed time and ETA of this session, work in flight, the best.
+void Loop::show_status_line(const WorkerPool& pool) {
+  if (!options_.live_status || Clock::now() - last_line_ <= std::chrono::milliseconds(250)) return;
+  last_line_ = Clock::now();
+  int64_t done = 0, evaluated = 0, duplicates = 0;
+  for (const auto& [id, row] : rows_) {
+    if (!row.terminal()) continue;
+    ++done;
+    evaluated += row.status == CandidateStatus::kEvaluated;
+    duplicates += row.status == CandidateStatus::kDuplicate;
+  }
+  const double session_s = std::chrono::duration<double>(Clock::now() - session_start_).count();
+  const double per_minute = finished_this_session_ * 60.0 / std::max(1e-9, session_s);
+  const std::string eta = finished_this_session_ > 0 ? duration_text((config_.max_candidates - done) / per_minute * 60.0) : "-";
+  const std::string best =
+      population_.best_id() ? fmt::format("{:.6f} (#{})", population_.best_score(), *population_.best_id()) : "-";
+  const std::string line = fmt::format("{}/{} done: {} evaluated, {} duplicate, {} failed | {:.1f}/min | {} elapsed, ETA {} | "
+                                       "in flight {} | best {}",
+                                       done, config_.max_candidates, evaluated, duplicates, done - evaluated - duplicates, per_minute,
+                                       duration_text(session_s), eta, pool.in_flight(), best);
+  std::fprintf(stderr, "\r\033[K%s", fit_words(line, terminal_columns()).c_str());
+  std::fflush(stderr);
+}
+
+void Loop::run() {
+  WorkerPool pool(context_, config_.parallel);
+  for (const auto& [id, row] : rows_)
+    if (!row.terminal()) pool.submit(id);
+  for (;;) {
+    check_session_stops(pool);
+    issue(pool);
+    if ((stopped() || next_id_ > config_.max_candidates) && pool.in_flight() == 0) break;
+    collect(pool);
+    heartbeat();
+    show_status_line(pool);
+  }
+  if (options_.live_status) std::fprintf(stderr, "\r\033[K");
+}
+
+LoopResult Loop::finish() {
+  take_in(next_id_ - 1);  // everything finished: the final population (no more choices depend on it)
+  if (!stopped()) stop(StopReason::kMaxCandidates, "all " + std::to_string(config_.max_candidates) + " candidates of the budget are done");
+  if (Status s = db_.set_states({{"elapsed_s", std::to_string(elapsed())}}); !s.ok() && result_.stop_reason != StopReason::kError)
+    result_ = {StopReason::kError, s.message(), s};
+  return result_;
+}
+
+}  // namespace
+
 LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Proposer* tuner, RunEvaluators& evaluators,
                     const LoopOptions& options) {
-  LoopResult result;
-  std::vector<CandidateRow> stored;
-  if (Status s = db.list_candidates(&stored, true); !s.ok()) return {"error", s.message(), s};
-  std::map<int64_t, CandidateRow> rows;
-  for (CandidateRow& r : stored) rows[r.id] = std::move(r);
-  stored.clear();
-  int64_t next_id = rows.empty() ? 1 : rows.rbegin()->first + 1;
-
-  std::atomic<bool> cancel{false};
-  StepContext context{&config, &db, &proposer, tuner, &evaluators, &cancel};
-  Population population(config, proposer.supports_fix_up());
-  int64_t taken_in = 0;  // rows 1..taken_in are in the population
-  const double elapsed_before = std::strtod(db.state("elapsed_s", "0").c_str(), nullptr);
-  const auto session_start = Clock::now();
-  auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(Clock::now() - session_start).count(); };
-  int64_t finished_this_session = 0;
-  // Consecutive proposer errors of one kind among rows finished in this session (a resume after
-  // the fix starts counting afresh).
-  std::set<int64_t> terminal_at_start;
-  for (const auto& [id, row] : rows)
-    if (row.terminal()) terminal_at_start.insert(id);
-  std::string error_kind;
-  int64_t errors_in_a_row = 0;
-  CandidateRow last_error;
-
-  auto stop = [&](const std::string& reason, const std::string& detail) {
-    if (!result.stop_reason.empty()) return;
-    result.stop_reason = reason;
-    result.stop_detail = detail;
-    if (reason == "interrupted" || reason == "error") cancel = true;
-  };
-  // Takes rows into the population in id order, as far as they are terminal, up to `through`.
-  auto take_in = [&](int64_t through) {
-    while (taken_in < through) {
-      auto it = rows.find(taken_in + 1);
-      if (it == rows.end() || !it->second.terminal()) return false;
-      const CandidateRow& row = it->second;
-      const CandidateRow* resolved = &row;
-      if (row.status == "duplicate" && row.duplicate_of && rows.count(*row.duplicate_of)) resolved = &rows[*row.duplicate_of];
-      population.add(row, *resolved);
-      ++taken_in;
-      if (std::isfinite(config.target_score) && population.best_id() && population.best_score() >= config.target_score)
-        stop("target_score", format("the best score %.6f reached the target %.6f", population.best_score(), config.target_score));
-      if (config.patience > 0 && population.best_id() && taken_in - population.last_improvement_id() >= config.patience)
-        stop("patience", "no improvement in the last " + std::to_string(config.patience) + " candidates (best is #" +
-                             std::to_string(*population.best_id()) + ")");
-      if (!terminal_at_start.count(row.id)) {
-        const std::string kind = row.failure == "proposer_error" ? proposer_error_kind(row) : "";
-        errors_in_a_row = kind.empty() ? 0 : kind == error_kind ? errors_in_a_row + 1 : 1;
-        error_kind = kind;
-        if (!kind.empty()) last_error = row;
-      }
-      if (config.max_proposer_errors > 0 && errors_in_a_row >= config.max_proposer_errors)
-        stop("proposer_errors", std::to_string(errors_in_a_row) + " proposer errors in a row (" + error_kind + ", up to #" +
-                                    std::to_string(last_error.id) + "): " + last_error.message.substr(0, 600) +
-                                    "\nfix the cause, then adrs resume continues the run (stop.max_proposer_errors sets the limit)");
-      if (config.max_cost > 0 && population.total_cost() >= config.max_cost)
-        stop("max_cost", format("proposer calls cost $%.4f, reaching the limit $%.4f", population.total_cost(), config.max_cost));
-    }
-    return true;
-  };
-
-  if (rows.empty()) return {"error", "the run has no seed candidate", Status::Error("the run has no seed candidate")};
-  WorkerPool pool(context, config.parallel);
-  for (const auto& [id, row] : rows)
-    if (!row.terminal()) pool.submit(id);
-  auto last_heartbeat = Clock::now() - std::chrono::seconds(10);
-  auto last_line = Clock::now();
-  double shown_best = -INFINITY;
-  for (const auto& [id, row] : rows)
-    if (row.status == "evaluated") shown_best = std::max(shown_best, *row.score);
-  for (;;) {
-    if (options.interrupt && options.interrupt->load()) stop("interrupted", "interrupted (Ctrl-C or SIGTERM); adrs resume continues it");
-    if (proposer.budget_exhausted())
-      stop("max_cost", "the LLM budget (llm.max_cost_usd) is spent; no new requests are made");
-    if (config.max_wall_s > 0 && elapsed() >= config.max_wall_s)
-      stop("max_wall_s", format("ran for %.0f s, reaching the limit of %.0f s", elapsed(), config.max_wall_s));
-    if (auto fault = pool.fault()) {
-      stop("error", fault->message());
-      result.error = *fault;
-    }
-    // Issue new candidates while the window allows it.
-    while (result.stop_reason.empty() && next_id <= config.max_candidates && pool.in_flight() < config.parallel &&
-           take_in(std::max<int64_t>(1, next_id - config.parallel)) && result.stop_reason.empty()) {
-      if (population.empty()) {
-        const CandidateRow& seed = rows.begin()->second;
-        stop("error", "the seed masker failed (" + seed.failure + "): " + seed.message.substr(0, 2000));
-        result.error = Status::Error(result.stop_detail);
-        break;
-      }
-      const Choice choice = population.choose(next_id, config.seed);
-      CandidateRow row;
-      row.id = next_id;
-      row.parent_id = choice.parent_id;
-      if (choice.kind == MutationKind::kCrossover && !choice.inspiration_ids.empty()) row.second_parent_id = choice.inspiration_ids[0];
-      row.island = choice.island;
-      row.generation = rows.count(choice.parent_id) ? rows[choice.parent_id].generation + 1 : 1;
-      row.mutation = mutation_kind_name(choice.kind);
-      row.status = "selected";
-      row.proposer_seed = combine_seed(config.seed ^ 0x70726f706f736572ULL, static_cast<uint64_t>(next_id));
-      row.stage1_threshold = choice.stage1_threshold;
-      nlohmann::json request = request_record(choice);
-      RunHint hint;  // given with adrs hint, maybe by another process while this one runs
-      if (Status s = current_hint(db, &hint); !s.ok()) {
-        stop("error", s.message());
-        result.error = s;
-        break;
-      }
-      if (hint.number > 0) request["hint"] = {{"number", hint.number}, {"text", hint.text}};
-      row.request_json = request.dump();
-      row.created_at = utc_now();
-      if (Status s = db.insert_candidate(row, {{"next_candidate_id", std::to_string(next_id + 1)}}); !s.ok()) {
-        stop("error", s.message());
-        result.error = s;
-        break;
-      }
-      rows[next_id] = row;
-      pool.submit(next_id);
-      ++next_id;
-    }
-    const bool issuing_done = !result.stop_reason.empty() || next_id > config.max_candidates;
-    if (issuing_done && pool.in_flight() == 0) break;
-    std::map<int64_t, CandidateRow> done;
-    pool.collect(&done, std::chrono::milliseconds(200));
-    for (auto& [id, row] : done) {
-      if (!options.quiet && !options.live_status) spdlog::info("{}", describe_row(row));
-      if (options.live_status && row.status == "evaluated" && *row.score > shown_best) {
-        shown_best = *row.score;
-        std::fprintf(stderr, "\r\033[Knew best %s\n", describe_row(row).c_str());
-      }
-      ++finished_this_session;
-      rows[id] = std::move(row);
-    }
-    if (Clock::now() - last_heartbeat > std::chrono::seconds(2)) {
-      // The heartbeat is a write, so it also checks that run.db is still the file the run opened:
-      // a run directory deleted while a long evaluation runs is noticed within seconds.
-      last_heartbeat = Clock::now();
-      if (Status s = db.set_states({{"elapsed_s", std::to_string(elapsed())}, {"heartbeat", utc_now()}}); !s.ok()) {
-        stop("error", s.message());
-        result.error = s;
-      }
-    }
-    if (options.live_status && Clock::now() - last_line > std::chrono::milliseconds(250)) {
-      last_line = Clock::now();
-      const double session_s = std::chrono::duration<double>(Clock::now() - session_start).count();
-      std::fprintf(stderr, "\r\033[K%s", live_line(rows, config.max_candidates, finished_this_session, session_s, pool.in_flight(),
-                                                   population.best_id() ? format("%.6f (#%lld)", population.best_score(),
-                                                                                 static_cast<long long>(*population.best_id()))
-                                                                        : "-").c_str());
-      std::fflush(stderr);
-    }
-  }
-  if (options.live_status) std::fprintf(stderr, "\r\033[K");
-  take_in(next_id - 1);  // everything finished: the final population (no more choices depend on it)
-  if (result.stop_reason.empty())
-    stop("max_candidates", "all " + std::to_string(config.max_candidates) + " candidates of the budget are done");
-  if (Status s = db.set_states({{"elapsed_s", std::to_string(elapsed())}}); !s.ok() && result.stop_reason != "error") {
-    result = {"error", s.message(), s};
-  }
-  return result;
+  Loop loop(config, db, proposer, tuner, evaluators, options);
+  if (Status s = loop.load(); !s.ok()) return {StopReason::kError, s.message(), s};
+  loop.run();
+  return loop.finish();
 }
 
 }  // namespace adrs

@@ -31,6 +31,7 @@ std::string explain_stop(const std::string& reason, const std::string& detail, c
   if (reason == "patience") return detail + "; to go on: " + resume + " --patience 0";
   if (reason == "max_cost") return detail + "; to go on: " + resume + " --max-cost USD";
   if (reason == "max_wall_s") return detail + "; to go on: " + resume + " --max-wall-s 0";
+  if (reason == "proposer_errors") return detail.substr(0, detail.find('\n')) + "; fix the cause, then " + resume;
   if (reason == "interrupted") return "interrupted; " + resume + " redoes the work that was in flight and continues";
   if (reason == "error") return "stopped by a fault: " + detail + "; fix the cause, then " + resume;
   if (reason == "unrecorded") return detail + "; " + resume + " redoes the work that was in flight and continues";
@@ -70,12 +71,12 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
   double cost = 0, proposal_s = 0;
   const CandidateRow* best = nullptr;
   for (const CandidateRow& r : rows) {
-    ++by_status[r.status];
+    ++by_status[candidate_status_name(r.status)];
     if (r.terminal()) ++terminal;
-    if (r.status == "failed" || r.status == "filtered") ++by_failure[r.failure];
+    if (r.status == CandidateStatus::kFailed || r.status == CandidateStatus::kFiltered) ++by_failure[r.failure];
     cost += r.cost_usd;
     proposal_s += r.proposal_s;
-    if (r.status == "evaluated" && r.score && (!best || *r.score > *best->score)) best = &r;
+    if (r.status == CandidateStatus::kEvaluated && r.score && (!best || *r.score > *best->score)) best = &r;
   }
   const double elapsed = std::strtod(db.state("elapsed_s", "0").c_str(), nullptr);  // never throws on a damaged value
   j["candidates"] = {{"total", rows.size()},
@@ -96,7 +97,7 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
                           {"score_std", r.score_std.value_or(0.0)}, {"mutation", r.mutation}, {"message", r.message}};
   };
   j["best"] = best ? candidate_json(*best) : nlohmann::json();
-  j["seed"] = !rows.empty() && rows[0].status == "evaluated" ? candidate_json(rows[0]) : nlohmann::json();
+  j["seed"] = !rows.empty() && rows[0].status == CandidateStatus::kEvaluated ? candidate_json(rows[0]) : nlohmann::json();
   if (best) {
     const std::string adrs = adrs_command_name(), id = std::to_string(best->id);
     j["inspect"] = {adrs + " show " + run_dir + " " + id + " --diff", adrs + " lineage " + run_dir + " " + id,
