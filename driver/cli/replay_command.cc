@@ -60,35 +60,39 @@ int run_replay(ReplayArgs& a) {
     replay.eval_seeds = 1;
   }
   if (!std::isnan(a.target_density)) replay.target_density = a.target_density;
+  if (!a.workload.empty() || !std::isnan(a.target_density)) replay.suite.clear();  // an ad-hoc setting: a suite of one
   const bool own_setting = replay.workload == config.workload && replay.eval_seed == config.eval_seed &&
-                           replay.eval_seeds == config.eval_seeds && replay.target_density == config.target_density;
+                           replay.eval_seeds == config.eval_seeds && replay.target_density == config.target_density && replay.suite == config.suite;
   // A fresh compile cache, so the replay really rebuilds the candidate from its stored source.
   const char* tmp = std::getenv("TMPDIR");
   std::string cache = std::string(tmp && *tmp ? tmp : "/tmp") + "/adrs-replay-XXXXXX";
   if (!::mkdtemp(cache.data())) return fail("cannot create a temporary directory (is /tmp full? set TMPDIR)");
   RunEvaluators evaluators;
   Status s = make_run_evaluators(replay, cache, &evaluators);
-  std::vector<EvalResult> results;
-  std::vector<uint64_t> seeds;
+  std::vector<SettingRun> runs(evaluators.settings.size());
   EvalResult failed;
   bool ok = s.ok();
-  if (ok)
-    for (auto& e : evaluators.per_seed) {
+  for (SettingEvaluators& setting : evaluators.settings) {
+    SettingRun& run = runs[setting.suite_index];
+    run.setting = setting.setting;
+    for (auto& e : setting.per_seed) {
+      if (!ok) break;
       EvalResult r = e->evaluate_source(row.source);
       if (!r.ok()) {
         failed = r;
         ok = false;
         break;
       }
-      seeds.push_back(e->options().seed);
-      results.push_back(std::move(r));
+      run.seeds.push_back(e->options().seed);
+      run.results.push_back(std::move(r));
     }
+  }
   evaluators = RunEvaluators();
   std::error_code ignored;
   std::filesystem::remove_all(cache, ignored);
   if (!s.ok()) return fail(s.message());
   CandidateRow replayed;
-  if (ok) store_metrics(results, seeds, &replayed);
+  if (ok) store_suite_metrics(runs, replay.track, &replayed);
   const std::string suggestion = held_out_suggestion(config.workload);
   const bool comparable = own_setting && row.status == "evaluated";
   bool same = comparable && ok;

@@ -15,10 +15,12 @@
 #include "driver/cli/commands.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
+#include "driver/run/heldout.h"
 #include "driver/run/run_create.h"
 #include "driver/run/run_loop.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
+#include "driver/run/suite.h"
 #include "driver/cli/table.h"
 
 namespace adrs {
@@ -90,6 +92,22 @@ void forget_recreated_cache(const std::string& run_dir) {
   if (!ec) std::fprintf(stderr, "adrs: removed %s again: a compile in flight had re-created its cache/\n", run_dir.c_str());
 }
 
+// When the loop stopped on its own (not a fault, not Ctrl-C): the held-out evaluation of the top
+// K, resumable (driver/run/heldout.h). Its interruption or fault becomes the run's stop.
+void finish_heldout(const RunConfig& config, RunDb& db, const std::string& run_dir, const RunArgs& args, LoopResult* result) {
+  if (result->stop_reason == "error" || result->stop_reason == "interrupted" || heldout_settings(config).empty()) return;
+  HeldoutOptions options;
+  options.cache_dir = config.cache_dir.empty() ? run_dir + "/cache" : config.cache_dir;
+  options.cancel = &install_interrupt_handler();
+  options.progress = !args.json && !args.quiet;
+  if (options.progress) spdlog::info("held-out evaluation of the top {} on {}", config.heldout_top_k, config.heldout);
+  Status s = db.add_event("heldout", "evaluating the top " + std::to_string(config.heldout_top_k) + " on " + config.heldout);
+  if (s.ok()) s = run_heldout(config, db, options);
+  if (s.ok()) return;
+  const bool interrupted = options.cancel->load();
+  *result = {interrupted ? "interrupted" : "error", s.message(), interrupted ? Status::Ok() : s};
+}
+
 // Runs the loop on an open, locked run and reports. Shared by run and resume.
 int drive(const std::string& command, const RunArgs& args, const std::string& run_dir, const RunConfig& config, RunDb& db) {
   // Logs go to stderr, so --json output on stdout stays parseable.
@@ -110,7 +128,7 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
   options.interrupt = &install_interrupt_handler();
   options.live_status = !args.json && !args.quiet && ::isatty(2);
   options.quiet = args.quiet;
-  const std::string backend = evaluators.per_seed.front()->backend().name();  // what --device auto chose
+  const std::string backend = evaluators.first().backend().name();  // what --device auto chose
   Status started = db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""}});
   if (started.ok())
     started = db.add_event(command, "adrs " + std::string(kAdrsVersion) + ", pid " + std::to_string(::getpid()) + ", proposer " +
@@ -124,6 +142,8 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
                  run_dir, config.workload, backend, config.target_density, proposer->describe(), config.parallel,
                  config.max_candidates);
   LoopResult result = run_loop(config, db, *proposer, &tuner, evaluators, options);
+  evaluators = RunEvaluators();  // their memory goes back before the held-out workloads are built
+  finish_heldout(config, db, run_dir, args, &result);
   // A fault (disk full, a database error) is never recorded as an interruption: the reserve is
   // given back first, so the stop record fits on a full disk.
   if (result.stop_reason == "error") ::unlink(reserve_path(run_dir).c_str());

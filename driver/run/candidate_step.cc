@@ -25,10 +25,6 @@ CandidateView view_of(const CandidateRow& row) {
   return v;
 }
 
-Device device_of(const std::string& name) {
-  return name == "cpu" ? Device::kCpu : name == "cuda" ? Device::kCuda : Device::kAuto;
-}
-
 // Writes a row, counting the time against the candidate's database stage.
 Status timed_update(RunDb& db, CandidateRow* row) {
   const auto start = Clock::now();
@@ -91,35 +87,103 @@ void fail_with(const EvalResult& r, CandidateRow* row) {
   row->compile_log = r.compile_log;
 }
 
-}  // namespace
-
-Status make_run_evaluators(const RunConfig& config, const std::string& cache_dir, RunEvaluators* out) {
-  EvalOptions base;
-  base.workload = config.workload;
-  base.target_density = config.target_density;
-  base.timeout_s = config.timeout_s;
-  base.compile_timeout_s = config.compile_timeout_s;
-  base.threads = config.eval_threads;
-  base.memory_mb = config.memory_mb;
-  base.device = device_of(config.device);
-  base.cache_dir = cache_dir;
-  out->per_seed.clear();
-  for (int s = 0; s < config.eval_seeds; ++s) {
-    EvalOptions options = base;
-    options.seed = config.eval_seed + static_cast<uint64_t>(s);
-    std::unique_ptr<Evaluator> e;
-    if (Status st = Evaluator::Create(options, &e); !st.ok()) return st;
-    out->per_seed.push_back(std::move(e));
+// One evaluation of the candidate: its timings go to the row; a cancel or a fault of the
+// harness (not of the candidate) ends the step with that outcome.
+std::optional<StepOutcome> evaluate_once(const StepContext& c, int64_t id, Evaluator& evaluator, CandidateRow* row, EvalResult* r,
+                                         Status* fault) {
+  *r = evaluator.evaluate_source(row->source, c.cancel);
+  if (r->status == EvalStatus::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
+  if (harness_fault(*r)) {
+    *fault = Status::Error("candidate " + std::to_string(id) + ": " + r->message);
+    return StepOutcome::kFault;
   }
-  out->stage1.reset();
-  if (config.cascade) {
-    EvalOptions options = base;
-    options.workload = config.cascade_workload;
-    options.seed = config.eval_seed;
-    if (Status st = Evaluator::Create(options, &out->stage1); !st.ok()) return Status::Error("cascade: " + st.message());
-  }
-  return Status::Ok();
+  row->compile_s += r->compile_s;
+  row->worker_s += r->worker_s;
+  row->metrics_s += r->metrics_s;
+  return std::nullopt;
 }
+
+// After the candidate's first successful evaluation: stores its fingerprint (so later ids can
+// compare against it), waits until every earlier candidate in flight has its own (so the verdict
+// does not depend on timing), and marks the row a duplicate of the earliest id with the same one.
+std::optional<StepOutcome> check_behavior(const StepContext& c, const EvalResult& first, CandidateRow* row, Status* fault) {
+  row->behavior_hash = first.fingerprint;
+  if (Status s = timed_update(*c.db, row); !s.ok()) {
+    *fault = s;
+    return StepOutcome::kFault;
+  }
+  while (c.db->behavior_pending_before(row->id)) {
+    if (c.cancel->load()) return StepOutcome::kAbandoned;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (auto earlier = c.db->find_by_behavior(row->behavior_hash, row->id)) {
+    row->status = "duplicate";
+    row->duplicate_of = *earlier;
+    row->message = "same selections as candidate " + std::to_string(*earlier) +
+                   " on every probe row (a behavioral duplicate; not evaluated further)" +
+                   (row->message.empty() ? "" : " (" + row->message + ")");
+  }
+  return std::nullopt;
+}
+
+// The cascade's stage 1: fails or filters the row, or leaves it "proposed".
+std::optional<StepOutcome> run_stage1(const StepContext& c, int64_t id, CandidateRow* row, Status* fault) {
+  EvalResult r;
+  if (auto ended = evaluate_once(c, id, *c.evaluators->stage1, row, &r, fault)) return ended;
+  if (!r.ok()) {
+    fail_with(r, row);
+    return std::nullopt;
+  }
+  if (auto ended = check_behavior(c, r, row, fault)) return ended;
+  if (row->status != "proposed") return std::nullopt;
+  row->stage1_score = r.metrics.score;
+  if (row->stage1_threshold && r.metrics.score < *row->stage1_threshold) {
+    row->status = "filtered";
+    row->failure = "stage1";
+    char text[200];
+    std::snprintf(text, sizeof text, "stage-1 score %.6f on %s is below the island's threshold %.6f; not scored on the suite",
+                  r.metrics.score, c.config->cascade_workload.c_str(), *row->stage1_threshold);
+    row->message = text + std::string(row->message.empty() ? "" : " (" + row->message + ")");
+  }
+  return std::nullopt;
+}
+
+// Stage 1 (with a cascade), then every setting of the suite, cheapest first, every seed.
+std::optional<StepOutcome> evaluate_candidate(const StepContext& c, int64_t id, CandidateRow* row, Status* fault) {
+  RunEvaluators& evaluators = *c.evaluators;
+  bool fingerprinted = false;
+  if (evaluators.stage1) {
+    if (auto ended = run_stage1(c, id, row, fault)) return ended;
+    fingerprinted = true;
+  }
+  std::vector<SettingRun> runs(evaluators.settings.size());
+  for (SettingEvaluators& setting : evaluators.settings) {
+    if (row->status != "proposed") return std::nullopt;
+    SettingRun& run = runs[setting.suite_index];
+    run.setting = setting.setting;
+    for (auto& evaluator : setting.per_seed) {
+      EvalResult r;
+      if (auto ended = evaluate_once(c, id, *evaluator, row, &r, fault)) return ended;
+      if (!r.ok()) {
+        fail_with(r, row);
+        return std::nullopt;
+      }
+      if (!fingerprinted) {
+        fingerprinted = true;
+        if (auto ended = check_behavior(c, r, row, fault)) return ended;
+        if (row->status != "proposed") return std::nullopt;
+      }
+      run.seeds.push_back(evaluator->options().seed);
+      run.results.push_back(std::move(r));
+    }
+  }
+  const std::string proposal_message = row->message;
+  store_suite_metrics(runs, c.config->track, row);
+  row->message = proposal_message;
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::string check_outside_block(const std::string& parent, const std::string& child) {
   EvolveBlock a, b;
@@ -129,36 +193,6 @@ std::string check_outside_block(const std::string& parent, const std::string& ch
   if (parent.compare(a.end, std::string::npos, child, b.end, std::string::npos) != 0)
     return "the edit changed text after the EVOLVE block";
   return "";
-}
-
-void store_metrics(const std::vector<EvalResult>& results, const std::vector<uint64_t>& seeds, CandidateRow* row) {
-  const double k = static_cast<double>(results.size());
-  double score = 0, error = 0, density = 0;
-  for (const EvalResult& r : results) {
-    score += r.metrics.score / k;
-    error += r.metrics.error / k;
-    density += r.metrics.density / k;
-  }
-  double score_var = 0, error_var = 0;
-  for (const EvalResult& r : results) {
-    score_var += (r.metrics.score - score) * (r.metrics.score - score);
-    error_var += (r.metrics.error - error) * (r.metrics.error - error);
-  }
-  const double dof = std::max(1.0, k - 1.0);
-  row->status = "evaluated";
-  row->failure.clear();
-  row->score = score;
-  row->error = error;
-  row->density = density;
-  row->score_std = std::sqrt(score_var / dof);
-  row->error_std = std::sqrt(error_var / dof);
-  nlohmann::json j = metrics_to_json(results[0].metrics);
-  j["per_seed"] = nlohmann::json::array();
-  for (size_t i = 0; i < results.size(); ++i)
-    j["per_seed"].push_back({{"seed", seeds[i]}, {"score", results[i].metrics.score},
-                             {"error", results[i].metrics.error}, {"density", results[i].metrics.density}});
-  row->metrics_json = j.dump();
-  row->compile_log = results[0].compile_log;
 }
 
 StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* row, Status* fault) {
@@ -230,56 +264,7 @@ StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* ro
     *fault = s;
     return StepOutcome::kFault;
   }
-  // One evaluation of the candidate: its timings go to the row; a cancel or a fault of the
-  // harness (not of the candidate) ends the step with that outcome.
-  auto evaluate = [&](Evaluator& evaluator, EvalResult* r) -> std::optional<StepOutcome> {
-    *r = evaluator.evaluate_source(row->source, c.cancel);
-    if (r->status == EvalStatus::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
-    if (harness_fault(*r)) {
-      *fault = Status::Error("candidate " + std::to_string(id) + ": " + r->message);
-      return StepOutcome::kFault;
-    }
-    row->compile_s += r->compile_s;
-    row->worker_s += r->worker_s;
-    row->metrics_s += r->metrics_s;
-    return std::nullopt;
-  };
-  if (c.evaluators->stage1) {
-    EvalResult r;
-    if (auto ended = evaluate(*c.evaluators->stage1, &r)) return *ended;
-    if (!r.ok()) {
-      fail_with(r, row);
-    } else {
-      row->stage1_score = r.metrics.score;
-      if (row->stage1_threshold && r.metrics.score < *row->stage1_threshold) {
-        row->status = "filtered";
-        row->failure = "stage1";
-        char text[200];
-        std::snprintf(text, sizeof text, "stage-1 score %.6f on %s is below the island's threshold %.6f; not scored on %s",
-                      r.metrics.score, c.config->cascade_workload.c_str(), *row->stage1_threshold, c.config->workload.c_str());
-        row->message = text + std::string(row->message.empty() ? "" : " (" + row->message + ")");
-      }
-    }
-  }
-  if (row->status == "proposed") {
-    std::vector<EvalResult> results;
-    std::vector<uint64_t> seeds;
-    for (auto& evaluator : c.evaluators->per_seed) {
-      EvalResult r;
-      if (auto ended = evaluate(*evaluator, &r)) return *ended;
-      if (!r.ok()) {
-        fail_with(r, row);
-        break;
-      }
-      seeds.push_back(evaluator->options().seed);
-      results.push_back(std::move(r));
-    }
-    if (row->status == "proposed") {
-      const std::string proposal_message = row->message;
-      store_metrics(results, seeds, row);
-      row->message = proposal_message;
-    }
-  }
+  if (auto ended = evaluate_candidate(c, id, row, fault)) return *ended;
   row->finished_at = utc_now();
   if (Status s = timed_update(*c.db, row); !s.ok()) {
     *fault = s;

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "driver/run/population.h"
+#include "driver/run/suite.h"
 #include "driver/cli/table.h"
 #include "util/hash.h"
 
@@ -192,9 +193,14 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
     if (!row.terminal()) pool.submit(id);
   auto last_heartbeat = Clock::now() - std::chrono::seconds(10);
   auto last_line = Clock::now();
-  double shown_best = -INFINITY;
+  // "new best" is announced only for a significant improvement (suite.h: beyond the seed noise of
+  // the two and the run's margin).
+  double shown_best = -INFINITY, shown_std = 0.0;
   for (const auto& [id, row] : rows)
-    if (row.status == "evaluated") shown_best = std::max(shown_best, *row.score);
+    if (row.status == "evaluated" && *row.score > shown_best) {
+      shown_best = *row.score;
+      shown_std = row.score_std.value_or(0.0);
+    }
   for (;;) {
     if (options.interrupt && options.interrupt->load()) stop("interrupted", "interrupted (Ctrl-C or SIGTERM); adrs resume continues it");
     if (proposer.budget_exhausted())
@@ -241,11 +247,14 @@ LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Prop
     std::map<int64_t, CandidateRow> done;
     pool.collect(&done, std::chrono::milliseconds(200));
     for (auto& [id, row] : done) {
-      if (!options.quiet && !options.live_status) spdlog::info("{}", describe_row(row));
-      if (options.live_status && row.status == "evaluated" && *row.score > shown_best) {
+      const bool new_best = row.status == "evaluated" &&
+                            significantly_better(*row.score, row.score_std.value_or(0.0), shown_best, shown_std, config.improvement_margin);
+      if (new_best) {
         shown_best = *row.score;
-        std::fprintf(stderr, "\r\033[Knew best %s\n", describe_row(row).c_str());
+        shown_std = row.score_std.value_or(0.0);
       }
+      if (!options.quiet && !options.live_status) spdlog::info("{}{}", new_best ? "new best " : "", describe_row(row));
+      if (options.live_status && new_best) std::fprintf(stderr, "\r\033[Knew best %s\n", describe_row(row).c_str());
       ++finished_this_session;
       rows[id] = std::move(row);
     }
