@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "evaluator/worker_protocol.h"
 #include "tests/test_util.h"
 

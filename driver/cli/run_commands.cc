@@ -177,7 +177,15 @@ int run_new(RunArgs& args) {
   if (!args.config_path.empty())
     if (Status s = load_config_file(args.config_path, &config); !s.ok()) return fail("run", s.message());
   const bool named = config.name != RunConfig().name;
+  const RunConfig from_file = config;
   if (Status s = args.flags.apply(&config); !s.ok()) return fail("run", s.message());
+  // A flag naming another setting (--workload, --target-density) without --suite makes a run of
+  // that one setting: the file's suite and held-out settings (chosen for its suite) are dropped
+  // unless --suite / --heldout say otherwise.
+  if ((config.workload != from_file.workload || config.target_density != from_file.target_density) && config.suite == from_file.suite) {
+    config.suite.clear();
+    if (config.heldout == from_file.heldout) config.heldout.clear();
+  }
   if (!named && config.name == RunConfig().name)
     config.name = (args.config_path.empty() ? "run" : fs::path(args.config_path).stem().string()) + "-" + timestamp();
   if (Status s = config.validate(); !s.ok()) return fail("run", s.message());

@@ -39,7 +39,9 @@ Status build_request(const StepContext& c, const CandidateRow& row, ProposalRequ
   request->seed = row.proposer_seed;
   parse_mutation_kind(row.mutation, &request->kind);
   request->target_density = c.config->target_density;
-  request->workload = c.config->workload;
+  // With a suite, the proposer is told every setting (the score is their weighted mean).
+  request->workload = c.config->suite.empty() ? c.config->workload : "the suite " + c.config->suite;
+  if (c.config->track == "blind") request->workload += " (blind track: key reads are charged)";
   CandidateRow parent;
   if (!row.parent_id) return Status::Error("candidate " + std::to_string(row.id) + " has no parent to propose from");
   if (Status s = c.db->get_candidate(*row.parent_id, &parent); !s.ok()) return s;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
