@@ -1,19 +1,16 @@
 // adrs-worker compile: runs the compiler inside a jail. Protocol, layout and exit codes:
-// evaluator/compile_worker.h. Three processes: this worker (outside, follows adrs), the jail's
-// init (PID 1 of a new PID namespace: builds the file system, reaps, interprets the compiler's
-// status, copies the output out) and the compiler itself (unprivileged, fixed environment).
+// evaluator/compile_worker.h. The jail is evaluator/jail.h's (the masker worker's too): this
+// process enters it and goes on as the jail's init (PID 1 of a new PID namespace: fills /src and
+// /adrs and seals them read-only, reaps, interprets the compiler's status, copies the output out)
+// while keepers outside mirror its exit; the compiler itself runs unprivileged, fixed environment.
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +22,7 @@
 #include <vector>
 
 #include "evaluator/compile_worker.h"
+#include "evaluator/jail.h"
 
 namespace adrs {
 namespace {
@@ -32,15 +30,11 @@ namespace {
 namespace cw = compile_worker;
 
 constexpr uid_t kNobody = 65534;
-// The jail's root is built on a tmpfs mounted here in the private mount namespace (the host's /tmp
-// is untouched; host paths below it are reached through descriptors opened before the mount).
-constexpr char kNewRoot[] = "/tmp";
-
 constexpr char kWrapper[] =
     "#!/bin/sh\n"
     "\"$@\"\n"
     "status=$?\n"
-    "if [ $status -gt 128 ] && [ $status -lt 192 ]; then echo \"$((status - 128))\" >> /adrs/status/signal; fi\n"
+    "if [ $status -gt 128 ] && [ $status -lt 192 ]; then echo \"$((status - 128))\" >> /status/signal; fi\n"
     "exit $status\n";
 
 struct Options {
@@ -48,7 +42,6 @@ struct Options {
   std::string compiler, source_path, output_path, pch_dir;
   long memory_mb = 4096, cpu_seconds = 60, max_file_mb = 64, scratch_mb = 512;
   std::vector<std::string> args;
-  bool user_namespace = false;  // set by the worker: we are "root" only inside our own user namespace
 };
 
 [[noreturn]] void die(int code, const std::string& message) {
@@ -100,105 +93,59 @@ std::string read_descriptor(int fd) {
   return text;
 }
 
-void make_dir(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) die(cw::kJailFault, error_text("mkdir " + path));
-  ::chmod(path.c_str(), mode);  // not filtered by the umask
-}
-
-// Bind-mounts `from` read-only at `to` (which must exist), keeping the flags the kernel locks.
-void bind_read_only(const std::string& from, const std::string& to) {
-  if (::mount(from.c_str(), to.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
-    die(cw::kJailFault, error_text("bind " + from));
-  struct statvfs vfs {};
-  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
-  if (::statvfs(to.c_str(), &vfs) == 0) {
-    if (vfs.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
-    if (vfs.f_flag & ST_NOATIME) flags |= MS_NOATIME;
-    if (vfs.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
-    if (vfs.f_flag & ST_RELATIME) flags |= MS_RELATIME;
-  }
-  if (::mount(nullptr, to.c_str(), nullptr, flags, nullptr) != 0) die(cw::kJailFault, error_text("read-only " + to));
-}
-
-// The toolchain: /usr, and the top-level /bin, /lib* of the host (symlinks into /usr on a merged
-// system, read-only binds otherwise), and the dynamic loader's cache. Nothing under /etc but that.
-void mount_toolchain(const std::string& root) {
-  make_dir(root + "/usr", 0755);
-  bind_read_only("/usr", root + "/usr");
-  // /usr/local is the site's, not the distribution's: it may hold anything. An empty read-only
-  // tmpfs hides it (g++ only looks for optional headers there).
-  if (::access((root + "/usr/local").c_str(), F_OK) == 0 &&
-      ::mount("tmpfs", (root + "/usr/local").c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k") != 0)
-    die(cw::kJailFault, error_text("hide /usr/local"));
-  for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
-    struct stat st {};
-    if (::lstat(top, &st) != 0) continue;
-    if (S_ISLNK(st.st_mode)) {
-      char target[4096];
-      const ssize_t n = ::readlink(top, target, sizeof target - 1);
-      if (n <= 0 || ::symlink(std::string(target, static_cast<size_t>(n)).c_str(), (root + top).c_str()) != 0)
-        die(cw::kJailFault, error_text(std::string("symlink ") + top));
-    } else if (S_ISDIR(st.st_mode)) {
-      make_dir(root + top, 0755);
-      bind_read_only(top, root + top);
-    }
-  }
-  make_dir(root + "/etc", 0755);
-  if (::access("/etc/ld.so.cache", R_OK) == 0) {
-    write_text(root + "/etc/ld.so.cache", "");
-    bind_read_only("/etc/ld.so.cache", root + "/etc/ld.so.cache");
-  }
-  make_dir(root + "/dev", 0755);
-  // /dev/null only: an endless device (/dev/zero, /dev/urandom) would be an #include that never ends.
-  for (const char* device : {"/dev/null"}) {
-    write_text(root + device, "");
-    if (::mount(device, (root + device).c_str(), nullptr, MS_BIND, nullptr) != 0)
-      die(cw::kJailFault, error_text(std::string("bind ") + device));
-  }
-}
-
-// Runs as the jail's init. Builds the file system and pivots into it.
-void build_jail(const Options& o, const std::string& source, const std::string& header) {
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) die(cw::kJailFault, error_text("private /"));
-  const int pch = o.pch_dir.empty() ? -1 : ::open(o.pch_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (!o.pch_dir.empty() && pch < 0) die(cw::kJailFault, error_text("open " + o.pch_dir));
-  const std::string size = "size=" + std::to_string(o.scratch_mb) + "m,mode=0755";
-  if (::mount("tmpfs", kNewRoot, "tmpfs", MS_NOSUID | MS_NODEV, size.c_str()) != 0)
-    die(cw::kJailFault, error_text("tmpfs root"));
-  const std::string root = kNewRoot;
-  mount_toolchain(root);
-  make_dir(root + "/tmp", 01777);
-  make_dir(root + "/out", 0777);
-  make_dir(root + "/src", 0755);
+// The compiler's file system: the toolchain read-only (/usr without the site's /usr/local, which
+// may hold anything; the top-level /bin, /lib* of the host; the loader's cache), /dev/null only (an
+// endless device would be an #include that never ends), the precompiled header adrs built at
+// /pch, and empty dirs on the size-limited tmpfs root. Nothing else of the host.
+JailSpec compile_jail(const Options& o) {
+  JailSpec spec;
+  spec.binds.push_back({"/usr", "", false, false, false});
+  for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache"})
+    spec.binds.push_back({top, "", false, false, true});
+  spec.binds.push_back({"/dev/null", "", false, true, false});
+  if (!o.pch_dir.empty()) spec.binds.push_back({o.pch_dir, "/pch", false, false, false});
+  spec.hidden_dirs = {"/usr/local"};
   const std::string source_dir = o.source_path.substr(0, o.source_path.rfind('/'));
-  make_dir(root + source_dir, 0755);
-  write_text(root + o.source_path, source);
-  write_text(root + source_dir + "/masker_api.h", header);
-  if (pch >= 0) {
-    make_dir(root + "/pch", 0755);
-    bind_read_only("/proc/self/fd/" + std::to_string(pch), root + "/pch");
-    ::close(pch);
-  }
+  spec.writable_dirs = {"/tmp", "/out", "/status", "/src", "/adrs", "/adrs/bin"};
+  if (source_dir != "/src") spec.writable_dirs.push_back(source_dir);
+  spec.tmpfs_mb = o.scratch_mb;
+  spec.tmpfs_inodes = 16384;
+  spec.hostname = "adrs-compile";
+  spec.allow_fork = true;         // the compiler driver runs cc1plus, as, collect2, ld
+  spec.keep_capabilities = true;  // to fill and seal /src and /adrs; the compiler drops them
+  // As root the init stays root (it opens the precompiled header under a cache that uid 65534
+  // may not traverse) and the compiler becomes 65534 (become_unprivileged).
+  spec.drop_to_nobody = false;
+  spec.user_namespace = false;
+  // No cgroup: joining one costs about 35 ms of wall time per compile here (a kernel grace
+  // period), and it would add little: the compiler runs no candidate code, its pipeline is a fixed
+  // few processes, and each has its own address-space limit (become_unprivileged).
+  spec.memory_mb = 0;
+  spec.max_tasks = 0;
+  return spec;
+}
+
+// Fills the jail once entered, then makes /src and /adrs read-only for good.
+void fill_jail(const Options& o, const std::string& source, const std::string& header) {
+  write_text(o.source_path, source);
+  write_text(o.source_path.substr(0, o.source_path.rfind('/')) + "/masker_api.h", header);
   // The compiler driver runs every subprocess through /adrs/wrap (-wrapper): a subprocess killed
   // by a signal is recorded where source text cannot write (g++ reports it only in its output,
   // which the source can imitate with a newline in a static_assert message).
-  make_dir(root + "/adrs", 0755);
-  write_text(root + "/adrs/wrap", kWrapper);
-  ::chmod((root + "/adrs/wrap").c_str(), 0555);
-  make_dir(root + "/adrs/status", 0777);
+  write_text("/adrs/wrap", kWrapper);
   // collect2 runs ld itself, not through -wrapper: -B/adrs/bin/ makes it find this ld first.
-  make_dir(root + "/adrs/bin", 0755);
-  write_text(root + "/adrs/bin/ld", "#!/bin/sh\nexec /adrs/wrap /usr/bin/ld \"$@\"\n");
-  ::chmod((root + "/adrs/bin/ld").c_str(), 0555);
-  make_dir(root + "/.old", 0700);
-  if (::syscall(SYS_pivot_root, root.c_str(), (root + "/.old").c_str()) != 0) die(cw::kJailFault, error_text("pivot_root"));
-  if (::chdir("/") != 0 || ::umount2("/.old", MNT_DETACH) != 0) die(cw::kJailFault, error_text("detach the host root"));
-  ::rmdir("/.old");
+  write_text("/adrs/bin/ld", "#!/bin/sh\nexec /adrs/wrap /usr/bin/ld \"$@\"\n");
+  for (const char* path : {"/adrs", "/adrs/bin", "/src", "/adrs/wrap", "/adrs/bin/ld"}) ::chmod(path, 0555);
+  // The compiler may run as another uid than this init (65534 when we are root).
+  for (const auto& [path, mode] : {std::pair<const char*, mode_t>{"/tmp", 01777}, {"/out", 0777}, {"/status", 0777}})
+    if (::chmod(path, mode) != 0) die(cw::kJailFault, error_text(std::string("chmod ") + path));
+  for (const char* path : {"/src", "/adrs"})
+    if (Status s = seal_read_only(path); !s.ok()) die(cw::kJailFault, s.message());
 }
 
 // In the compiler's process, just before exec: no way back to privilege. Returns false (errno
 // set) when a step fails: the compiler must not run then.
-bool become_unprivileged(const Options& o) {
+bool become_unprivileged(const Options& o, bool host_root) {
   auto limit = [](int resource, rlim_t value) {
     const rlimit l{value, value};
     ::setrlimit(resource, &l);
@@ -207,7 +154,7 @@ bool become_unprivileged(const Options& o) {
   limit(RLIMIT_CPU, static_cast<rlim_t>(o.cpu_seconds));
   limit(RLIMIT_FSIZE, static_cast<rlim_t>(o.max_file_mb) << 20);
   limit(RLIMIT_CORE, 0);
-  if (!o.user_namespace) {
+  if (host_root) {
     // Root of the host (no user namespace): become nobody, which drops every capability.
     if (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
         ::setresuid(kNobody, kNobody, kNobody) != 0)
@@ -257,7 +204,7 @@ int code_for_signal(int signal) {
 
 // The first signal the wrapper recorded, 0 when none.
 int recorded_signal() {
-  const int fd = ::open("/adrs/status/signal", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  const int fd = ::open("/status/signal", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return 0;
   char text[16] = {};
   const ssize_t n = ::read(fd, text, sizeof text - 1);
@@ -265,39 +212,29 @@ int recorded_signal() {
   return n > 0 ? std::atoi(text) : 0;
 }
 
-// PID 1 of the jail: runs the compiler, reaps everything, and says in its exit code what happened.
-[[noreturn]] void jail_init(const Options& o, int alive_fd) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  pollfd alive{alive_fd, POLLIN, 0};
-  if (::poll(&alive, 1, 0) != 0) ::_exit(cw::kJailFault);  // the worker died before PDEATHSIG was set
-  ::prctl(PR_SET_DUMPABLE, 0);
-  const std::string source = read_descriptor(cw::kSourceFd);
-  const std::string header = read_descriptor(cw::kHeaderFd);
-  build_jail(o, source, header);
+// Starts the compiler as an unprivileged child; returns its pid. A child that cannot drop its
+// privileges or exec reports the errno through a close-on-exec pipe, and the jail fails.
+pid_t start_compiler(const Options& o, bool host_root) {
   int exec_error[2];
   if (::pipe2(exec_error, O_CLOEXEC) != 0) die(cw::kJailFault, error_text("pipe"));
   const pid_t compiler = ::fork();
   if (compiler < 0) die(cw::kJailFault, error_text("fork"));
   if (compiler == 0) {
     ::close(exec_error[0]);
-    if (!become_unprivileged(o)) {
-      const int error = errno;
-      ssize_t ignored = ::write(exec_error[1], &error, sizeof error);
-      (void)ignored;
-      ::_exit(127);
+    if (become_unprivileged(o, host_root)) {
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(o.compiler.c_str()));
+      for (const std::string& a : o.args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      // A fixed environment, nothing of the caller's: collect2 finds `ld` only through PATH.
+      char path[] = "PATH=/usr/bin:/bin";
+      char* fixed_env[] = {path, nullptr};
+      // Only 0-2 reach the compiler; exec_error[1] (close-on-exec) reports a failed exec.
+      const unsigned keep = static_cast<unsigned>(exec_error[1]);
+      if (keep > 3) ::syscall(SYS_close_range, 3U, keep - 1, 0U);
+      ::syscall(SYS_close_range, keep + 1, ~0U, 0U);
+      ::execve(argv[0], argv.data(), fixed_env);
     }
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(o.compiler.c_str()));
-    for (const std::string& a : o.args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    // A fixed environment, nothing of the caller's: collect2 finds `ld` only through PATH.
-    char path[] = "PATH=/usr/bin:/bin";
-    char* fixed_env[] = {path, nullptr};
-    // Only 0-2 reach the compiler; exec_error[1] (close-on-exec) reports a failed exec.
-    const unsigned keep = static_cast<unsigned>(exec_error[1]);
-    if (keep > 3) ::syscall(SYS_close_range, 3U, keep - 1, 0U);
-    ::syscall(SYS_close_range, keep + 1, ~0U, 0U);
-    ::execve(argv[0], argv.data(), fixed_env);
     const int error = errno;
     ssize_t ignored = ::write(exec_error[1], &error, sizeof error);
     (void)ignored;
@@ -307,6 +244,13 @@ int recorded_signal() {
   int error = 0;
   if (::read(exec_error[0], &error, sizeof error) == static_cast<ssize_t>(sizeof error))
     die(cw::kJailFault, "cannot drop privileges or run " + o.compiler + " in the jail: " + std::strerror(error));
+  ::close(exec_error[0]);
+  return compiler;
+}
+
+// As PID 1 of the jail: waits for the compiler, reaps everything, and says in its exit code what
+// happened.
+[[noreturn]] void finish(const Options& o, pid_t compiler) {
   int status = 0;
   for (;;) {  // as PID 1 we also reap whatever the compiler left behind
     const pid_t done = ::waitpid(-1, &status, 0);
@@ -337,40 +281,17 @@ int run_compile_worker(int argc, char** argv) {
   if (!parse(argc, argv, &o)) die(cw::kUsage, "bad arguments (see evaluator/compile_worker.h)");
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != o.parent) die(cw::kUsage, "the parent is gone");
-  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
-  const uid_t uid = ::getuid();
-  const gid_t gid = ::getgid();
-  o.user_namespace = uid != 0;
-  if (o.user_namespace) flags |= CLONE_NEWUSER;  // without root, a user namespace grants the mount rights
-  if (::unshare(flags) != 0) die(cw::kJailFault, error_text("unshare (namespaces are needed to jail the compiler)"));
-  if (o.user_namespace) {
-    auto write_map = [](const char* path, const std::string& text) {
-      const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        die(cw::kJailFault, error_text(std::string("write ") + path));
-      ::close(fd);
-    };
-    write_map("/proc/self/setgroups", "deny");
-    write_map("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1");
-    write_map("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
-  }
-  int alive[2];
-  if (::pipe2(alive, O_CLOEXEC) != 0) die(cw::kJailFault, error_text("pipe"));
-  const pid_t init = ::fork();
-  if (init < 0) die(cw::kJailFault, error_text("fork"));
-  if (init == 0) {
-    ::close(alive[1]);
-    jail_init(o, alive[0]);
-  }
-  ::close(alive[0]);
+  const std::string source = read_descriptor(cw::kSourceFd);
+  const std::string header = read_descriptor(cw::kHeaderFd);
   ::close(cw::kSourceFd);
   ::close(cw::kHeaderFd);
-  ::close(cw::kObjectFd);
-  int status = 0;
-  while (::waitpid(init, &status, 0) < 0)
-    if (errno != EINTR) die(cw::kJailFault, error_text("waitpid"));
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  die(cw::kCompilerKilled, "the jail was killed by signal " + std::to_string(WTERMSIG(status)));
+  JailReport report;
+  // Returns in the jail only; keepers outside mirror our exit code or signal.
+  if (Status s = enter_jail(compile_jail(o), &report); !s.ok()) die(cw::kJailFault, s.message());
+  if (!report.private_root || !report.pid_namespace || !report.network_namespace)
+    die(cw::kJailFault, "the compiler needs mount, PID and network namespaces: " + report.summary());
+  fill_jail(o, source, header);
+  finish(o, start_compiler(o, !report.user_namespace && ::geteuid() == 0));
 }
 
 }  // namespace adrs

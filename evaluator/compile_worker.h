@@ -15,10 +15,11 @@
 //              the cache itself: every write to the host's disk is the parent's, so a full disk is
 //              always seen as the parent's error, never as the compiler's.
 //
-// The jail: new mount, PID, network, IPC and UTS namespaces (and a user namespace when not root);
-// a tmpfs root holding /usr (and the /lib*, /bin symlinks of a merged-/usr system) and
-// /etc/ld.so.cache read-only, /src, /out, /tmp on the tmpfs (size --scratch-mb), /pch = HOST_DIR
-// read-only (trusted: the precompiled header adrs built). The compiler runs with uid/gid 65534
+// The jail (evaluator/jail.h, as for the masker worker): a cgroup where one can be made, new mount,
+// PID, network, IPC, UTS and cgroup namespaces (and a user namespace when not root); a tmpfs root
+// holding /usr (and the /lib*, /bin symlinks of a merged-/usr system) and /etc/ld.so.cache
+// read-only, /src and /adrs (filled, then sealed read-only), /out, /tmp, /status on the tmpfs
+// (size --scratch-mb), /pch = HOST_DIR read-only (trusted: the precompiled header adrs built). The compiler runs with uid/gid 65534
 // (when root), no_new_privs, the fixed environment PATH=/usr/bin:/bin, rlimits on address space, CPU seconds, file
 // size and core files. The jail's init is PID 1 of the namespace and dies with the worker, which
 // dies with adrs (PR_SET_PDEATHSIG): every compiler process dies with it.

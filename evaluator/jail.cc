@@ -171,7 +171,11 @@ Status enter_jail(const JailSpec& spec, JailReport* report) {
                                     : "uid drop (not root: stays uid " + std::to_string(::geteuid()) + ")");
   }
   // 3.-4. namespaces, each on its own so that the report names what the kernel refused.
-  if (Status s = enter_user_namespace(report); !s.ok()) return s;
+  if (root && !spec.drop_to_nobody && !spec.user_namespace) {
+    report->inactive.push_back("user namespace (stays host root by request; drops its uid itself)");
+  } else if (Status s = enter_user_namespace(report); !s.ok()) {
+    return s;
+  }
   enter_namespace(CLONE_NEWNS, "mount", &report->mount_namespace, report);
   enter_namespace(CLONE_NEWIPC, "ipc", nullptr, report);
   bool uts = false;

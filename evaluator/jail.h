@@ -15,8 +15,9 @@
 //      parent (PR_SET_PDEATHSIG). As PID 1 the caller ignores signals it sends itself without a
 //      handler (init semantics), and everything else in the namespace dies when it exits.
 //   6. root:     a private tmpfs (size=, nr_inodes=) holding only the listed binds (read-only,
-//                nosuid, nodev unless a device) and empty writable dirs; pivot_root into it, the
-//                old root unmounted; no /proc unless asked; "/" itself left unwritable (0555).
+//                nosuid, nodev unless a device), hidden dirs (an empty read-only tmpfs over them)
+//                and empty writable dirs; pivot_root into it, the old root unmounted; no /proc
+//                unless asked; "/" itself left unwritable (0555).
 //   7. hostname  of the UTS namespace; then every capability dropped (bounding set too) and
 //                no_new_privs, unless keep_capabilities.
 //
@@ -46,11 +47,15 @@ struct JailBind {
 struct JailSpec {
   std::vector<JailBind> binds;
   std::vector<std::string> writable_dirs;  // created empty inside the private tmpfs root
+  std::vector<std::string> hidden_dirs;    // covered by an empty read-only tmpfs where they exist
   long tmpfs_mb = 64;                      // size of the private root (it holds writable_dirs)
   long tmpfs_inodes = 4096;
   bool mount_proc = false;                 // a /proc of the new PID namespace
   std::string hostname = "adrs-jail";
   bool drop_to_nobody = true;              // as root: run as uid/gid 65534 (the report says so)
+  bool user_namespace = true;              // false, as root without drop_to_nobody: none, the process
+                                           // stays host root (to open root-only binds) and must drop
+                                           // its uid itself before it runs anything untrusted
   bool allow_fork = false;                 // false: fork/vfork/execve fail with EPERM (seccomp)
   bool keep_capabilities = false;          // true: stay root of the user ns (e.g. to exec a tool)
   long memory_mb = 0;                      // cgroup memory limit; 0: none
@@ -69,6 +74,11 @@ struct JailReport {
 // Confines the calling process as `spec` says. A failure of an essential step once namespaces
 // exist (a bind that does not mount, pivot_root) is an error: the caller must not go on.
 Status enter_jail(const JailSpec& spec, JailReport* report);
+
+// Makes `dir` (a writable dir of the jail) read-only for good: a jailed process that kept its
+// capabilities fills it, seals it, then starts what must only read it (a process without
+// CAP_SYS_ADMIN cannot undo a read-only bind).
+Status seal_read_only(const std::string& dir);
 
 // Removes the cgroups a jail keeper with host pid `keeper_pid` made, when the keeper was killed
 // before it could (the caller that started it calls this after the wait). Harmless otherwise.

@@ -53,6 +53,15 @@ unsigned long kept_flags(const std::string& path) {
   return flags;
 }
 
+Status remount_bind(const std::string& inside, bool writable, bool device, const std::string& name) {
+  unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | kept_flags(inside);
+  if (!writable) flags |= MS_RDONLY;
+  if (!device) flags |= MS_NODEV;
+  if (::mount(nullptr, inside.c_str(), nullptr, flags, nullptr) != 0)
+    return errno_status("jail: cannot make the bind of " + name + (writable ? " nosuid" : " read-only"));
+  return Status::Ok();
+}
+
 Status add_bind(const JailBind& bind) {
   const std::string inside = bind.inside.empty() ? bind.outside : bind.inside;
   if (bind.outside.empty() || bind.outside[0] != '/' || inside[0] != '/')
@@ -82,11 +91,15 @@ Status add_bind(const JailBind& bind) {
   }
   if (::mount(source.c_str(), inside.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     return errno_status("jail: cannot bind " + bind.outside);
-  unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | kept_flags(inside);
-  if (!bind.writable) flags |= MS_RDONLY;
-  if (!bind.device) flags |= MS_NODEV;
-  if (::mount(nullptr, inside.c_str(), nullptr, flags, nullptr) != 0)
-    return errno_status("jail: cannot make the bind of " + bind.outside + (bind.writable ? " nosuid" : " read-only"));
+  return remount_bind(inside, bind.writable, bind.device, bind.outside);
+}
+
+// An empty read-only tmpfs over `path` when it exists (e.g. /usr/local inside a bound /usr).
+Status hide(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Status::Ok();
+  if (::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k") != 0)
+    return errno_status("jail: cannot hide " + path);
   return Status::Ok();
 }
 
@@ -104,6 +117,8 @@ Status build_root(const JailSpec& spec, JailReport* report) {
   if (::chdir("/") != 0) return errno_status("jail: cannot enter the new root");
   for (const JailBind& bind : spec.binds)
     if (Status s = add_bind(bind); !s.ok()) return s;
+  for (const std::string& path : spec.hidden_dirs)
+    if (Status s = hide(path); !s.ok()) return s;
   for (const std::string& dir : spec.writable_dirs) {
     if (dir.empty() || dir[0] != '/') return Status::Error("jail: writable dir '" + dir + "' must be absolute");
     if (!make_dirs(parent_of(dir), 0755) || ::mkdir(dir.c_str(), 0700) != 0)
@@ -125,3 +140,13 @@ Status build_root(const JailSpec& spec, JailReport* report) {
 }
 
 }  // namespace adrs::jail_internal
+
+namespace adrs {
+
+Status seal_read_only(const std::string& dir) {
+  if (::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    return jail_internal::errno_status("jail: cannot bind " + dir);
+  return jail_internal::remount_bind(dir, false, false, dir);
+}
+
+}  // namespace adrs

@@ -61,7 +61,7 @@ TEST(LlmRunEndToEnd, EveryFaultInjectedTheRunReachesItsBudget) {
       test::FakeReply::answer("<<<<<<< SEARCH\n  const int n = row.num_keys;\n>>>>>>> REPLACE\n"),  // malformed
       test::FakeReply::answer("<<<<<<< SEARCH\n#include <algorithm>\n=======\n#include <cmath>\n>>>>>>> REPLACE\n"),  // outside
       test::FakeReply::error(500, "<html>" + echo + "</html>"),
-      with(test::FakeReply::answer("late"), [](auto& r) { r.delay_s = 1.6; }),  // past the 1 s timeout
+      with(test::FakeReply::answer("late"), [](auto& r) { r.delay_s = 3.6; }),  // past the 3 s timeout
       with(test::FakeReply{}, [](auto& r) { r.drop_before_answer = true; }),
       with(test::FakeReply::answer(diff_answer(99)), [](auto& r) { r.cut_body_at = 60; }),
       with(test::FakeReply::answer("x"), [](auto& r) { r.pad_bytes = 17u << 20; }),
@@ -75,13 +75,15 @@ TEST(LlmRunEndToEnd, EveryFaultInjectedTheRunReachesItsBudget) {
     return test::FakeReply::answer(index % 3 == 0 ? rewrite_answer(index) : diff_answer(index));
   });
   const int budget = 28;
+  // The timeout leaves room for the 17 MiB answer to arrive on a loaded machine (at 1 s it was
+  // sometimes a timeout rather than too_large under a load of 12 on 2 cores).
   std::ofstream(dir + "/llm.toml") << "[run]\nname = \"e2e\"\nseed = 3\n[evaluation]\nworkload = \"smoke\"\n"
                                    << "[search]\nparallel = 2\nislands = 1\n[proposer]\nproposer = \"llm\"\n"
                                    << "[stop]\nmax_candidates = " << budget << "\n"
                                    << "[llm]\nmax_cost_usd = 5.0\nmax_attempts = 2\nretry_base_s = 0.01\nretry_max_s = 0.02\n"
                                    << "[[llm.models]]\nname = \"fake-a\"\nprovider = \"openai\"\nbase_url = \"" << server.base_url()
                                    << "\"\napi_key_env = \"" << kKeyVar << "\"\nweight = 1\ninput_price_per_mtok = 1\n"
-                                   << "output_price_per_mtok = 10\ntimeout = 1\n";
+                                   << "output_price_per_mtok = 10\ntimeout = 3\n";
   const auto run = test::run_adrs("run --config " + dir + "/llm.toml --runs-dir " + dir + " --cache-dir " + test::binary_dir() +
                                   "/test-cache/llm-e2e --quiet --json");
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;

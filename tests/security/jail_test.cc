@@ -6,10 +6,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/capability.h>
 #include <sys/ipc.h>
+#include <sys/mount.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 #include <gtest/gtest.h>
 
 #include "evaluator/jail.h"
+#include "tests/test_util.h"
 
 namespace adrs {
 namespace {
@@ -143,6 +147,28 @@ TEST(Jail, ReadOnlyBindRefusesWritesAndTheHostFileStaysTheSame) {
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()), "original");
   EXPECT_FALSE(fs::exists(dir.path() + "/new"));
   EXPECT_EQ(fs::status(file).permissions(), fs::perms::all);
+}
+
+TEST(Jail, ASealedDirStaysReadOnlyForAProcessWithoutCapabilities) {
+  JailSpec spec = system_spec();
+  spec.keep_capabilities = true;  // as the compiler jail's init: fill, seal, then drop
+  const JailedRun run = run_jailed(spec, [](int fd) {
+    std::ofstream("/work/wrapper") << "original";
+    if (!seal_read_only("/work").ok()) return 3;
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (::syscall(SYS_capset, &header, data) != 0) return 4;
+    const int rewritten = ::open("/work/wrapper", O_WRONLY | O_TRUNC);
+    const int created = ::open("/work/other", O_WRONLY | O_CREAT, 0644);
+    const int remounted = ::mount(nullptr, "/work", nullptr, MS_REMOUNT | MS_BIND, nullptr);
+    const int unmounted = ::umount2("/work", MNT_DETACH);
+    say(fd, std::to_string(rewritten) + " " + std::to_string(created) + " " + std::to_string(remounted) + " " +
+                std::to_string(unmounted) + " " + test::read_file("/work/wrapper"));
+    return 0;
+  });
+  SKIP_WITHOUT_USER_NAMESPACE(run);
+  ASSERT_TRUE(run.exited(0)) << run.report;
+  EXPECT_EQ(run.output, "-1 -1 -1 -1 original");
 }
 
 TEST(Jail, TmpfsSizeAndInodeLimitsHold) {
