@@ -183,7 +183,12 @@ int KeyClient::read(int64_t row, int32_t num_keys, int32_t head_dim, const KeyRe
 
 KeyServer::KeyServer(const Workload& workload, int fd)
     : workload_(workload), fd_(fd), charges_(static_cast<size_t>(workload.num_rows()), 0.0) {
-  thread_ = std::thread([this] { serve(); });
+  thread_ = std::thread([this] {
+    serve();
+    // Whatever ended the conversation (the worker left, a malformed request), the worker's next
+    // read gets end-of-file at once instead of waiting for the timeout.
+    ::shutdown(fd_, SHUT_RDWR);
+  });
 }
 
 KeyServer::~KeyServer() { stop(); }
