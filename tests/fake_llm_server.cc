@@ -68,17 +68,26 @@ std::string protocol_body(const RecordedRequest& request, const FakeReply& reply
     nlohmann::json blocks = nlohmann::json::array();
     if (!reply.reasoning.empty()) blocks.push_back({{"type", "thinking"}, {"thinking", reply.reasoning}, {"signature", "x"}});
     if (!content.empty()) blocks.push_back({{"type", "text"}, {"text", content}});
+    for (const FakeToolCall& call : reply.tool_calls) {
+      const nlohmann::json input = nlohmann::json::parse(call.arguments, nullptr, false);
+      blocks.push_back({{"type", "tool_use"}, {"id", call.id}, {"name", call.name},
+                        {"input", input.is_discarded() ? nlohmann::json(call.arguments) : input}});
+    }
+    const char* stop = !reply.refusal.empty() ? "refusal" : reply.truncated ? "max_tokens" : !reply.tool_calls.empty() ? "tool_use" : "end_turn";
     return nlohmann::json{{"id", "msg_fake"}, {"type", "message"}, {"role", "assistant"}, {"model", model},
                           {"content", blocks},
-                          {"stop_reason", !reply.refusal.empty() ? "refusal" : reply.truncated ? "max_tokens" : "end_turn"},
+                          {"stop_reason", stop},
                           {"usage", {{"input_tokens", reply.tokens_in}, {"output_tokens", reply.tokens_out}}}}
         .dump();
   }
   nlohmann::json message = {{"role", "assistant"}, {"content", content.empty() ? nlohmann::json(nullptr) : nlohmann::json(content)}};
   if (!reply.reasoning.empty()) message["reasoning_content"] = reply.reasoning;
   if (!reply.refusal.empty()) message["refusal"] = reply.refusal;
+  for (const FakeToolCall& call : reply.tool_calls)
+    message["tool_calls"].push_back({{"id", call.id}, {"type", "function"}, {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+  const char* finish = reply.truncated ? "length" : !reply.tool_calls.empty() ? "tool_calls" : "stop";
   return nlohmann::json{{"id", "chatcmpl-fake"}, {"object", "chat.completion"}, {"model", model},
-                        {"choices", {{{"index", 0}, {"message", message}, {"finish_reason", reply.truncated ? "length" : "stop"}}}},
+                        {"choices", {{{"index", 0}, {"message", message}, {"finish_reason", finish}}}},
                         {"usage", {{"prompt_tokens", reply.tokens_in}, {"completion_tokens", reply.tokens_out},
                                    {"total_tokens", reply.tokens_in + reply.tokens_out}}}}
       .dump();
@@ -86,16 +95,16 @@ std::string protocol_body(const RecordedRequest& request, const FakeReply& reply
 
 }  // namespace
 
-FakeLlmServer::FakeLlmServer() {
+FakeLlmServer::FakeLlmServer(int port) {
   start_ = now_s();
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // loopback only
-  address.sin_port = 0;
+  address.sin_port = htons(static_cast<uint16_t>(port));
   if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
       ::listen(listen_fd_, 64) != 0)
-    throw std::runtime_error("fake LLM server: cannot listen on 127.0.0.1");
+    throw std::runtime_error("fake LLM server: cannot listen on 127.0.0.1:" + std::to_string(port));
   socklen_t length = sizeof address;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
   port_ = ntohs(address.sin_port);

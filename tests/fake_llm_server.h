@@ -19,6 +19,13 @@
 
 namespace adrs::test {
 
+// A tool call the fake model makes. `arguments` is the JSON text (OpenAI sends it as a string, so
+// broken JSON goes out as is; Anthropic gets the parsed object as `input`, or the raw string when
+// it does not parse).
+struct FakeToolCall {
+  std::string id, name, arguments;
+};
+
 struct FakeReply {
   int status = 200;
   std::string content;                 // the assistant's answer (status 200, no raw body)
@@ -33,10 +40,17 @@ struct FakeReply {
   long drop_after_bytes = -1;          // send this many body bytes (of a full Content-Length), close
   long cut_body_at = -1;               // send only this many bytes, Content-Length matching: bad JSON
   size_t pad_bytes = 0;                // huge body: pad the content with this many spaces
+  std::vector<FakeToolCall> tool_calls;  // finish_reason tool_calls / stop_reason tool_use
 
   static FakeReply answer(std::string text) {
     FakeReply r;
     r.content = std::move(text);
+    return r;
+  }
+  static FakeReply tools(std::vector<FakeToolCall> calls, std::string text = "") {
+    FakeReply r;
+    r.content = std::move(text);
+    r.tool_calls = std::move(calls);
     return r;
   }
   static FakeReply error(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -56,7 +70,7 @@ struct RecordedRequest {
 class FakeLlmServer {
  public:
   using Handler = std::function<FakeReply(const RecordedRequest&, int index)>;
-  FakeLlmServer();
+  explicit FakeLlmServer(int port = 0);  // 0: an ephemeral port
   ~FakeLlmServer();
   FakeLlmServer(const FakeLlmServer&) = delete;
   FakeLlmServer& operator=(const FakeLlmServer&) = delete;

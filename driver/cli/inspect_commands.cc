@@ -10,6 +10,7 @@
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
 #include "driver/cli/table.h"
+#include "driver/cli/transcript.h"
 #include "driver/patch/text_diff.h"
 #include "evaluator/compiler.h"
 
@@ -21,7 +22,7 @@ struct InspectArgs {
   std::string run_dir;
   int64_t id = 0;
   int top = 10;
-  bool json = false, diff = false, source = false, all = false, prompt = false, heldout = false;
+  bool json = false, diff = false, source = false, all = false, prompt = false, heldout = false, transcript = false;
   std::string output;
 };
 
@@ -165,6 +166,8 @@ int run_show(const InspectArgs& a) {
     if (Status s = db->get_candidate(*r.parent_id, &parent); !s.ok()) return fail("show", s.message());
   std::vector<LlmCallRecord> calls;
   if (Status s = calls_of(*db, r.id, &calls); !s.ok()) return fail("show", s.message());
+  std::vector<AgentTurnRecord> turns;
+  if (Status s = db->list_agent_turns(r.id, &turns); !s.ok()) return fail("show", s.message());
   if (a.json) {
     nlohmann::json j = row_json(r, true);
     if (has_parent) j["diff"] = line_diff(parent.source, r.source);
@@ -178,6 +181,7 @@ int run_show(const InspectArgs& a) {
       }
       j["llm_calls"].push_back(call);
     }
+    if (a.transcript) j["transcript"] = transcript_json(turns);
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -237,6 +241,8 @@ int run_show(const InspectArgs& a) {
     std::printf("\n%s", c.render("  ").c_str());
     if (!a.prompt) std::printf("  (--prompt prints the exact prompts and answers)\n");
   }
+  if (!turns.empty() && !a.transcript) std::printf("  %s (--transcript prints every turn)\n", transcript_summary(turns).c_str());
+  if (a.transcript) std::printf("%s", transcript_text(turns, a.prompt).c_str());
   if (a.prompt) {
     if (calls.empty()) std::printf("\n(no LLM call was made for this candidate)\n");
     for (size_t i = 0; i < calls.size(); ++i)
@@ -329,6 +335,7 @@ CommandRunner add_show_command(CLI::App& app) {
   cmd->add_flag("--diff", a->diff, "Show the diff against its parent");
   cmd->add_flag("--source", a->source, "Print its full source");
   cmd->add_flag("--prompt", a->prompt, "Print the exact prompt sent to the LLM and its answer, per call");
+  cmd->add_flag("--transcript", a->transcript, "Print the agent proposer's conversation: every turn, tool call and result");
   return [a] { return run_show(*a); };
 }
 

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "driver/cli/commands.h"
+#include "driver/llm/agent_proposer.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
 #include "driver/run/heldout.h"
@@ -199,6 +200,11 @@ int run_new(RunArgs& args) {
   if (config.proposer == "llm") {  // a bad [llm] table must fail before the run directory exists
     std::unique_ptr<Proposer> probe;
     if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s.message());
+  }
+  if (config.proposer == "agent") {
+    LlmConfig llm;
+    AgentConfig agent;
+    if (Status s = parse_agent_llm_config(config.llm, &llm, &agent); !s.ok()) return fail("run", s.message());
   }
   CreatedRun created;
   CreateFailure failure = CreateFailure::kNone;

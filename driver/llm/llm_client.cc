@@ -197,7 +197,13 @@ LlmAttempt LlmClient::attempt_once(const LlmModelConfig& model, const LlmRequest
   attempt.tokens_in = parsed.tokens_in;
   attempt.tokens_out = parsed.tokens_out;
   attempt.response = attempt.status == LlmStatus::kBadResponse ? transfer.body.substr(0, 2000) : parsed.content;
+  for (LlmToolCall& call : parsed.tool_calls) {
+    scrub(&call.arguments, key);
+    attempt.response += "\n[tool call " + call.name + "] " + call.arguments.substr(0, 4000);
+  }
   response->content = parsed.content;
+  response->tool_calls = std::move(parsed.tool_calls);
+  response->assistant_message = std::move(parsed.assistant_message);
   response->reasoning = parsed.reasoning;
   response->finish_reason = parsed.finish_reason;
   response->truncated = parsed.truncated;

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "driver/llm/llm_config.h"
 
 namespace adrs {
@@ -24,6 +26,17 @@ namespace adrs {
 struct LlmRequest {
   std::string system;
   std::string user;
+  // A conversation with tools (the agent proposer, driver/llm/agent_protocol.h). When `messages`
+  // is an array it replaces `user`: the provider's own message objects after the system prompt;
+  // `tools` holds the provider's tool definitions.
+  nlohmann::json messages = nullptr;
+  nlohmann::json tools = nullptr;
+};
+
+// A tool call of the model. `arguments` is the JSON text as the model wrote it (OpenAI sends a
+// string that may be broken JSON; Anthropic's parsed `input` is dumped back to text).
+struct LlmToolCall {
+  std::string id, name, arguments;
 };
 
 // How one HTTP attempt ended. Names (attempt_status_name) are stored in the run database.
@@ -60,6 +73,10 @@ struct LlmResponse {
   std::string reasoning;      // reasoning_content / reasoning / thinking blocks, if any
   std::string finish_reason;  // "stop", "length", "end_turn", "max_tokens", ...
   bool truncated = false;     // the answer hit max_tokens: store it, do not apply it
+  std::vector<LlmToolCall> tool_calls;  // in the order the model gave them (parallel calls)
+  // The answer as the provider's assistant message, to append to a conversation verbatim
+  // (Anthropic wants its thinking and tool_use blocks back unchanged).
+  nlohmann::json assistant_message;
   int64_t tokens_in = 0, tokens_out = 0;  // summed over attempts that reported usage
   double latency_s = 0.0;                 // all attempts and waits
   std::vector<LlmAttempt> attempts;

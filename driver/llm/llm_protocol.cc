@@ -9,9 +9,12 @@ namespace adrs {
 
 std::string build_request_body(const LlmModelConfig& model, const LlmRequest& request) {
   nlohmann::json body = {{"model", model.name}};
+  const bool conversation = request.messages.is_array();
+  if (conversation && request.tools.is_array() && !request.tools.empty()) body["tools"] = request.tools;
   if (model.provider == LlmProvider::kOpenAi) {
-    body["messages"] = nlohmann::json::array({{{"role", "system"}, {"content", request.system}},
-                                              {{"role", "user"}, {"content", request.user}}});
+    body["messages"] = nlohmann::json::array({{{"role", "system"}, {"content", request.system}}});
+    if (conversation) body["messages"].insert(body["messages"].end(), request.messages.begin(), request.messages.end());
+    else body["messages"].push_back({{"role", "user"}, {"content", request.user}});
     // OpenAI's own API wants max_completion_tokens (reasoning models reject max_tokens);
     // compatible servers (vLLM, Ollama, llama.cpp) know max_tokens.
     const bool openai_cloud = model.base_url.find("openai.com") != std::string::npos ||
@@ -21,7 +24,7 @@ std::string build_request_body(const LlmModelConfig& model, const LlmRequest& re
     if (!model.reasoning_effort.empty()) body["reasoning_effort"] = model.reasoning_effort;
   } else {
     body["system"] = request.system;
-    body["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", request.user}}});
+    body["messages"] = conversation ? request.messages : nlohmann::json::array({{{"role", "user"}, {"content", request.user}}});
     int max_tokens = model.max_tokens;
     if (!model.reasoning_effort.empty()) {
       // Extended thinking: a budget below max_tokens; temperature must stay at its default then.
@@ -74,6 +77,19 @@ LlmStatus parse_openai(const nlohmann::json& j, LlmResponse* r, std::string* mes
   if (r->reasoning.empty()) r->reasoning = string_or_empty(msg, "reasoning");
   r->finish_reason = string_or_empty(choice, "finish_reason");
   r->truncated = r->finish_reason == "length";
+  nlohmann::json calls = nlohmann::json::array();
+  if (msg.contains("tool_calls") && msg["tool_calls"].is_array()) {
+    for (const auto& call : msg["tool_calls"]) {
+      if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+      const auto& f = call["function"];
+      LlmToolCall tool{string_or_empty(call, "id"), string_or_empty(f, "name"),
+                       f.contains("arguments") && !f["arguments"].is_string() ? f["arguments"].dump() : string_or_empty(f, "arguments")};
+      calls.push_back({{"id", tool.id}, {"type", "function"}, {"function", {{"name", tool.name}, {"arguments", tool.arguments}}}});
+      r->tool_calls.push_back(std::move(tool));
+    }
+  }
+  r->assistant_message = {{"role", "assistant"}, {"content", r->content.empty() ? nlohmann::json(nullptr) : nlohmann::json(r->content)}};
+  if (!calls.empty()) r->assistant_message["tool_calls"] = calls;
   if (j.contains("usage") && j["usage"].is_object()) {
     r->tokens_in = j["usage"].value("prompt_tokens", int64_t{0});
     r->tokens_out = j["usage"].value("completion_tokens", int64_t{0});
@@ -96,7 +112,13 @@ LlmStatus parse_anthropic(const nlohmann::json& j, LlmResponse* r, std::string* 
     const std::string type = string_or_empty(block, "type");
     if (type == "text") r->content += string_or_empty(block, "text");
     else if (type == "thinking") r->reasoning += string_or_empty(block, "thinking");
+    else if (type == "tool_use") {
+      const nlohmann::json input = block.contains("input") ? block["input"] : nlohmann::json::object();
+      r->tool_calls.push_back({string_or_empty(block, "id"), string_or_empty(block, "name"),
+                               input.is_string() ? input.get<std::string>() : input.dump()});
+    }
   }
+  r->assistant_message = {{"role", "assistant"}, {"content", j["content"]}};
   r->finish_reason = string_or_empty(j, "stop_reason");
   r->truncated = r->finish_reason == "max_tokens";
   if (j.contains("usage") && j["usage"].is_object()) {
@@ -124,7 +146,7 @@ LlmStatus parse_answer(const LlmModelConfig& model, const std::string& body, Llm
   if (r->tokens_out == 0) r->tokens_out = estimate_tokens(r->content) + estimate_tokens(r->reasoning);
   bool blank = true;
   for (char c : r->content) blank = blank && std::isspace(static_cast<unsigned char>(c));
-  if (blank && !r->truncated) {
+  if (blank && !r->truncated && r->tool_calls.empty()) {
     *message = r->reasoning.empty() ? "the model's answer is empty" : "the model's answer is empty (it only reasoned)";
     return LlmStatus::kEmpty;
   }

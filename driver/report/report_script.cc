@@ -101,6 +101,7 @@ function drawHeader() {
     ["gap to the best baseline", best && baselineBest ? `${fmt(best.score - baselineBest.score, 6)} (${best.score >= baselineBest.score ? "ahead" : "behind"})` : "-"],
     ["elapsed", `${fmt(run.elapsed_s, 0)} s`], ["cost", `$${fmt(run.cost_usd, 2)}`], ["adrs", run.adrs_version],
   ];
+  if (run.draft_evaluations > 0) rows.push(["agent draft evaluations (not candidates)", run.draft_evaluations]);
   for (const [k, v] of rows) { const d = el("div", {}, facts); el("span", {}, d, k + ": "); d.appendChild(document.createTextNode(String(v))); }
   document.getElementById("explanation").textContent = run.explanation || "";
 }

@@ -162,7 +162,7 @@ const std::vector<ConfigKey>& config_keys() {
       real_key("search", "rewrite_ratio", &C::rewrite_ratio, "Share of structural (rewrite) mutations", false),
       real_key("search", "crossover_ratio", &C::crossover_ratio, "Share of crossover mutations", false),
       integer_key("search", "inspirations", &C::inspirations, "Inspirations shown to the proposer", false),
-      text_key("proposer", "proposer", &C::proposer, "Proposer: offline (no network) or llm", false),
+      text_key("proposer", "proposer", &C::proposer, "Proposer: offline (no network), llm (one prompt, one answer) or agent (tools, several turns)", false),
       bool_key("proposer", "tune_constants", &C::tune_constants, "LLM runs: tune the constants of good candidates offline too", false),
       real_key("proposer", "tune_ratio", &C::tune_ratio, "Share of proposals given to the constant tuner (with tune_constants)", false),
       integer_key("stop", "max_candidates", &C::max_candidates, "Stop after this many candidates (the seed included)", true),
@@ -198,7 +198,8 @@ Status RunConfig::validate() const {
   if (exploit_ratio + explore_ratio > 1.0 + 1e-9) return bad("search.exploit_ratio + explore_ratio must be <= 1");
   if (rewrite_ratio + crossover_ratio > 1.0 + 1e-9) return bad("search.rewrite_ratio + crossover_ratio must be <= 1");
   if (inspirations < 0 || inspirations > 16) return bad("search.inspirations must be in 0..16");
-  if (proposer != "offline" && proposer != "llm") return bad("proposer.proposer must be offline or llm");
+  if (proposer != "offline" && proposer != "llm" && proposer != "agent")
+    return bad("proposer.proposer must be offline, llm or agent");
   if (max_candidates < 1 || max_candidates > kMaxCandidatesLimit)
     return bad("stop.max_candidates must be in 1.." + std::to_string(kMaxCandidatesLimit));
   if (max_wall_s < 0 || patience < 0 || max_cost < 0) return bad("stop limits must be >= 0 (0: no limit)");

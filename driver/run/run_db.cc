@@ -45,7 +45,17 @@ CREATE TABLE llm_calls (
 );
 CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
 )sql",
-    // 2: suites (per-setting results), held-out reports, behavioral fingerprints, the blind track.
+    // 1 -> 2: the agent proposer's transcripts (one row per model turn, one per proposal's end).
+    R"sql(
+CREATE TABLE agent_turns (
+  id INTEGER PRIMARY KEY, candidate_id INTEGER NOT NULL, proposal INTEGER NOT NULL, turn INTEGER NOT NULL,
+  kind TEXT NOT NULL, request TEXT NOT NULL, response TEXT NOT NULL, tool_results TEXT NOT NULL,
+  draft_evals INTEGER NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, cost_usd REAL NOT NULL,
+  outcome TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE INDEX agent_turns_by_candidate ON agent_turns (candidate_id, proposal, turn);
+)sql",
+    // 2 -> 3: suites (per-setting results), held-out reports, behavioral fingerprints, the blind track.
     R"sql(
 ALTER TABLE candidates ADD COLUMN behavior_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE candidates ADD COLUMN access_density REAL;

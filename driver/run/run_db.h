@@ -40,7 +40,7 @@ struct sqlite3;
 
 namespace adrs {
 
-inline constexpr int kRunDbSchemaVersion = 2;
+inline constexpr int kRunDbSchemaVersion = 3;
 
 // One setting's result for one candidate (table setting_results): kind "selection" (a setting of
 // the suite; the candidate's score is their weighted mean) or "heldout" (reported, never selected
@@ -108,6 +108,23 @@ struct LlmCallRecord {
   std::string prompt, response;
 };
 
+// One turn of the agent proposer's conversation (driver/llm/agent_proposer.h), stored with the
+// candidate it proposes. Drafts live only here: they are never candidates. Never holds an API key.
+struct AgentTurnRecord {
+  int64_t candidate_id = 0;
+  int proposal = 1;          // the n-th try at proposing this candidate (resume redoes an interrupted one)
+  int turn = 0;              // 1-based model call within the proposal
+  std::string kind;          // "turn" (one model call and its tool calls) or "end" (how the proposal ended)
+  std::string request;       // JSON: the messages this turn added to the conversation
+  std::string response;      // JSON: the model's answer (text, tool calls)
+  std::string tool_results;  // JSON array: {id, name, arguments, result, is_error} per tool call
+  int draft_evals = 0;       // evaluate() calls that ran a draft this turn
+  int64_t tokens_in = 0, tokens_out = 0;
+  double cost_usd = 0.0;
+  std::string outcome;       // kind "end": "submitted", "limit:max_turns (best draft)", "failed: ..."
+  std::string created_at;
+};
+
 class RunDb {
  public:
   enum class Mode { kCreate, kReadWrite, kReadOnly };
@@ -158,6 +175,15 @@ class RunDb {
 
   Status record_llm_call(const LlmCallRecord& call);
   Status list_llm_calls(std::vector<LlmCallRecord>* calls) const;
+
+  // The agent proposer's transcript (driver/run/run_db_agent.cc).
+  Status record_agent_turn(const AgentTurnRecord& turn);
+  // Turns of one candidate (every proposal of it) in order; candidate_id 0: every candidate's.
+  Status list_agent_turns(int64_t candidate_id, std::vector<AgentTurnRecord>* turns) const;
+  // The highest proposal number stored for the candidate (0: none yet).
+  Status last_agent_proposal(int64_t candidate_id, int* proposal) const;
+  // Draft evaluations of the whole run (summed over every stored turn).
+  Status count_draft_evaluations(int64_t* count) const;
 
   // Appends a line to the run's event log (start, resume, stop, warnings).
   Status add_event(const std::string& kind, const std::string& detail);

@@ -96,6 +96,10 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
                      {"per_minute", elapsed > 0 ? 60.0 * terminal / elapsed : 0.0}};
   j["elapsed_s"] = elapsed;
   j["cost_usd"] = cost;
+  // The agent proposer's drafts: evaluated in the sandbox, never candidates, counted apart.
+  int64_t drafts = 0;
+  if (Status s = db.count_draft_evaluations(&drafts); !s.ok()) return s;
+  j["draft_evaluations"] = drafts;
   auto candidate_json = [](const CandidateRow& r) {
     return nlohmann::json{{"id", r.id}, {"generation", r.generation}, {"island", r.island}, {"parent", r.parent_id ? nlohmann::json(*r.parent_id) : nlohmann::json()},
                           {"score", *r.score}, {"error", *r.error}, {"density", *r.density},
@@ -148,6 +152,8 @@ void print_run_summary(const nlohmann::json& j) {
   std::printf("  candidates: %s\n", statuses.c_str());
   if (!failures.empty()) std::printf("  failed or filtered by reason: %s\n", failures.c_str());
   if (j["cost_usd"].get<double>() > 0) std::printf("  proposer cost: $%.4f\n", j["cost_usd"].get<double>());
+  if (j.value("draft_evaluations", int64_t{0}) > 0)
+    std::printf("  agent draft evaluations (not candidates): %lld\n", static_cast<long long>(j["draft_evaluations"].get<int64_t>()));
   if (j["best"].is_null()) {
     std::printf("\nno candidate evaluated successfully yet\n");
     return;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "driver/llm/agent_proposer.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
 #include "util/subprocess.h"
@@ -140,7 +141,8 @@ Status make_proposer(const RunConfig& config, RunDb& db, std::unique_ptr<Propose
     if (llm_factory()) return llm_factory()(config, db, out);  // a test or another build's override
     return make_llm_proposer(config.llm, &db, out);
   }
-  return Status::Error("unknown proposer '" + config.proposer + "'; choose offline or llm");
+  if (config.proposer == "agent") return make_agent_proposer(config, &db, out);
+  return Status::Error("unknown proposer '" + config.proposer + "'; choose offline, llm or agent");
 }
 
 std::string adrs_command_name() {
