@@ -24,7 +24,11 @@ namespace fs = std::filesystem;
 std::string starter() { return test::read_file(test::source_dir() + "/masker_template/evolve_masker.cpp"); }
 
 // The starter with its EVOLVE block body replaced.
-std::string starter_with(const std::string& body) { return replace_evolve_block(starter(), body).source; }
+std::string starter_with(const std::string& body) {
+  const PatchResult patched = replace_evolve_block(starter(), body);
+  EXPECT_TRUE(patched.ok()) << "the test's body did not patch the starter";
+  return patched.source;
+}
 
 class ScriptedProposer : public Proposer {
  public:
@@ -210,7 +214,8 @@ TEST_F(ProtocolTest, MaskersWhoseSelectionsAreUnchangedAreBehavioralDuplicatesOf
   config.timeout_s = 20;
   std::unique_ptr<RunDb> db;
   ASSERT_TRUE(RunDb::Open((dir_ / "dup.db").string(), RunDb::Mode::kCreate, &db).ok());
-  ASSERT_TRUE(insert_seed_candidate(*db, starter_with(original_body)).ok());
+  ASSERT_EQ(evolve_block_body(starter()), original_body);  // the seed is the starter itself
+  ASSERT_TRUE(insert_seed_candidate(*db, starter()).ok());
   RunEvaluators evaluators;
   ASSERT_TRUE(make_run_evaluators(config, test::binary_dir() + "/test-cache/protocol", &evaluators).ok());
   OfflineProposer tuner;
@@ -233,7 +238,7 @@ TEST_F(ProtocolTest, MaskersWhoseSelectionsAreUnchangedAreBehavioralDuplicatesOf
 }
 
 TEST_F(ProtocolTest, TheSummarySaysWhenTheWinnerIsWithinNoiseOfTheRunnerUp) {
-  const auto r = run("noise", "--workload smoke --max-candidates 6 --eval-seeds 3 --improvement-margin 1000 --json");
+  const auto r = run("noise", "--workload smoke --max-candidates 4 --eval-seeds 2 --improvement-margin 1000 --json");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_FALSE(j["runner_up"].is_null()) << j.dump();
