@@ -24,8 +24,6 @@ for proposer in llm agent; do
   sed -e "s/^proposer = .*/proposer = \"$proposer\"/" -e "s#127.0.0.1:18417#127.0.0.1:$port#" \
       -e "s/^max_candidates = .*/max_candidates = $candidates/" -e "s/^parallel = .*/parallel = 1/" \
       -e "s/^max_wall_s = 600/max_wall_s = 0/" runs/agent_demo.toml > "$runs/$proposer.toml"
-  # the one-shot proposer reads [llm] only
-  if [ "$proposer" = llm ]; then sed -i '/^\[llm.agent\]/,$d' "$runs/$proposer.toml"; fi
   "$build/adrs" run --config "$runs/$proposer.toml" --name "$proposer" --runs-dir "$runs" --cache-dir "$runs/cache-$proposer" \
     --quiet --json > "$runs/$proposer.json"
 done

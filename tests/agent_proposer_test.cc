@@ -368,3 +368,29 @@ TEST_F(AgentProposerTest, TranscriptHoldsEveryTurnAndNeverTheKey) {
 
 }  // namespace
 }  // namespace adrs
+
+namespace adrs {
+namespace {
+
+TEST(AgentConfigTest, OneLlmTableServesBothProposersAndBadAgentKeysAreNamed) {
+  nlohmann::json llm = {{"models", {{{"name", "m"}, {"provider", "openai"}, {"base_url", "http://127.0.0.1:1/v1"}}}},
+                        {"agent", {{"max_turns", 3}, {"max_draft_evals_total", 50}}}};
+  LlmConfig l;
+  EXPECT_TRUE(parse_llm_config(llm, &l).ok());  // proposer = "llm" leaves [llm.agent] alone
+  AgentConfig a;
+  ASSERT_TRUE(parse_agent_llm_config(llm, &l, &a).ok());
+  EXPECT_EQ(a.max_turns, 3);
+  EXPECT_EQ(a.max_draft_evals_total, 50);
+  EXPECT_EQ(a.max_draft_evals, 4);  // the default
+  llm["agent"]["max_turn"] = 3;
+  Status s = parse_agent_llm_config(llm, &l, &a);
+  EXPECT_NE(s.message().find("unknown key max_turn"), std::string::npos) << s.message();
+  llm["agent"] = {{"max_turns", 0}};
+  s = parse_agent_llm_config(llm, &l, &a);
+  EXPECT_NE(s.message().find("max_turns must be an integer in [1, 200]"), std::string::npos) << s.message();
+  llm["agent"] = {{"max_wall_s", "10"}};
+  EXPECT_FALSE(parse_agent_llm_config(llm, &l, &a).ok());
+}
+
+}  // namespace
+}  // namespace adrs

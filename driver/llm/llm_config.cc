@@ -93,8 +93,10 @@ const char* provider_name(LlmProvider provider) { return provider == LlmProvider
 Status parse_llm_config(const nlohmann::json& llm, LlmConfig* config) {
   *config = LlmConfig{};
   if (!llm.is_object()) return bad("must be a table");
+  // "agent" is the agent proposer's [llm.agent] table (agent_config.h): read there, left alone here,
+  // so one config serves --proposer llm and --proposer agent.
   static const std::set<std::string> keys = {"max_cost_usd", "selection", "models", "max_attempts",
-                                             "retry_base_s", "retry_max_s", "prompts_dir"};
+                                             "retry_base_s", "retry_max_s", "prompts_dir", "agent"};
   for (const auto& [key, value] : llm.items())
     if (!keys.count(key))
       return bad("unknown key llm." + key + "; keys: max_cost_usd, selection, max_attempts, retry_base_s, retry_max_s, "
