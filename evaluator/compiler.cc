@@ -260,7 +260,7 @@ std::string default_cache_dir() {
 Status make_directories(const std::string& path) {
   std::error_code error;
   fs::create_directories(path, error);
-  if (error) return Status::Error("cannot create directory " + path + ": " + error.message());
+  if (error) return Status::Fault("cannot create directory " + path + ": " + error.message());
   return Status::Ok();
 }
 

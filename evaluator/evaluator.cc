@@ -204,7 +204,7 @@ Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>*
   remove_stale_eval_dirs();
   remove_stale_jail_cgroups();
   e->scratch_dir_ = make_temp_dir(temp_root(), "adrs-eval-" + std::to_string(::getpid()) + "-");
-  if (e->scratch_dir_.empty()) return Status::Error("cannot create a temporary directory (is /tmp full? set TMPDIR)");
+  if (e->scratch_dir_.empty()) return Status::Fault("cannot create a temporary directory (is /tmp full? set TMPDIR)");
   const std::string input_path = e->scratch_dir_ + "/workload.bin";
   const Reference& ref = e->backend_->reference();
   const bool blind = options.track == "blind";

@@ -99,7 +99,7 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
 
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("cannot create " + temp + ": " + errno_text());
+  if (fd < 0) return Status::Fault("cannot create " + temp + ": " + errno_text());
   struct Section {
     int64_t at;
     const void* data;
@@ -123,7 +123,7 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
   ok = (::close(fd) == 0) && ok;
   if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
     ::unlink(temp.c_str());
-    return Status::Error("cannot write the worker input " + path + ": " + why + " (is the disk full?)");
+    return Status::Fault("cannot write the worker input " + path + ": " + why + " (is the disk full?)");
   }
   return Status::Ok();
 }

@@ -214,18 +214,18 @@ TEST_F(ProtocolTest, MaskersWhoseSelectionsAreUnchangedAreBehavioralDuplicatesOf
   LoopOptions options;
   options.quiet = true;
   const LoopResult result = run_loop(config, *db, proposer, &tuner, evaluators, options);
-  ASSERT_EQ(result.stop_reason, "max_candidates") << result.stop_detail;
+  ASSERT_EQ(result.stop_reason, StopReason::kMaxCandidates) << result.stop_detail;
   std::vector<CandidateRow> rows;
   ASSERT_TRUE(db->list_candidates(&rows, true).ok());
   ASSERT_EQ(rows.size(), 4u);
-  EXPECT_EQ(rows[0].status, "evaluated");
+  EXPECT_EQ(rows[0].status, CandidateStatus::kEvaluated);
   for (int i : {1, 2}) {
-    EXPECT_EQ(rows[i].status, "duplicate") << rows[i].id << ": " << rows[i].message;
+    EXPECT_EQ(rows[i].status, CandidateStatus::kDuplicate) << rows[i].id << ": " << rows[i].message;
     EXPECT_EQ(rows[i].duplicate_of.value_or(0), 1) << rows[i].id;
     EXPECT_NE(rows[i].source_hash, rows[0].source_hash);  // not a copy of the source
     EXPECT_FALSE(rows[i].score.has_value());              // not evaluated in full
   }
-  EXPECT_EQ(rows[3].status, "evaluated") << rows[3].message;
+  EXPECT_EQ(rows[3].status, CandidateStatus::kEvaluated) << rows[3].message;
   EXPECT_NE(rows[3].behavior_hash, rows[0].behavior_hash);
 }
 

@@ -3,12 +3,21 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "util/status.h"
 
 namespace adrs {
 
 using CommandRunner = std::function<int()>;
+
+// Prints "adrs <command>: <message>" on standard error and returns the exit status for a command
+// refused before it did anything: 3 when another process holds the run (StatusCode::kBusy), else 2
+// (bad usage or input). Faults (exit 1) and interruptions (130) are reported where they happen.
+int fail(const std::string& command, const Status& status);
+int fail(const std::string& command, const std::string& message);  // bad usage or input: 2
 
 // adrs eval FILE: compile and score one masker.
 CommandRunner add_eval_command(CLI::App& app);

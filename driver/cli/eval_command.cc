@@ -85,7 +85,7 @@ int run_eval(EvalArgs& args) {
     std::fprintf(stderr, "adrs eval: %s\n", s.message().c_str());
     return 2;
   }
-  install_interrupt_handlers();
+  install_interrupt_handler("\ninterrupted: stopping (press Ctrl-C again to quit at once)\n");
   const EvalResult result = evaluator->evaluate_source(source.str(), interrupt_flag());
   if (args.json) {
     std::printf("%s\n", result_to_json(result, *evaluator).dump(2).c_str());

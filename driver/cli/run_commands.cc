@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "driver/cli/commands.h"
+#include "driver/cli/config_flags.h"
 #include "driver/llm/agent_proposer.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
@@ -58,11 +59,6 @@ std::string timestamp() {
   return text;
 }
 
-int fail(const std::string& command, const std::string& message) {
-  std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), message.c_str());
-  return message.find("another adrs process") != std::string::npos ? 3 : 2;
-}
-
 // A few pages kept free on the run's file system: when a full disk stops the run, this file is
 // deleted first, so the stop (reason, status, event) can still be written and the run is not
 // later mistaken for one that was killed.
@@ -96,17 +92,18 @@ void forget_recreated_cache(const std::string& run_dir) {
 // When the loop stopped on its own (not a fault, not Ctrl-C): the held-out evaluation of the top
 // K, resumable (driver/run/heldout.h). Its interruption or fault becomes the run's stop.
 void finish_heldout(const RunConfig& config, RunDb& db, const std::string& run_dir, const RunArgs& args, LoopResult* result) {
-  if (result->stop_reason == "error" || result->stop_reason == "interrupted" || heldout_settings(config).empty()) return;
+  if (result->stop_reason == StopReason::kError || result->stop_reason == StopReason::kInterrupted || heldout_settings(config).empty())
+    return;
   HeldoutOptions options;
   options.cache_dir = config.cache_dir.empty() ? run_dir + "/cache" : config.cache_dir;
-  options.cancel = &install_interrupt_handler();
+  options.cancel = &install_run_interrupt_handler();
   options.progress = !args.json && !args.quiet;
   if (options.progress) spdlog::info("held-out evaluation of the top {} on {}", config.heldout_top_k, config.heldout);
   Status s = db.add_event("heldout", "evaluating the top " + std::to_string(config.heldout_top_k) + " on " + config.heldout);
   if (s.ok()) s = run_heldout(config, db, options);
   if (s.ok()) return;
   const bool interrupted = options.cancel->load();
-  *result = {interrupted ? "interrupted" : "error", s.message(), interrupted ? Status::Ok() : s};
+  *result = {interrupted ? StopReason::kInterrupted : StopReason::kError, s.message(), interrupted ? Status::Ok() : s};
 }
 
 // Runs the loop on an open, locked run and reports. Shared by run and resume.
@@ -123,10 +120,10 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
     return 1;
   }
   std::unique_ptr<Proposer> proposer;
-  if (Status s = make_proposer(config, db, &proposer); !s.ok()) return fail(command, s.message());
+  if (Status s = make_proposer(config, db, &proposer); !s.ok()) return fail(command, s);
   OfflineProposer tuner;
   LoopOptions options;
-  options.interrupt = &install_interrupt_handler();
+  options.interrupt = &install_run_interrupt_handler();
   options.live_status = !args.json && !args.quiet && ::isatty(2);
   options.quiet = args.quiet;
   const std::string backend = evaluators.first().backend().name();  // what --device auto chose
@@ -147,39 +144,39 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
   finish_heldout(config, db, run_dir, args, &result);
   // A fault (disk full, a database error) is never recorded as an interruption: the reserve is
   // given back first, so the stop record fits on a full disk.
-  if (result.stop_reason == "error") ::unlink(reserve_path(run_dir).c_str());
-  const std::string status = result.stop_reason == "interrupted" ? "interrupted" : result.stop_reason == "error" ? "failed" : "stopped";
-  Status recorded = db.set_states({{"status", status}, {"stop_reason", result.stop_reason}, {"stop_detail", result.stop_detail}});
-  if (recorded.ok()) recorded = db.add_event("stop", result.stop_reason + ": " + result.stop_detail);
+  if (result.stop_reason == StopReason::kError) ::unlink(reserve_path(run_dir).c_str());
+  const std::string status = result.stop_reason == StopReason::kInterrupted ? "interrupted" : result.stop_reason == StopReason::kError ? "failed" : "stopped";
+  Status recorded = db.set_states({{"status", status}, {"stop_reason", stop_reason_name(result.stop_reason)}, {"stop_detail", result.stop_detail}});
+  if (recorded.ok()) recorded = db.add_event("stop", std::string(stop_reason_name(result.stop_reason)) + ": " + result.stop_detail);
   if (!db.check_identity().ok() && config.cache_dir.empty()) forget_recreated_cache(run_dir);
   if (!recorded.ok()) {
     // The stop could not be stored: say so, and what stopped the run, and exit as a fault.
-    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_reason == "error" ? result.stop_detail.c_str() : ("stopped (" + result.stop_reason + ")").c_str());
+    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_reason == StopReason::kError ? result.stop_detail.c_str() : ("stopped (" + std::string(stop_reason_name(result.stop_reason)) + ")").c_str());
     std::fprintf(stderr, "adrs %s: the stop could not be recorded: %s\n", command.c_str(), recorded.message().c_str());
     return 1;
   }
   nlohmann::json summary;
-  if (Status s = run_summary(db, run_dir, &summary, true); !s.ok()) return fail(command, s.message());
+  if (Status s = run_summary(db, run_dir, &summary, true); !s.ok()) return fail(command, s);
   if (args.json) {
     std::printf("%s\n", summary.dump(2).c_str());
   } else {
     print_run_summary(summary);
   }
-  if (result.stop_reason == "error") {
+  if (result.stop_reason == StopReason::kError) {
     std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_detail.c_str());
     return 1;
   }
-  return result.stop_reason == "interrupted" ? 130 : 0;
+  return result.stop_reason == StopReason::kInterrupted ? 130 : 0;
 }
 
 int run_new(RunArgs& args) {
-  install_interrupt_handler();
+  install_run_interrupt_handler();
   RunConfig config;
   if (!args.config_path.empty())
-    if (Status s = load_config_file(args.config_path, &config); !s.ok()) return fail("run", s.message());
+    if (Status s = load_config_file(args.config_path, &config); !s.ok()) return fail("run", s);
   const bool named = config.name != RunConfig().name;
   const RunConfig from_file = config;
-  if (Status s = args.flags.apply(&config); !s.ok()) return fail("run", s.message());
+  if (Status s = args.flags.apply(&config); !s.ok()) return fail("run", s);
   // A flag naming another setting (--workload, --target-density) without --suite makes a run of
   // that one setting: the file's suite and held-out settings (chosen for its suite) are dropped
   // unless --suite / --heldout say otherwise.
@@ -189,7 +186,7 @@ int run_new(RunArgs& args) {
   }
   if (!named && config.name == RunConfig().name)
     config.name = (args.config_path.empty() ? "run" : fs::path(args.config_path).stem().string()) + "-" + timestamp();
-  if (Status s = config.validate(); !s.ok()) return fail("run", s.message());
+  if (Status s = config.validate(); !s.ok()) return fail("run", s);
   bool ok = false;
   const std::string seed_source = read_text(config.seed_masker, &ok);
   if (!ok || seed_source.empty())
@@ -199,7 +196,7 @@ int run_new(RunArgs& args) {
     return fail("run", config.seed_masker + ": " + s.message() + " (the seed needs // EVOLVE-BLOCK-START and // EVOLVE-BLOCK-END lines)");
   if (config.proposer == "llm") {  // a bad [llm] table must fail before the run directory exists
     std::unique_ptr<Proposer> probe;
-    if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s.message());
+    if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s);
   }
   if (config.proposer == "agent") {
     LlmConfig llm;
@@ -208,7 +205,7 @@ int run_new(RunArgs& args) {
   }
   CreatedRun created;
   CreateFailure failure = CreateFailure::kNone;
-  if (Status s = create_run(config, seed_source, args.runs_dir, args.force, install_interrupt_handler(), &created, &failure); !s.ok()) {
+  if (Status s = create_run(config, seed_source, args.runs_dir, args.force, install_run_interrupt_handler(), &created, &failure); !s.ok()) {
     std::fprintf(stderr, "adrs run: %s\n", s.message().c_str());
     if (failure == CreateFailure::kFault && !fs::exists(args.runs_dir + "/" + config.name) &&
         s.message().find("no run was created") == std::string::npos)
@@ -221,7 +218,7 @@ int run_new(RunArgs& args) {
 }
 
 int run_resume(RunArgs& args) {
-  install_interrupt_handler();
+  install_run_interrupt_handler();
   std::string run_dir = args.run_dir;
   while (run_dir.size() > 1 && run_dir.back() == '/') run_dir.pop_back();
   remove_stale_creations(fs::path(run_dir).parent_path().empty() ? "." : fs::path(run_dir).parent_path().string());
@@ -234,32 +231,32 @@ int run_resume(RunArgs& args) {
                                 p.parent_path().string() + " --name " + p.filename().string() + " --force (which removes it)");
     }
     std::unique_ptr<RunDb> probe;  // the same clear errors as the inspection commands, before any write
-    if (Status s = open_run_for_reading(run_dir, &probe); !s.ok() && s.message().find("schema") == std::string::npos)
-      return fail("resume", s.message());
+    if (Status s = open_run_for_reading(run_dir, &probe); !s.ok() && !s.is(StatusCode::kOldSchema))
+      return fail("resume", s);
     if (probe)
-      if (Status s = probe->quick_check(); !s.ok()) return fail("resume", s.message());
+      if (Status s = probe->quick_check(); !s.ok()) return fail("resume", s);
   }
   std::unique_ptr<RunLock> lock;
-  if (Status s = RunLock::Acquire(run_dir, &lock); !s.ok()) return fail("resume", s.message());
+  if (Status s = RunLock::Acquire(run_dir, &lock); !s.ok()) return fail("resume", s);
   std::unique_ptr<RunDb> db;
-  if (Status s = RunDb::Open(run_db_path(run_dir), RunDb::Mode::kReadWrite, &db); !s.ok()) return fail("resume", s.message());
+  if (Status s = RunDb::Open(run_db_path(run_dir), RunDb::Mode::kReadWrite, &db); !s.ok()) return fail("resume", s);
   std::string version;
   bool has_version = false;
-  if (Status s = db->read_state("adrs_version", &version, &has_version); !s.ok()) return fail("resume", s.message());
+  if (Status s = db->read_state("adrs_version", &version, &has_version); !s.ok()) return fail("resume", s);
   if (!has_version) version = "unknown";
   if (version != kAdrsVersion && !args.allow_version_change)
     return fail("resume", run_dir + " was made by adrs " + version + ", this is adrs " + kAdrsVersion +
                               "; scores may not be comparable. Pass --allow-version-change to continue anyway");
   RunConfig stored;
-  if (Status s = stored_config(*db, &stored); !s.ok()) return fail("resume", s.message());
+  if (Status s = stored_config(*db, &stored); !s.ok()) return fail("resume", s);
   RunConfig wanted = stored;
   if (!args.config_path.empty()) {
     wanted = RunConfig();
-    if (Status s = load_config_file(args.config_path, &wanted); !s.ok()) return fail("resume", s.message());
+    if (Status s = load_config_file(args.config_path, &wanted); !s.ok()) return fail("resume", s);
     wanted.name = stored.name;
   }
-  if (Status s = args.flags.apply(&wanted); !s.ok()) return fail("resume", s.message());
-  if (Status s = wanted.validate(); !s.ok()) return fail("resume", s.message());
+  if (Status s = args.flags.apply(&wanted); !s.ok()) return fail("resume", s);
+  if (Status s = wanted.validate(); !s.ok()) return fail("resume", s);
   std::string refused, changed;
   for (const ConfigDifference& d : diff_configs(stored, wanted))
     (d.changeable ? changed : refused) += "\n  " + d.key + ": " + d.before + " -> " + d.after;
@@ -267,14 +264,14 @@ int run_resume(RunArgs& args) {
     return fail("resume", "the config differs from the run's in keys that define the search, so the run cannot continue:" +
                               refused + "\nstart a new run with adrs run for these settings, or drop the changes");
   if (!changed.empty()) {
-    if (Status s = db->add_event("config", "changed on resume:" + changed); !s.ok()) return fail("resume", s.message());
-    if (Status s = db->set_state("config", config_to_json(wanted).dump()); !s.ok()) return fail("resume", s.message());
+    if (Status s = db->add_event("config", "changed on resume:" + changed); !s.ok()) return fail("resume", s);
+    if (Status s = db->set_state("config", config_to_json(wanted).dump()); !s.ok()) return fail("resume", s);
     if (!args.json && !args.quiet) spdlog::info("resume with changed limits:{}", changed);
   }
   if (version != kAdrsVersion) {
     if (Status s = db->add_event("version", "resumed by adrs " + std::string(kAdrsVersion) + " (made by " + version + ")"); !s.ok())
-      return fail("resume", s.message());
-    if (Status s = db->set_state("adrs_version", kAdrsVersion); !s.ok()) return fail("resume", s.message());
+      return fail("resume", s);
+    if (Status s = db->set_state("adrs_version", kAdrsVersion); !s.ok()) return fail("resume", s);
   }
   return drive("resume", args, run_dir, wanted, *db);
 }

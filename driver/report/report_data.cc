@@ -37,7 +37,7 @@ nlohmann::json candidate_json(const CandidateRow& r, const std::map<int64_t, con
   auto id_json = [](const std::optional<int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
   nlohmann::json j = {{"id", r.id}, {"parent", id_json(r.parent_id)}, {"second_parent", id_json(r.second_parent_id)},
                       {"duplicate_of", id_json(r.duplicate_of)}, {"island", r.island}, {"generation", r.generation},
-                      {"mutation", r.mutation}, {"status", r.status}, {"failure", r.failure}, {"message", r.message},
+                      {"mutation", r.mutation}, {"status", candidate_status_name(r.status)}, {"failure", r.failure}, {"message", r.message},
                       {"score", optional_json(r.score)}, {"error", optional_json(r.error)},
                       {"density", optional_json(r.density)}, {"score_std", optional_json(r.score_std)},
                       {"cost_usd", r.cost_usd}, {"tokens_in", r.tokens_in}, {"tokens_out", r.tokens_out},
@@ -49,7 +49,7 @@ nlohmann::json candidate_json(const CandidateRow& r, const std::map<int64_t, con
     auto it = by_id.find(*r.parent_id);
     if (it != by_id.end()) parent = it->second;
   }
-  j["improved"] = parent && r.status == "evaluated" && r.score && parent->score && *r.score > *parent->score;
+  j["improved"] = parent && r.status == CandidateStatus::kEvaluated && r.score && parent->score && *r.score > *parent->score;
   if (parent && !r.source.empty()) {
     std::string diff = line_diff(parent->source, r.source);
     if (diff.size() > kMaxDiffBytes) diff = diff.substr(0, kMaxDiffBytes) + "\n... (diff cut at 24 KiB; adrs show --diff has all of it)\n";

@@ -20,7 +20,7 @@ Status top_candidates(const RunDb& db, int k, std::vector<CandidateRow>* out) {
   if (Status s = db.list_candidates(&rows, false); !s.ok()) return s;
   std::vector<CandidateRow> ranked;
   for (CandidateRow& r : rows)
-    if (r.status == "evaluated" && r.score) ranked.push_back(std::move(r));
+    if (r.status == CandidateStatus::kEvaluated && r.score) ranked.push_back(std::move(r));
   std::stable_sort(ranked.begin(), ranked.end(), [](const CandidateRow& a, const CandidateRow& b) { return *a.score > *b.score; });
   std::set<std::string> sources;
   out->clear();

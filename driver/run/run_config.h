@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "util/status.h"
@@ -102,6 +101,8 @@ const std::vector<ConfigKey>& config_keys();
 Status load_config_file(const std::string& path, RunConfig* config);
 
 nlohmann::json config_to_json(const RunConfig& config);
+// A key's value as a config file or a flag spells it (a string without quotes).
+std::string json_text(const nlohmann::json& value);
 Status config_from_json(const nlohmann::json& json, RunConfig* config);
 
 // The keys whose values differ ("search.islands: 2 -> 4"), changeable or not.
@@ -110,17 +111,5 @@ struct ConfigDifference {
   bool changeable;
 };
 std::vector<ConfigDifference> diff_configs(const RunConfig& before, const RunConfig& after);
-
-// Registers every key as a flag on `command`; apply_config_flags copies the given ones into a config.
-class ConfigFlags {
- public:
-  void add_to(CLI::App* command, bool only_changeable = false);
-  Status apply(RunConfig* config) const;
-  bool any_given() const;
-
- private:
-  std::vector<std::pair<const ConfigKey*, CLI::Option*>> options_;
-  std::map<std::string, std::vector<std::string>> values_;
-};
 
 }  // namespace adrs

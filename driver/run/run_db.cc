@@ -92,7 +92,9 @@ void bind_row(Statement& s, const CandidateRow& r) {
   s.bind(i++, r.duplicate_of);
   s.bind(i++, int64_t{r.island});
   s.bind(i++, int64_t{r.generation});
-  for (const std::string* t : {&r.mutation, &r.status, &r.failure, &r.message, &r.source, &r.source_hash}) s.bind(i++, *t);
+  s.bind(i++, r.mutation);
+  s.bind(i++, std::string(candidate_status_name(r.status)));
+  for (const std::string* t : {&r.failure, &r.message, &r.source, &r.source_hash}) s.bind(i++, *t);
   s.bind(i++, static_cast<int64_t>(r.proposer_seed));
   for (const auto* v : {&r.stage1_threshold, &r.score, &r.error, &r.density, &r.score_std, &r.error_std, &r.stage1_score})
     s.bind(i++, *v);
@@ -119,7 +121,14 @@ CandidateRow read_row(Statement& s) {
   r.duplicate_of = s.opt_integer(i++);
   r.island = static_cast<int>(s.integer(i++));
   r.generation = static_cast<int>(s.integer(i++));
-  for (std::string* t : {&r.mutation, &r.status, &r.failure, &r.message, &r.source, &r.source_hash}) *t = s.text(i++);
+  r.mutation = s.text(i++);
+  const std::string status = s.text(i++);
+  for (std::string* t : {&r.failure, &r.message, &r.source, &r.source_hash}) *t = s.text(i++);
+  if (!parse_candidate_status(status, &r.status)) {
+    // No adrs wrote this (a hand-edited or foreign file): shown as a failure, never redone.
+    r.status = CandidateStatus::kFailed;
+    r.failure = "unknown_status:" + status;
+  }
   r.proposer_seed = static_cast<uint64_t>(s.integer(i++));
   for (auto* v : {&r.stage1_threshold, &r.score, &r.error, &r.density, &r.score_std, &r.error_std, &r.stage1_score})
     *v = s.opt_real(i++);
@@ -180,7 +189,7 @@ Status RunDb::migrate() {
     const std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[version] + "PRAGMA user_version=" +
                             std::to_string(version + 1) + "; COMMIT;";
     if (Status st = exec(sql); !st.ok()) {
-      exec("ROLLBACK");
+      rollback();
       return st;
     }
   }
@@ -197,12 +206,12 @@ Status RunDb::set_states(const std::vector<std::pair<std::string, std::string>>&
     s.bind(2, value);
     if (!s.ok() || s.step() != SQLITE_DONE) {
       Status st = error("cannot write");
-      exec("ROLLBACK");
+      rollback();
       return st;
     }
   }
   if (Status st = exec("COMMIT"); !st.ok()) {
-    exec("ROLLBACK");
+    rollback();
     return st;
   }
   return Status::Ok();
@@ -256,7 +265,7 @@ Status RunDb::insert_candidate(const CandidateRow& row, const std::vector<std::p
     if (!s.ok() || s.step() != SQLITE_DONE) st = error("cannot write");
   }
   if (st.ok()) st = exec("COMMIT");
-  if (!st.ok()) exec("ROLLBACK");
+  if (!st.ok()) rollback();
   return st;
 }
 
@@ -266,7 +275,7 @@ Status RunDb::update_candidate(const CandidateRow& row) {
   Status st = write_row(row, false);
   if (st.ok()) st = write_settings(row);
   if (st.ok()) st = exec("COMMIT");
-  if (!st.ok()) exec("ROLLBACK");
+  if (!st.ok()) rollback();
   return st;
 }
 
@@ -280,7 +289,7 @@ Status RunDb::get_candidate(int64_t id, CandidateRow* row) const {
     *row = read_row(s);
     return read_settings(id, "selection", &row->settings);
   }
-  if (rc == SQLITE_DONE) return Status::Error("no candidate " + std::to_string(id) + " in this run (see adrs best RUN)");
+  if (rc == SQLITE_DONE) return Status::NotFound("no candidate " + std::to_string(id) + " in this run (see adrs best RUN)");
   return error("cannot read");
 }
 

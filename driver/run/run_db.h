@@ -3,10 +3,8 @@
 // open for writing. Every state change is one transaction, so kill -9 at any instant loses at
 // most the work in flight, which resume redoes.
 //
-// Candidate life cycle (status column):
-//   selected ──propose──▶ proposed ──compile+evaluate──▶ evaluated | failed | filtered
-//            └──────────▶ failed (patch error) | duplicate (same normalized source as an earlier id)
-// "selected" and "proposed" are the only non-terminal states; resume redoes exactly those.
+// Candidate life cycle (status column): driver/run/candidate_state.h. The status is typed
+// (CandidateStatus) everywhere but in the column, which holds its name.
 // All methods are thread-safe (one connection behind a mutex). Errors come back as Status with a
 // message naming the file, SQLite's own error text and the fix (disk full, corrupt file, newer
 // schema); a storage error is never turned into "not found".
@@ -34,6 +32,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "driver/run/candidate_state.h"
 #include "util/status.h"
 
 struct sqlite3;
@@ -69,7 +68,7 @@ struct CandidateRow {
   int island = 0;
   int generation = 0;
   std::string mutation;  // mutation_kind_name()
-  std::string status;    // selected, proposed, evaluated, failed, filtered, duplicate
+  CandidateStatus status = CandidateStatus::kSelected;
   std::string failure;   // failed: patch:<code>, compile_error, crashed, timeout, ... ; filtered: stage1
   std::string message;   // failure message or what the proposal changed
   std::string source, source_hash;
@@ -94,7 +93,7 @@ struct CandidateRow {
   int64_t tokens_in = 0, tokens_out = 0;
   int attempts = 0;  // evaluation attempts started (a kill during one makes resume start another)
   std::string created_at, finished_at;
-  bool terminal() const { return status != "selected" && status != "proposed"; }
+  bool terminal() const { return is_terminal(status); }
 };
 
 // One proposer call to an LLM. Never holds an API key.
@@ -195,6 +194,9 @@ class RunDb {
   Status migrate();
   Status error(const char* what) const;
   Status begin_write() const;  // identity check + BEGIN IMMEDIATE
+  // Ends a failed write transaction. Its own failure is not reported: the error that caused it is
+  // the one the caller returns, and SQLite rolls back an open transaction when the file closes.
+  void rollback() const { exec("ROLLBACK").IgnoreError(); }
   Status write_row(const CandidateRow& row, bool insert);
   Status write_settings(const CandidateRow& row);
   Status read_settings(int64_t id, const std::string& kind, std::vector<SettingResult>* out) const;

@@ -115,13 +115,13 @@ Status RunDb::Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* o
       has_state_table = s.integer(0) > 0;
     }
     if (version == 0 || !has_state_table)
-      return Status::Error(path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
+      return Status::WithCode(StatusCode::kNotAdrsRun, path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
     // A run made before schema 3 reads as one whose candidates have no per-setting results: the
     // new columns and tables appear as temporary (in-memory) stand-ins, so inspection writes nothing.
     if (mode == Mode::kReadOnly && (version == 1 || version == 2))
       if (Status st = db->exec(kSchema1ReadCompat); !st.ok()) return st;
     if (mode == Mode::kReadOnly && version < 1)
-      return Status::Error(path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
+      return Status::WithCode(StatusCode::kOldSchema, path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
     if (mode == Mode::kReadWrite) {
       if (immutable) return Status::Error("cannot write " + path + ": the storage is read-only (inspection works; resume needs a writable copy)");
       sqlite3_close_v2(db->db_);

@@ -96,7 +96,7 @@ Status RunDb::store_heldout(int64_t candidate_id, const SettingResult& result) {
     if (s.step() != SQLITE_DONE) st = error("cannot write");
   }
   if (st.ok()) st = exec("COMMIT");
-  if (!st.ok()) exec("ROLLBACK");
+  if (!st.ok()) rollback();
   return st;
 }
 
@@ -113,7 +113,7 @@ Status RunDb::store_heldout_baseline(const BaselineSettingResult& r) {
     if (s.step() != SQLITE_DONE) st = error("cannot write");
   }
   if (st.ok()) st = exec("COMMIT");
-  if (!st.ok()) exec("ROLLBACK");
+  if (!st.ok()) rollback();
   return st;
 }
 

@@ -27,9 +27,9 @@ struct LoopOptions {
 };
 
 struct LoopResult {
-  std::string stop_reason;  // max_candidates, target_score, patience, max_cost, max_wall_s, interrupted, error
+  StopReason stop_reason = StopReason::kNone;
   std::string stop_detail;  // a sentence for `adrs status`
-  Status error;             // set when stop_reason is "error"
+  Status error;             // set when stop_reason is kError
 };
 
 LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Proposer* tuner,

@@ -77,15 +77,15 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
   double cost = 0, proposal_s = 0;
   const CandidateRow *best = nullptr, *runner_up = nullptr;
   for (const CandidateRow& r : rows) {
-    ++by_status[r.status];
+    ++by_status[candidate_status_name(r.status)];
     if (r.terminal()) ++terminal;
-    if (r.status == "failed" || r.status == "filtered") ++by_failure[r.failure];
+    if (r.status == CandidateStatus::kFailed || r.status == CandidateStatus::kFiltered) ++by_failure[r.failure];
     cost += r.cost_usd;
     proposal_s += r.proposal_s;
-    if (r.status == "evaluated" && r.score && (!best || *r.score > *best->score)) best = &r;
+    if (r.status == CandidateStatus::kEvaluated && r.score && (!best || *r.score > *best->score)) best = &r;
   }
   for (const CandidateRow& r : rows)  // the best other source
-    if (best && r.status == "evaluated" && r.score && r.source_hash != best->source_hash && (!runner_up || *r.score > *runner_up->score))
+    if (best && r.status == CandidateStatus::kEvaluated && r.score && r.source_hash != best->source_hash && (!runner_up || *r.score > *runner_up->score))
       runner_up = &r;
   const double elapsed = std::strtod(db.state("elapsed_s", "0").c_str(), nullptr);  // never throws on a damaged value
   j["candidates"] = {{"total", rows.size()},
@@ -106,7 +106,7 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
                           {"score_std", r.score_std.value_or(0.0)}, {"mutation", r.mutation}, {"message", r.message}};
   };
   j["best"] = best ? candidate_json(*best) : nlohmann::json();
-  j["seed"] = !rows.empty() && rows[0].status == "evaluated" ? candidate_json(rows[0]) : nlohmann::json();
+  j["seed"] = !rows.empty() && rows[0].status == CandidateStatus::kEvaluated ? candidate_json(rows[0]) : nlohmann::json();
   j["runner_up"] = best && runner_up ? candidate_json(*runner_up) : nlohmann::json();
   // Significance: the winner's lead over the runner-up against the seed noise of the two.
   if (best && runner_up) {

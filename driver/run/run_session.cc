@@ -1,7 +1,6 @@
 #include "driver/run/run_session.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -71,7 +70,7 @@ Status RunLock::Acquire(const std::string& run_dir, std::unique_ptr<RunLock>* ou
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int error = errno;
-    return Status::Error("cannot create " + path + ": " + std::strerror(error) +
+    return Status::Fault("cannot create " + path + ": " + std::strerror(error) +
                          (error == EROFS ? " (the storage is read-only: inspection works, resume needs writable storage)"
                           : error == ENOSPC ? " (the disk is full; free space, then try again)" : ""));
   }
@@ -82,7 +81,7 @@ Status RunLock::Acquire(const std::string& run_dir, std::unique_ptr<RunLock>* ou
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ' || pid.back() == '\0')) pid.pop_back();
     if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) pid = lock_holder_from_proc(fd);
     ::close(fd);
-    return Status::Error("another adrs process (pid " + (pid.empty() ? std::string("unknown: see /proc/locks") : pid) +
+    return Status::Busy("another adrs process (pid " + (pid.empty() ? std::string("unknown: see /proc/locks") : pid) +
                          ") is running " + run_dir + "; watch it with adrs status " + run_dir + ", or stop it first");
   }
   // One pwrite of a fixed-width record, no truncate first: a reader never sees an empty file
@@ -103,31 +102,14 @@ RunLock::~RunLock() {
 }
 
 namespace {
-std::atomic<bool> g_interrupted{false};
-void on_interrupt(int) {
-  if (g_interrupted.exchange(true)) ::_exit(130);
-  static const char message[] = "\nadrs: stopping: abandoning work in flight (Ctrl-C again to quit at once)\n";
-  [[maybe_unused]] const ssize_t ignored = ::write(2, message, sizeof message - 1);
-}
 ProposerFactory& llm_factory() {
   static ProposerFactory factory;
   return factory;
 }
 }  // namespace
 
-const std::atomic<bool>& install_interrupt_handler() {
-  struct sigaction action {};
-  action.sa_handler = on_interrupt;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  // A full disk or file-size limit must become a write error with a message, not a silent death.
-  // (A handler, not SIG_IGN: handlers reset at exec, so children keep the default.)
-  struct sigaction file_size {};
-  file_size.sa_handler = [](int) {};
-  sigemptyset(&file_size.sa_mask);
-  sigaction(SIGXFSZ, &file_size, nullptr);
-  return g_interrupted;
+const std::atomic<bool>& install_run_interrupt_handler() {
+  return install_interrupt_handler("\nadrs: stopping: abandoning work in flight (Ctrl-C again to quit at once)\n");
 }
 
 void set_llm_proposer_factory(ProposerFactory factory) { llm_factory() = std::move(factory); }

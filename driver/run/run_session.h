@@ -11,6 +11,7 @@
 #include "driver/propose/proposer.h"
 #include "driver/run/run_config.h"
 #include "driver/run/run_db.h"
+#include "util/interrupt.h"
 
 namespace adrs {
 
@@ -38,9 +39,9 @@ class RunLock {
   int fd_ = -1;
 };
 
-// SIGINT/SIGTERM set the returned flag; a second Ctrl-C exits at once (the database stays
-// consistent; resume redoes what was in flight).
-const std::atomic<bool>& install_interrupt_handler();
+// The Ctrl-C handler of run and resume (util/interrupt.h): the database stays consistent; resume
+// redoes what was in flight.
+const std::atomic<bool>& install_run_interrupt_handler();
 
 // Makes the proposer named by config.proposer: "offline", or "llm" (driver/llm/llm_proposer.h, from
 // the config's [llm] table). set_llm_proposer_factory replaces the LLM one (tests, fakes).

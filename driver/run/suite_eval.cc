@@ -138,7 +138,7 @@ void store_suite_metrics(const std::vector<SettingRun>& runs, const std::string&
   double score_std = 0, error_std = 0;
   mean_std(seed_scores, &score_std);
   mean_std(seed_errors, &error_std);
-  row->status = "evaluated";
+  row->status = CandidateStatus::kEvaluated;
   row->failure.clear();
   row->score = score;
   row->error = error;
