@@ -53,10 +53,24 @@ struct EvalOptions {
   Device device = Device::kAuto;
   bool expose_values = false;   // give maskers the values (hidden by default)
   bool hide_scores = false;     // withhold the oracle scores
+  // "oracle": raw keys and exact scores visible. "blind": neither reaches the worker; key reads go
+  // through the KeyServer (evaluator/key_reads.h), are charged, and the penalty applies to
+  // max(density, access_density / access_ratio).
+  std::string track = "oracle";
+  double access_ratio = 2.0;
   std::string cache_dir;        // "" : default_cache_dir()
   // The synthetic presets' value secret (evaluator/synthetic.h); unset: the per-user secret.
   std::optional<uint64_t> value_secret;
+  // A synthetic preset generated from this seed instead of the preset's public one: a held-out
+  // twin drawn at run creation (the same model, fresh keys, queries and values). Traces ignore it.
+  std::optional<uint64_t> workload_seed;
+  // The behavioral fingerprint covers these rows (at most probe_rows of them, drawn from
+  // probe_seed): EvalResult::fingerprint.
+  uint64_t probe_seed = 0;
+  int probe_rows = 64;
 };
+
+
 
 struct EvalResult {
   EvalStatus status = EvalStatus::kInternalError;
@@ -65,6 +79,7 @@ struct EvalResult {
   std::string compile_log;
   std::string sandbox;          // what confined the worker ("user+network namespace, ...")
   bool compile_cached = false;
+  std::string fingerprint;      // selections_fingerprint over the probe rows (when ok)
   double compile_s = 0.0, worker_s = 0.0, metrics_s = 0.0;
   bool ok() const { return status == EvalStatus::kOk; }
 };
@@ -77,8 +92,9 @@ class Evaluator {
 
   EvalResult evaluate_source(const std::string& source, const std::atomic<bool>* cancel = nullptr);
   EvalResult evaluate_shared_object(const std::string& so_path, const std::atomic<bool>* cancel = nullptr);
-  // Scores selections directly (trusted code: tests, baselines computed in-process).
-  EvalResult evaluate_selections(const Selections& selections);
+  // Scores selections directly (trusted code: tests, baselines computed in-process). On the blind
+  // track `charges` holds the key reads charged to each row (KeyServer::charges()).
+  EvalResult evaluate_selections(const Selections& selections, const std::vector<double>* charges = nullptr);
 
   const Workload& workload() const { return workload_; }
   const EvalOptions& options() const { return options_; }
@@ -94,6 +110,7 @@ class Evaluator {
   std::string scratch_dir_;   // private temporary directory, removed with the evaluator
   int input_fd_ = -1;         // the worker input inside scratch_dir_, read-only
   int64_t input_bytes_ = 0;
+  std::vector<int64_t> probe_rows_;
 };
 
 nlohmann::json result_to_json(const EvalResult& result, const Evaluator& evaluator);

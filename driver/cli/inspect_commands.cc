@@ -2,9 +2,11 @@
 // work while another process runs the run (WAL mode).
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "driver/cli/commands.h"
+#include "driver/run/heldout.h"
 #include "driver/run/run_hints.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
@@ -21,7 +23,7 @@ struct InspectArgs {
   std::string run_dir;
   int64_t id = 0;
   int top = 10;
-  bool json = false, diff = false, source = false, all = false, prompt = false, transcript = false;
+  bool json = false, diff = false, source = false, all = false, prompt = false, heldout = false, transcript = false;
   std::string output;
 };
 
@@ -34,10 +36,16 @@ nlohmann::json row_json(const CandidateRow& r, bool with_source) {
                       {"mutation", r.mutation}, {"status", candidate_status_name(r.status)}, {"failure", r.failure}, {"message", r.message},
                       {"score", o(r.score)}, {"error", o(r.error)}, {"density", o(r.density)}, {"score_std", o(r.score_std)},
                       {"error_std", o(r.error_std)}, {"stage1_score", o(r.stage1_score)}, {"source_hash", r.source_hash},
-                      {"cost_usd", r.cost_usd}, {"tokens_in", r.tokens_in}, {"tokens_out", r.tokens_out}, {"attempts", r.attempts},
+                      {"behavior_hash", r.behavior_hash},
+                      {"access_density", o(r.access_density)}, {"cost_usd", r.cost_usd}, {"tokens_in", r.tokens_in}, {"tokens_out", r.tokens_out}, {"attempts", r.attempts},
                       {"created_at", r.created_at}, {"finished_at", r.finished_at},
                       {"timings", {{"proposal_s", r.proposal_s}, {"check_s", r.check_s}, {"compile_s", r.compile_s},
                                    {"worker_s", r.worker_s}, {"metrics_s", r.metrics_s}, {"db_s", r.db_s}}}};
+  j["settings"] = nlohmann::json::array();
+  for (const SettingResult& s : r.settings)
+    j["settings"].push_back({{"setting", s.setting}, {"workload", s.workload}, {"target_density", s.target_density},
+                             {"weight", s.weight}, {"track", s.track}, {"score", s.score}, {"score_std", s.score_std},
+                             {"error", s.error}, {"density", s.density}, {"access_density", o(s.access_density)}});
   if (with_source) {
     j["source"] = r.source;
     j["compile_log"] = r.compile_log;
@@ -73,11 +81,28 @@ int run_status(const InspectArgs& a) {
   return 0;
 }
 
+// best --heldout: the top K's selection scores beside their held-out scores and intervals.
+int print_best_heldout(const InspectArgs& a, const RunDb& db) {
+  RunConfig config;
+  nlohmann::json heldout;
+  if (Status s = stored_config(db, &config); !s.ok()) return fail("best", s.message());
+  if (Status s = heldout_summary(db, config, &heldout); !s.ok()) return fail("best", s.message());
+  if (heldout.is_null())
+    return fail("best", a.run_dir + " has no held-out settings (evaluation.heldout); adrs replay RUN ID --workload W scores one candidate elsewhere");
+  if (a.json) std::printf("%s\n", heldout.dump(2).c_str());
+  else print_heldout_summary(heldout);
+  return 0;
+}
+
 int run_best(const InspectArgs& a) {
   std::unique_ptr<RunDb> db;
   if (Status s = open_run_for_reading(a.run_dir, &db); !s.ok()) return fail("best", s.message());
+  if (a.heldout) return print_best_heldout(a, *db);
   std::vector<CandidateRow> rows;
   if (Status s = db->list_candidates(&rows, false); !s.ok()) return fail("best", s.message());
+  std::map<int64_t, std::vector<SettingResult>> settings;
+  if (Status s = db->list_setting_results("selection", &settings); !s.ok()) return fail("best", s.message());
+  for (CandidateRow& r : rows) r.settings = settings[r.id];
   std::vector<const CandidateRow*> ranked;
   for (const CandidateRow& r : rows)
     if (a.all || (r.status == CandidateStatus::kEvaluated && r.score)) ranked.push_back(&r);
@@ -91,11 +116,28 @@ int run_best(const InspectArgs& a) {
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  Table t({"id", "generation", "parent", "island", "mutation", "score", "std", "error", "density", "status"});
+  // With a suite of several settings, each setting's score gets a column.
+  std::vector<std::string> setting_keys;
   for (const CandidateRow* r : ranked)
-    t.add_row({std::to_string(r->id), std::to_string(r->generation), r->parent_id ? std::to_string(*r->parent_id) : "-",
-               std::to_string(r->island), r->mutation, opt(r->score, "%.6f"), opt(r->score_std, "%.2g"), opt(r->error, "%.6f"),
-               opt(r->density, "%.4f"), candidate_status_name(r->status) + (r->failure.empty() ? "" : " " + r->failure)});
+    if (r->settings.size() > 1 && setting_keys.empty())
+      for (const SettingResult& s : r->settings) setting_keys.push_back(s.setting);
+  std::vector<std::string> head = {"id", "generation", "parent", "island", "mutation", "score", "std", "error", "density"};
+  for (const std::string& k : setting_keys) head.push_back(k);
+  head.push_back("status");
+  Table t(head);
+  for (const CandidateRow* r : ranked) {
+    std::vector<std::string> cells = {std::to_string(r->id), std::to_string(r->generation), r->parent_id ? std::to_string(*r->parent_id) : "-",
+                                      std::to_string(r->island), r->mutation, opt(r->score, "%.6f"), opt(r->score_std, "%.2g"),
+                                      opt(r->error, "%.6f"), opt(r->density, "%.4f")};
+    for (const std::string& k : setting_keys) {
+      std::string cell = "-";
+      for (const SettingResult& s : r->settings)
+        if (s.setting == k) cell = format("%.6f", s.score);
+      cells.push_back(cell);
+    }
+    cells.push_back(candidate_status_name(r->status) + (r->failure.empty() ? "" : " " + r->failure));
+    t.add_row(cells);
+  }
   std::printf("%s", t.render().c_str());
   if (ranked.empty()) std::printf("(no evaluated candidates yet)\n");
   return 0;
@@ -147,11 +189,20 @@ void print_candidate_fields(const CandidateRow& r, const nlohmann::json& m) {
     t.add_row({"row error p50 / p90 / max", format("%.4f / %.4f / %.4f", m["row_error"].value("p50", 0.0),
                                                    m["row_error"].value("p90", 0.0), m["row_error"].value("max", 0.0))});
   if (r.stage1_score) t.add_row({"stage-1 score", opt(r.stage1_score, "%.6f")});
+  if (r.access_density) t.add_row({"access density (key reads / n)", opt(r.access_density, "%.4f")});
+  if (!r.behavior_hash.empty()) t.add_row({"behavior fingerprint", r.behavior_hash});
   t.add_row({"seconds: propose/check/compile/worker/metrics/db",
              format("%.2f / %.3f / %.2f / %.2f / %.3f / %.3f s", r.proposal_s, r.check_s, r.compile_s, r.worker_s, r.metrics_s, r.db_s)});
   if (r.cost_usd > 0) t.add_row({"cost", format("$%.5f (%lld in, %lld out tokens)", r.cost_usd, static_cast<long long>(r.tokens_in), static_cast<long long>(r.tokens_out))});
   std::printf("%s", t.render("  ").c_str());
   if (!r.message.empty()) std::printf("\n  %s\n", r.message.c_str());
+  if (r.settings.size() > 1) {
+    Table st({"setting", "weight", "score", "std", "error", "density"});
+    for (const SettingResult& s : r.settings)
+      st.add_row({s.setting, format("%g", s.weight), format("%.6f", s.score), format("%.2g", s.score_std), format("%.6f", s.error),
+                  format("%.4f", s.density)});
+    std::printf("\n  per setting of the suite (the score is their weighted mean)\n%s", st.render("  ").c_str());
+  }
 }
 
 // Error by entropy bucket and per evaluation seed, from the stored metrics.
@@ -296,6 +347,7 @@ CommandRunner add_best_command(CLI::App& app) {
   CLI::App* cmd = add(app, "best", "The best candidates of a run", *a, false);
   cmd->add_option("--top", a->top, "How many (0: all)")->capture_default_str();
   cmd->add_flag("--all", a->all, "Include failed, filtered and duplicate candidates");
+  cmd->add_flag("--heldout", a->heldout, "The top K's selection scores beside their held-out scores (95% bootstrap intervals) and the best baseline per held-out setting");
   return [a] { return run_best(*a); };
 }
 

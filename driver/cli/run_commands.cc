@@ -20,11 +20,13 @@
 #include "driver/llm/llm_preflight.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
+#include "driver/run/heldout.h"
 #include "driver/run/run_create.h"
 #include "driver/run/run_hints.h"
 #include "driver/run/run_loop.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
+#include "driver/run/suite.h"
 #include "driver/cli/table.h"
 
 namespace adrs {
@@ -126,6 +128,23 @@ Status check_llm_before_running(const RunConfig& config, const RunArgs& args) {
   return s;
 }
 
+// When the loop stopped on its own (not a fault, not Ctrl-C): the held-out evaluation of the top
+// K, resumable (driver/run/heldout.h). Its interruption or fault becomes the run's stop.
+void finish_heldout(const RunConfig& config, RunDb& db, const std::string& run_dir, const RunArgs& args, LoopResult* result) {
+  if (result->stop_reason == StopReason::kError || result->stop_reason == StopReason::kInterrupted || heldout_settings(config).empty())
+    return;
+  HeldoutOptions options;
+  options.cache_dir = config.cache_dir.empty() ? run_dir + "/cache" : config.cache_dir;
+  options.cancel = &install_run_interrupt_handler();
+  options.progress = !args.json && !args.quiet;
+  if (options.progress) spdlog::info("held-out evaluation of the top {} on {}", config.heldout_top_k, config.heldout);
+  Status s = db.add_event("heldout", "evaluating the top " + std::to_string(config.heldout_top_k) + " on " + config.heldout);
+  if (s.ok()) s = run_heldout(config, db, options);
+  if (s.ok()) return;
+  const bool interrupted = options.cancel->load();
+  *result = {interrupted ? StopReason::kInterrupted : StopReason::kError, s.message(), interrupted ? Status::Ok() : s};
+}
+
 // Runs the loop on an open, locked run and reports. Shared by run and resume.
 int drive(const std::string& command, const RunArgs& args, const std::string& run_dir, const RunConfig& config, RunDb& db) {
   // Logs go to stderr, so --json output on stdout stays parseable.
@@ -146,7 +165,7 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
   options.interrupt = &install_run_interrupt_handler();
   options.live_status = !args.json && !args.quiet && terminal_escapes();
   options.quiet = args.quiet;
-  const std::string backend = evaluators.per_seed.front()->backend().name();  // what --device auto chose
+  const std::string backend = evaluators.first().backend().name();  // what --device auto chose
   Status started = db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""}});
   if (started.ok())
     started = db.add_event(command, "adrs " + std::string(kAdrsVersion) + ", pid " + std::to_string(::getpid()) + ", proposer " +
@@ -160,6 +179,8 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
                  run_dir, config.workload, backend, config.target_density, proposer->describe(), config.parallel,
                  config.max_candidates);
   LoopResult result = run_loop(config, db, *proposer, &tuner, evaluators, options);
+  evaluators = RunEvaluators();  // their memory goes back before the held-out workloads are built
+  finish_heldout(config, db, run_dir, args, &result);
   // A fault (disk full, a database error) is never recorded as an interruption: the reserve is
   // given back first, so the stop record fits on a full disk.
   if (result.stop_reason == StopReason::kError) ::unlink(reserve_path(run_dir).c_str());
@@ -193,8 +214,16 @@ int run_new(RunArgs& args) {
   if (!args.config_path.empty())
     if (Status s = load_config_file(args.config_path, &config); !s.ok()) return fail("run", s);
   const bool named = config.name != RunConfig().name;
+  const RunConfig from_file = config;
   if (Status s = args.flags.apply(&config); !s.ok()) return fail("run", s);
   if (Status s = apply_llm_flags(args, &config); !s.ok()) return fail("run", s);
+  // A flag naming another setting (--workload, --target-density) without --suite makes a run of
+  // that one setting: the file's suite and held-out settings (chosen for its suite) are dropped
+  // unless --suite / --heldout say otherwise.
+  if ((config.workload != from_file.workload || config.target_density != from_file.target_density) && config.suite == from_file.suite) {
+    config.suite.clear();
+    if (config.heldout == from_file.heldout) config.heldout.clear();
+  }
   if (!named && config.name == RunConfig().name)
     config.name = (args.config_path.empty() ? "run" : fs::path(args.config_path).stem().string()) + "-" + timestamp();
   if (Status s = config.validate(); !s.ok()) return fail("run", s);

@@ -98,7 +98,7 @@ nlohmann::json llm_usage(const std::vector<LlmCallRecord>& calls, const nlohmann
 // What the cached baseline scores are valid for: the setting and the exact baseline sources.
 std::string baseline_cache_key(const RunConfig& config, const std::vector<Baseline>& baselines) {
   std::string text = config.workload + "|" + std::to_string(config.target_density) + "|" +
-                     std::to_string(config.eval_seed) + "|" + config.device;
+                     std::to_string(config.eval_seed) + "|" + config.device + "|" + config.suite + "|" + config.track;
   for (const Baseline& b : baselines) text += "|" + b.name + ":" + std::to_string(hash64(b.source));
   return std::to_string(hash64(text));
 }
@@ -143,6 +143,17 @@ nlohmann::json score_run_baselines(const RunConfig& config, const std::string& r
     section["note"] = "not scored: " + s.message();
     return section;
   }
+  section["track"] = config.track;
+  if (config.track == "blind") {  // oracle baselines read what the blind track withholds
+    std::vector<Baseline> blind;
+    std::string refused;
+    for (Baseline& b : baselines) {
+      if (baseline_track(b) == "blind") blind.push_back(std::move(b));
+      else refused += (refused.empty() ? "" : ", ") + b.name;
+    }
+    baselines = std::move(blind);
+    if (!refused.empty()) section["note"] = "oracle baselines refused on the blind track: " + refused;
+  }
   const std::string cache_path = run_dir + "/report_baselines.json";
   const std::string key = baseline_cache_key(config, baselines);
   if (nlohmann::json cached = read_cached_baselines(cache_path, key); !cached.is_null()) {
@@ -161,8 +172,11 @@ nlohmann::json score_run_baselines(const RunConfig& config, const std::string& r
   if (options.progress)
     std::fprintf(stderr, "scoring %zu baselines on %s at density %.3g (cached for the next report)\n", baselines.size(),
                  config.workload.c_str(), config.target_density);
+  // With a suite: the baselines at the suite's cheapest setting.
+  section["workload"] = evaluators.first().options().workload;
+  section["target_density"] = evaluators.first().options().target_density;
   BaselineProgress progress{0, baselines.size()};
-  for (const BaselineResult& r : score_baselines(*evaluators.per_seed[0], baselines, options.progress ? &progress : nullptr)) {
+  for (const BaselineResult& r : score_baselines(evaluators.first(), baselines, options.progress ? &progress : nullptr)) {
     nlohmann::json e = {{"baseline", r.baseline}, {"status", status_name(r.result.status)}};
     const bool ok = r.result.ok();
     e["error"] = ok ? nlohmann::json(r.result.metrics.error) : nlohmann::json();
@@ -173,6 +187,24 @@ nlohmann::json score_run_baselines(const RunConfig& config, const std::string& r
   }
   write_cached_baselines(cache_path, key, section["results"]);
   return section;
+}
+
+// The held-out table of the page: each top candidate's held-out score beside its selection score,
+// then the best baseline of each held-out setting.
+nlohmann::json heldout_rows(const nlohmann::json& heldout) {
+  nlohmann::json rows = nlohmann::json::array();
+  if (!heldout.is_object()) return rows;
+  for (const auto& c : heldout["candidates"])
+    for (const auto& [setting, h] : c["heldout"].items()) {
+      if (h.value("status", "") != "ok") continue;
+      rows.push_back({{"id", c["id"]}, {"setting", setting}, {"selection_score", c["selection_score"]}, {"score", h["score"]},
+                      {"interval", {h["ci_low"], h["ci_high"]}}, {"track", heldout["track"]}});
+    }
+  for (const auto& s : heldout["settings"])
+    if (const auto& b = s["best_baseline"]; b.is_object())
+      rows.push_back({{"baseline", b["baseline"]}, {"setting", s["setting"]}, {"selection_score", nullptr}, {"score", b["score"]},
+                      {"interval", {b["ci_low"], b["ci_high"]}}, {"track", b["track"]}});
+  return rows;
 }
 
 std::string csv_field(const nlohmann::json& v) {
@@ -203,7 +235,7 @@ Status build_report_data(const RunDb& db, const std::string& run_dir, const Repo
   for (const CandidateRow& r : rows) data["candidates"].push_back(candidate_json(r, by_id, model_of));
   data["llm"] = llm_usage(calls, data["candidates"]);
   data["baselines"] = score_run_baselines(config, run_dir, options);
-  data["heldout"] = nlohmann::json::array();
+  data["heldout"] = heldout_rows(data["run"].value("heldout", nlohmann::json()));
   data["generated_at"] = utc_now();
   *out = std::move(data);
   return Status::Ok();

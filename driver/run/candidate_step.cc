@@ -28,10 +28,6 @@ CandidateView view_of(const CandidateRow& row) {
   return v;
 }
 
-Device device_of(const std::string& name) {
-  return name == "cpu" ? Device::kCpu : name == "cuda" ? Device::kCuda : Device::kAuto;
-}
-
 // Writes a row, counting the time against the candidate's database stage.
 Status timed_update(RunDb& db, CandidateRow* row) {
   const auto start = Clock::now();
@@ -59,7 +55,9 @@ Status build_request(const StepContext& c, const CandidateRow& row, ProposalRequ
   request->seed = row.proposer_seed;
   parse_mutation_kind(row.mutation, &request->kind);
   request->target_density = c.config->target_density;
-  request->workload = c.config->workload;
+  // With a suite, the proposer is told every setting (the score is their weighted mean).
+  request->workload = c.config->suite.empty() ? c.config->workload : "the suite " + c.config->suite;
+  if (c.config->track == "blind") request->workload += " (blind track: key reads are charged)";
   CandidateRow parent;
   if (!row.parent_id) return Status::Error("candidate " + std::to_string(row.id) + " has no parent to propose from");
   if (Status s = c.db->get_candidate(*row.parent_id, &parent); !s.ok()) return s;
@@ -117,34 +115,6 @@ void fail_with(const EvalResult& r, CandidateRow* row) {
 
 }  // namespace
 
-Status make_run_evaluators(const RunConfig& config, const std::string& cache_dir, RunEvaluators* out) {
-  EvalOptions base;
-  base.workload = config.workload;
-  base.target_density = config.target_density;
-  base.timeout_s = config.timeout_s;
-  base.compile_timeout_s = config.compile_timeout_s;
-  base.threads = config.eval_threads;
-  base.memory_mb = config.memory_mb;
-  base.device = device_of(config.device);
-  base.cache_dir = cache_dir;
-  out->per_seed.clear();
-  for (int s = 0; s < config.eval_seeds; ++s) {
-    EvalOptions options = base;
-    options.seed = config.eval_seed + static_cast<uint64_t>(s);
-    std::unique_ptr<Evaluator> e;
-    if (Status st = Evaluator::Create(options, &e); !st.ok()) return st;
-    out->per_seed.push_back(std::move(e));
-  }
-  out->stage1.reset();
-  if (config.cascade) {
-    EvalOptions options = base;
-    options.workload = config.cascade_workload;
-    options.seed = config.eval_seed;
-    if (Status st = Evaluator::Create(options, &out->stage1); !st.ok()) return st.Prefixed("cascade: ");
-  }
-  return Status::Ok();
-}
-
 std::string check_outside_block(const std::string& parent, const std::string& child) {
   EvolveBlock a, b;
   if (Status s = find_evolve_block(child, &b); !s.ok()) return "the new source has broken EVOLVE markers: " + s.message();
@@ -153,36 +123,6 @@ std::string check_outside_block(const std::string& parent, const std::string& ch
   if (parent.compare(a.end, std::string::npos, child, b.end, std::string::npos) != 0)
     return "the edit changed text after the EVOLVE block";
   return "";
-}
-
-void store_metrics(const std::vector<EvalResult>& results, const std::vector<uint64_t>& seeds, CandidateRow* row) {
-  const double k = static_cast<double>(results.size());
-  double score = 0, error = 0, density = 0;
-  for (const EvalResult& r : results) {
-    score += r.metrics.score / k;
-    error += r.metrics.error / k;
-    density += r.metrics.density / k;
-  }
-  double score_var = 0, error_var = 0;
-  for (const EvalResult& r : results) {
-    score_var += (r.metrics.score - score) * (r.metrics.score - score);
-    error_var += (r.metrics.error - error) * (r.metrics.error - error);
-  }
-  const double dof = std::max(1.0, k - 1.0);
-  row->status = CandidateStatus::kEvaluated;
-  row->failure.clear();
-  row->score = score;
-  row->error = error;
-  row->density = density;
-  row->score_std = std::sqrt(score_var / dof);
-  row->error_std = std::sqrt(error_var / dof);
-  nlohmann::json j = metrics_to_json(results[0].metrics);
-  j["per_seed"] = nlohmann::json::array();
-  for (size_t i = 0; i < results.size(); ++i)
-    j["per_seed"].push_back({{"seed", seeds[i]}, {"score", results[i].metrics.score},
-                             {"error", results[i].metrics.error}, {"density", results[i].metrics.density}});
-  row->metrics_json = j.dump();
-  row->compile_log = results[0].compile_log;
 }
 
 namespace {
@@ -280,8 +220,29 @@ std::optional<StepOutcome> evaluate_once(Step& step, Evaluator& evaluator, EvalR
   return std::nullopt;
 }
 
-// The cascade's first stage: a failure or a score below the island's threshold ends the
-// candidate (failed or filtered) before the full evaluation.
+// After the candidate's first successful evaluation: stores its fingerprint (so later ids can
+// compare against it), waits until every earlier candidate in flight has its own (so the verdict
+// does not depend on timing), and marks the row a duplicate of the earliest id with the same one.
+std::optional<StepOutcome> check_behavior(Step& step, const EvalResult& first) {
+  CandidateRow* row = step.row;
+  row->behavior_hash = first.fingerprint;
+  if (auto ended = step.commit(CandidateStatus::kProposed)) return ended;
+  while (step.c.db->behavior_pending_before(row->id)) {
+    if (step.c.cancel->load()) return StepOutcome::kAbandoned;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (auto earlier = step.c.db->find_by_behavior(row->behavior_hash, row->id)) {
+    row->status = CandidateStatus::kDuplicate;
+    row->duplicate_of = *earlier;
+    row->message = "same selections as candidate " + std::to_string(*earlier) +
+                   " on every probe row (a behavioral duplicate; not evaluated further)" +
+                   (row->message.empty() ? "" : " (" + row->message + ")");
+  }
+  return std::nullopt;
+}
+
+// The cascade's first stage: a failure, a behavioral duplicate or a score below the island's
+// threshold ends the candidate (failed, duplicate or filtered) before the suite.
 std::optional<StepOutcome> stage1(Step& step) {
   CandidateRow* row = step.row;
   EvalResult r;
@@ -290,44 +251,57 @@ std::optional<StepOutcome> stage1(Step& step) {
     fail_with(r, row);
     return std::nullopt;
   }
+  if (auto ended = check_behavior(step, r)) return ended;
+  if (row->status != CandidateStatus::kProposed) return std::nullopt;
   row->stage1_score = r.metrics.score;
   if (row->stage1_threshold && r.metrics.score < *row->stage1_threshold) {
     row->status = CandidateStatus::kFiltered;
     row->failure = "stage1";
-    row->message = fmt::format("stage-1 score {:.6f} on {} is below the island's threshold {:.6f}; not scored on {}",
-                               r.metrics.score, step.c.config->cascade_workload, *row->stage1_threshold, step.c.config->workload) +
+    row->message = fmt::format("stage-1 score {:.6f} on {} is below the island's threshold {:.6f}; not scored on the suite",
+                               r.metrics.score, step.c.config->cascade_workload, *row->stage1_threshold) +
                    (row->message.empty() ? "" : " (" + row->message + ")");
   }
   return std::nullopt;
 }
 
-// The full evaluation, once per evaluation seed; the first failure fails the candidate.
-std::optional<StepOutcome> evaluate_seeds(Step& step) {
+// Every setting of the suite, cheapest first, every seed; the first failure fails the candidate.
+// Without a cascade, the first evaluation's fingerprint decides whether it is a duplicate.
+std::optional<StepOutcome> evaluate_suite(Step& step, bool fingerprinted) {
   CandidateRow* row = step.row;
-  std::vector<EvalResult> results;
-  std::vector<uint64_t> seeds;
-  for (auto& evaluator : step.c.evaluators->per_seed) {
-    EvalResult r;
-    if (auto ended = evaluate_once(step, *evaluator, &r)) return ended;
-    if (!r.ok()) {
-      fail_with(r, row);
-      return std::nullopt;
+  RunEvaluators& evaluators = *step.c.evaluators;
+  std::vector<SettingRun> runs(evaluators.settings.size());
+  for (SettingEvaluators& setting : evaluators.settings) {
+    SettingRun& run = runs[setting.suite_index];
+    run.setting = setting.setting;
+    for (auto& evaluator : setting.per_seed) {
+      EvalResult r;
+      if (auto ended = evaluate_once(step, *evaluator, &r)) return ended;
+      if (!r.ok()) {
+        fail_with(r, row);
+        return std::nullopt;
+      }
+      if (!fingerprinted) {
+        fingerprinted = true;
+        if (auto ended = check_behavior(step, r)) return ended;
+        if (row->status != CandidateStatus::kProposed) return std::nullopt;
+      }
+      run.seeds.push_back(evaluator->options().seed);
+      run.results.push_back(std::move(r));
     }
-    seeds.push_back(evaluator->options().seed);
-    results.push_back(std::move(r));
   }
   const std::string proposal_message = row->message;
-  store_metrics(results, seeds, row);
+  store_suite_metrics(runs, step.c.config->track, row);
   row->message = proposal_message;
   return std::nullopt;
 }
 
-// proposed -> evaluated | failed | filtered.
+// proposed -> evaluated | failed | filtered | duplicate.
 StepOutcome evaluate_stage(Step& step) {
-  if (step.c.evaluators->stage1)
+  const bool cascade = step.c.evaluators->stage1 != nullptr;
+  if (cascade)
     if (auto ended = stage1(step)) return *ended;
   if (step.row->status == CandidateStatus::kProposed)
-    if (auto ended = evaluate_seeds(step)) return *ended;
+    if (auto ended = evaluate_suite(step, cascade)) return *ended;
   step.row->finished_at = utc_now();
   if (auto ended = step.commit(CandidateStatus::kProposed)) return *ended;
   return StepOutcome::kDone;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "driver/patch/patch.h"
+#include "driver/run/suite.h"
 #include "util/hash.h"
 #include "util/random.h"
 
@@ -84,9 +85,15 @@ void Population::add(const CandidateRow& row, const CandidateRow& resolved) {
     return;
   }
   const double score = *resolved.score;
+  // Patience counts from the last significant improvement: one that beats the best so far by
+  // more than the seed noise of the two and the configured margin.
+  const double score_std = resolved.score_std.value_or(0.0);
+  if (!best_id_ || significantly_better(score, score_std, improvement_score_, improvement_std_, config_.improvement_margin)) {
+    last_improvement_id_ = row.id;
+    improvement_score_ = score;
+    improvement_std_ = score_std;
+  }
   if (score > best_score_) {
-    // Improvements must beat the best by a hair, so float noise never resets patience.
-    if (!best_id_ || score > best_score_ + 1e-12) last_improvement_id_ = row.id;
     best_score_ = score;
     best_id_ = resolved.id;
   }

@@ -93,6 +93,7 @@ class Population {
   std::optional<int64_t> best_id_;
   double best_score_ = -INFINITY;
   int64_t last_improvement_id_ = 0;
+  double improvement_score_ = -INFINITY, improvement_std_ = 0.0;  // the last significant improvement
   double cost_ = 0.0;
 };
 

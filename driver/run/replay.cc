@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <utility>
 
-#include "driver/run/candidate_step.h"
+#include "driver/run/suite_eval.h"
 #include "driver/run/run_session.h"
 
 namespace adrs {
@@ -22,35 +22,39 @@ RunConfig replay_setting(const RunConfig& config, const ReplaySetting& change) {
     replay.eval_seeds = 1;
   }
   if (!std::isnan(change.target_density)) replay.target_density = change.target_density;
+  if (!change.workload.empty() || !std::isnan(change.target_density)) replay.suite.clear();  // an ad-hoc setting: a suite of one
   return replay;
 }
 
-// Evaluates the source once per seed of a fresh cache (removed afterwards), so the replay really
-// rebuilds the candidate from its stored source.
+// Evaluates the source on every setting and seed with a fresh cache (removed afterwards), so the
+// replay really rebuilds the candidate from its stored source.
 Status evaluate_fresh(const RunConfig& setting, const std::string& source, ReplayOutcome* out) {
   const char* tmp = std::getenv("TMPDIR");
   std::string cache = std::string(tmp && *tmp ? tmp : "/tmp") + "/adrs-replay-XXXXXX";
   if (!::mkdtemp(cache.data())) return Status::Fault("cannot create a temporary directory (is /tmp full? set TMPDIR)");
   RunEvaluators evaluators;
   const Status s = make_run_evaluators(setting, cache, &evaluators);
-  std::vector<EvalResult> results;
-  std::vector<uint64_t> seeds;
+  std::vector<SettingRun> runs(evaluators.settings.size());
   out->ok = s.ok();
-  if (s.ok())
-    for (auto& e : evaluators.per_seed) {
+  for (SettingEvaluators& one : evaluators.settings) {
+    SettingRun& run = runs[one.suite_index];
+    run.setting = one.setting;
+    for (auto& e : one.per_seed) {
+      if (!out->ok) break;
       EvalResult r = e->evaluate_source(source);
       if (!r.ok()) {
         out->failed = std::move(r);
         out->ok = false;
         break;
       }
-      seeds.push_back(e->options().seed);
-      results.push_back(std::move(r));
+      run.seeds.push_back(e->options().seed);
+      run.results.push_back(std::move(r));
     }
+  }
   evaluators = RunEvaluators();
   std::error_code ignored;
   std::filesystem::remove_all(cache, ignored);
-  if (out->ok) store_metrics(results, seeds, &out->replayed);
+  if (out->ok) store_suite_metrics(runs, setting.track, &out->replayed);
   return s;
 }
 
@@ -78,7 +82,8 @@ Status replay_candidate(const std::string& run_dir, int64_t id, const ReplaySett
   out->setting = replay_setting(config, change);
   const RunConfig& replay = out->setting;
   out->own_setting = replay.workload == config.workload && replay.eval_seed == config.eval_seed &&
-                     replay.eval_seeds == config.eval_seeds && replay.target_density == config.target_density;
+                     replay.eval_seeds == config.eval_seeds && replay.target_density == config.target_density &&
+                     replay.suite == config.suite;
   if (Status s = evaluate_fresh(replay, row.source, out); !s.ok()) return s;
   out->suggested_workload = held_out_suggestion(config.workload);
   out->comparable = out->own_setting && row.status == CandidateStatus::kEvaluated;

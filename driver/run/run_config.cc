@@ -12,6 +12,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "driver/run/suite.h"
 #include "util/resources.h"
 #include "util/suggest.h"
 
@@ -143,6 +144,12 @@ const std::vector<ConfigKey>& config_keys() {
       text_key("run", "seed_masker", &C::seed_masker, "Starting masker source (.cpp with EVOLVE markers; default: the shipped starter)", false),
       text_key("evaluation", "workload", &C::workload, "Workload preset candidates are scored on", false),
       real_key("evaluation", "target_density", &C::target_density, "Target fraction of keys kept", false),
+      text_key("evaluation", "suite", &C::suite, "Suite of settings 'workload@density[*weight],...' ('': workload at target_density)", false),
+      text_key("evaluation", "heldout", &C::heldout, "Held-out settings 'workload@density,...' reported when the run stops", false),
+      integer_key("evaluation", "heldout_top_k", &C::heldout_top_k, "Best candidates evaluated on the held-out settings", true),
+      text_key("evaluation", "track", &C::track, "oracle (exact scores visible) or blind (key reads counted and charged)", false),
+      real_key("evaluation", "access_ratio", &C::access_ratio, "Blind track: penalty on max(density, access_density / access_ratio)", false),
+      real_key("evaluation", "improvement_margin", &C::improvement_margin, "A new best must beat the old by more than this (and the seed noise)", false),
       integer_key("evaluation", "eval_seed", &C::eval_seed, "First evaluation seed", false),
       integer_key("evaluation", "eval_seeds", &C::eval_seeds, "Evaluation seeds per candidate (mean and std stored)", false),
       real_key("evaluation", "timeout_s", &C::timeout_s, "Wall-clock seconds one masker run may take", true),
@@ -184,6 +191,7 @@ Status RunConfig::validate() const {
   auto bad = [](const std::string& what) { return Status::Error("config: " + what); };
   if (Status s = validate_run_name(name); !s.ok()) return bad(s.message());
   if (!(target_density > 0 && target_density <= 1)) return bad("evaluation.target_density must be in (0, 1], e.g. 0.1");
+  if (Status s = check_suite_keys(*this); !s.ok()) return bad(s.message());
   if (eval_seeds < 1 || eval_seeds > 64) return bad("evaluation.eval_seeds must be in 1..64");
   if (!(timeout_s > 0) || !(compile_timeout_s > 0)) return bad("evaluation.timeout_s and compile_timeout_s must be > 0");
   if (eval_threads < 0) return bad("evaluation.eval_threads must be >= 0 (0: all cores)");
@@ -211,6 +219,30 @@ Status RunConfig::validate() const {
   if (max_candidates < 1 || max_candidates > kMaxCandidatesLimit)
     return bad("stop.max_candidates must be in 1.." + std::to_string(kMaxCandidatesLimit));
   if (max_wall_s < 0 || patience < 0 || max_cost < 0 || max_proposer_errors < 0) return bad("stop limits must be >= 0 (0: no limit)");
+  return Status::Ok();
+}
+
+// suite = [{workload = "default", target_density = 0.02, weight = 1}, ...] as the key's text form.
+Status settings_table_text(const toml::array& array, std::string* out) {
+  out->clear();
+  for (const toml::node& item : array) {
+    const toml::table* t = item.as_table();
+    if (!t) return Status::Error("must be an array of tables {workload = \"default\", target_density = 0.1, weight = 1}");
+    std::string part;
+    for (const auto& [key, value] : *t) {
+      const std::string k(key.str());
+      if (k == "workload" && value.is_string()) part = *value.value<std::string>() + part;
+      else if (k == "target_density" && (value.is_number())) part += "@" + std::to_string(*value.value<double>());
+      else if (k == "weight" && value.is_number()) part += "*" + std::to_string(*value.value<double>());
+      else return Status::Error("unknown or mistyped field '" + k + "' (fields: workload (text), target_density, weight (numbers))");
+    }
+    if (part.empty() || part[0] == '@' || part[0] == '*') return Status::Error("every entry needs a workload");
+    // workload first, then the density, then the weight, whatever order the table wrote them in
+    const size_t at = part.find('@'), star = part.find('*');
+    if (at != std::string::npos && star != std::string::npos && star < at)
+      part = part.substr(0, star) + part.substr(at) + part.substr(star, at - star);
+    *out += (out->empty() ? "" : ",") + part;
+  }
   return Status::Ok();
 }
 
@@ -258,7 +290,10 @@ Status load_config_file(const std::string& path, RunConfig* config) {
         return Status::Error(path + ": unknown key " + section + "." + key + hint + "; keys of [" + section + "]: " + known);
       }
       std::string text;
-      if (auto s = value.value<std::string>(); s && value.is_string()) text = *s;
+      if (value.is_array() && section == "evaluation" && (key == "suite" || key == "heldout")) {
+        if (Status s = settings_table_text(*value.as_array(), &text); !s.ok())
+          return Status::Error(path + ": evaluation." + key + " " + s.message());
+      } else if (auto s = value.value<std::string>(); s && value.is_string()) text = *s;
       else if (value.is_boolean()) text = *value.value<bool>() ? "true" : "false";
       else if (value.is_integer()) text = std::to_string(*value.value<int64_t>());
       else if (value.is_floating_point()) {

@@ -28,6 +28,16 @@ struct RunConfig {
   // [evaluation]
   std::string workload = "smoke";
   double target_density = 0.10;
+  // A suite of settings "workload@density[*weight], ..." (driver/run/suite.h); "" is the suite of
+  // one (workload, target_density). In TOML also an array of tables {workload, target_density, weight}.
+  std::string suite;
+  // Held-out settings, same syntax (weights ignored): synthetic workloads become twins with seeds
+  // drawn at run creation; traces are used as they are. Never influence selection.
+  std::string heldout;
+  int heldout_top_k = 5;        // candidates evaluated on the held-out settings when the run stops
+  std::string track = "oracle";  // oracle: row.scores and raw keys visible; blind: counted key reads
+  double access_ratio = 2.0;     // blind: penalty on max(density, access_density / access_ratio)
+  double improvement_margin = 0.0;  // a new best must beat the old by more than this and the seed noise
   uint64_t eval_seed = 0;  // first evaluation seed; --eval-seeds K uses eval_seed .. eval_seed+K-1
   int eval_seeds = 1;
   double timeout_s = 60.0;

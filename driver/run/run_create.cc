@@ -14,6 +14,7 @@
 #include <set>
 
 #include "driver/run/candidate_step.h"
+#include "driver/run/heldout.h"
 #include "driver/run/run_loop.h"
 #include "evaluator/compiler.h"
 
@@ -215,6 +216,8 @@ Status store_and_score_seed(const RunConfig& config, const std::string& seed_sou
                              {"seed_masker", seed_masker_path(config)},
                              {"elapsed_s", "0"}});
   if (s.ok()) s = insert_seed_candidate(*db, seed_source);
+  std::map<std::string, uint64_t> twin_seeds;  // drawn now, so the search never depends on them
+  if (s.ok()) s = heldout_seeds(*db, config, &twin_seeds);
   if (!s.ok()) return s;
   StepContext context{&config, db.get(), nullptr, nullptr, &evaluators, &interrupt};
   CandidateRow seed;

@@ -55,6 +55,24 @@ CREATE TABLE agent_turns (
 );
 CREATE INDEX agent_turns_by_candidate ON agent_turns (candidate_id, proposal, turn);
 )sql",
+    // 2 -> 3: suites (per-setting results), held-out reports, behavioral fingerprints, the blind track.
+    R"sql(
+ALTER TABLE candidates ADD COLUMN behavior_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE candidates ADD COLUMN access_density REAL;
+CREATE INDEX candidates_by_behavior ON candidates (behavior_hash);
+CREATE TABLE setting_results (
+  candidate_id INTEGER NOT NULL, kind TEXT NOT NULL, setting TEXT NOT NULL, workload TEXT NOT NULL,
+  target_density REAL NOT NULL, weight REAL NOT NULL, track TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'ok',
+  score REAL NOT NULL, error REAL NOT NULL, density REAL NOT NULL, score_std REAL NOT NULL DEFAULT 0,
+  access_density REAL, ci_low REAL, ci_high REAL, metrics_json TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (candidate_id, kind, setting)
+);
+CREATE TABLE heldout_baselines (
+  setting TEXT NOT NULL, baseline TEXT NOT NULL, track TEXT NOT NULL, status TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '', score REAL, error REAL, density REAL, ci_low REAL, ci_high REAL,
+  PRIMARY KEY (setting, baseline)
+);
+)sql",
 };
 constexpr int kNumMigrations = sizeof kMigrations / sizeof kMigrations[0];
 static_assert(kNumMigrations == kRunDbSchemaVersion);
@@ -63,8 +81,8 @@ const char* const kColumns =
     "id, parent_id, second_parent_id, duplicate_of, island, generation, mutation, status, failure, message, "
     "source, source_hash, proposer_seed, stage1_threshold, score, error, density, score_std, error_std, "
     "stage1_score, metrics_json, compile_log, proposal_s, compile_s, worker_s, metrics_s, db_s, check_s, request_json, cost_usd, "
-    "tokens_in, tokens_out, attempts, created_at, finished_at";
-constexpr int kNumColumns = 35;
+    "tokens_in, tokens_out, attempts, created_at, finished_at, behavior_hash, access_density";
+constexpr int kNumColumns = 37;
 
 void bind_row(Statement& s, const CandidateRow& r) {
   int i = 1;
@@ -90,6 +108,8 @@ void bind_row(Statement& s, const CandidateRow& r) {
   s.bind(i++, int64_t{r.attempts});
   s.bind(i++, r.created_at);
   s.bind(i++, r.finished_at);
+  s.bind(i++, r.behavior_hash);
+  s.bind(i++, r.access_density);
 }
 
 CandidateRow read_row(Statement& s) {
@@ -122,6 +142,8 @@ CandidateRow read_row(Statement& s) {
   r.attempts = static_cast<int>(s.integer(i++));
   r.created_at = s.text(i++);
   r.finished_at = s.text(i++);
+  r.behavior_hash = s.text(i++);
+  r.access_density = s.opt_real(i++);
   return r;
 }
 
@@ -251,6 +273,7 @@ Status RunDb::update_candidate(const CandidateRow& row) {
   std::lock_guard lock(mutex_);
   if (Status st = begin_write(); !st.ok()) return st;
   Status st = write_row(row, false);
+  if (st.ok()) st = write_settings(row);
   if (st.ok()) st = exec("COMMIT");
   if (!st.ok()) rollback();
   return st;
@@ -264,7 +287,7 @@ Status RunDb::get_candidate(int64_t id, CandidateRow* row) const {
   const int rc = s.step();
   if (rc == SQLITE_ROW) {
     *row = read_row(s);
-    return Status::Ok();
+    return read_settings(id, "selection", &row->settings);
   }
   if (rc == SQLITE_DONE) return Status::NotFound("no candidate " + std::to_string(id) + " in this run (see adrs best RUN)");
   return error("cannot read");

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,7 +39,28 @@ struct sqlite3;
 
 namespace adrs {
 
-inline constexpr int kRunDbSchemaVersion = 2;
+inline constexpr int kRunDbSchemaVersion = 3;
+
+// One setting's result for one candidate (table setting_results): kind "selection" (a setting of
+// the suite; the candidate's score is their weighted mean) or "heldout" (reported, never selected
+// on; with a 95% bootstrap interval over layer calls).
+struct SettingResult {
+  std::string kind = "selection";
+  std::string setting;  // Setting::key(), e.g. "default@0.1"
+  std::string workload;
+  double target_density = 0, weight = 1;
+  std::string track = "oracle";
+  std::string status = "ok";  // held-out: the evaluator's status name when the candidate failed there
+  double score = 0, error = 0, density = 0, score_std = 0;  // valid when status is "ok"
+  std::optional<double> access_density, ci_low, ci_high;
+  std::string metrics_json;  // the first seed's metrics plus per-seed scores
+};
+
+// The best baseline's result on a held-out setting (table heldout_baselines).
+struct BaselineSettingResult {
+  std::string setting, baseline, track, status, message;
+  std::optional<double> score, error, density, ci_low, ci_high;
+};
 
 struct CandidateRow {
   int64_t id = 0;
@@ -54,7 +76,12 @@ struct CandidateRow {
   std::optional<double> stage1_threshold;  // cascade: stage-1 score needed to go on
   // Metrics (mean over evaluation seeds; *_std their standard deviation). Valid when evaluated.
   std::optional<double> score, error, density, score_std, error_std, stage1_score;
+  std::optional<double> access_density;  // blind track: key reads charged / n (weighted like density)
   std::string metrics_json;  // full metrics of the first seed plus per-seed scores
+  // Behavioral fingerprint: the selections on the probe rows of the first setting evaluated.
+  std::string behavior_hash;
+  // Per-setting results of the suite; get_candidate fills them, update_candidate replaces them.
+  std::vector<SettingResult> settings;
   std::string compile_log;
   // What the proposer was given (inspiration ids, recent attempts, fix-up target), so a proposal
   // redone after a kill sees exactly the same request.
@@ -133,6 +160,17 @@ class RunDb {
   std::optional<int64_t> find_by_hash(const std::string& hash, int64_t before) const;
   // Whether a candidate with an id < `before` is still waiting for its proposal ("selected").
   bool proposal_pending_before(int64_t before) const;
+  // The smallest id < `before` with this behavioral fingerprint that is not itself a duplicate.
+  std::optional<int64_t> find_by_behavior(const std::string& behavior_hash, int64_t before) const;
+  // Whether a candidate with an id < `before` may still get a fingerprint (in flight without one).
+  bool behavior_pending_before(int64_t before) const;
+
+  // Per-setting results of every candidate of one kind ("selection" or "heldout"), by candidate id.
+  Status list_setting_results(const std::string& kind, std::map<int64_t, std::vector<SettingResult>>* out) const;
+  // Stores one held-out result (replacing an earlier one for the same candidate and setting).
+  Status store_heldout(int64_t candidate_id, const SettingResult& result);
+  Status store_heldout_baseline(const BaselineSettingResult& result);
+  Status list_heldout_baselines(std::vector<BaselineSettingResult>* out) const;
 
   Status record_llm_call(const LlmCallRecord& call);
   Status list_llm_calls(std::vector<LlmCallRecord>* calls) const;
@@ -160,6 +198,8 @@ class RunDb {
   // the one the caller returns, and SQLite rolls back an open transaction when the file closes.
   void rollback() const { exec("ROLLBACK").IgnoreError(); }
   Status write_row(const CandidateRow& row, bool insert);
+  Status write_settings(const CandidateRow& row);
+  Status read_settings(int64_t id, const std::string& kind, std::vector<SettingResult>* out) const;
   static Status OpenConnection(const std::string& path, bool read_only, bool immutable, sqlite3** db);
 
   std::string path_;

@@ -19,6 +19,7 @@
 #include "driver/propose/building_blocks.h"
 #include "driver/run/population.h"
 #include "driver/run/run_hints.h"
+#include "driver/run/suite.h"
 #include "util/hash.h"
 
 namespace adrs {
@@ -215,7 +216,9 @@ class Loop {
   const Clock::time_point session_start_ = Clock::now();
   Clock::time_point last_heartbeat_ = Clock::now() - std::chrono::seconds(10);
   Clock::time_point last_line_ = Clock::now();
-  double shown_best_ = -INFINITY;
+  // "new best" is announced only for a significant improvement (suite.h: beyond the seed noise of
+  // the two and the run's margin).
+  double shown_best_ = -INFINITY, shown_std_ = 0.0;
   // Proposer errors of one kind in a row among rows finished in this session (a resume after the
   // fix starts counting afresh).
   std::set<int64_t> terminal_at_start_;
@@ -232,7 +235,10 @@ Status Loop::load() {
   if (rows_.empty()) return Status::Error("the run has no seed candidate");
   next_id_ = rows_.rbegin()->first + 1;
   for (const auto& [id, row] : rows_) {
-    if (row.status == CandidateStatus::kEvaluated) shown_best_ = std::max(shown_best_, *row.score);
+    if (row.status == CandidateStatus::kEvaluated && *row.score > shown_best_) {
+      shown_best_ = *row.score;
+      shown_std_ = row.score_std.value_or(0.0);
+    }
     if (row.terminal()) terminal_at_start_.insert(id);
   }
   return Status::Ok();
@@ -347,11 +353,14 @@ void Loop::collect(WorkerPool& pool) {
   std::map<int64_t, CandidateRow> done;
   pool.collect(&done, std::chrono::milliseconds(200));
   for (auto& [id, row] : done) {
-    if (!options_.quiet && !options_.live_status) spdlog::info("{}", describe_row(row));
-    if (options_.live_status && row.status == CandidateStatus::kEvaluated && *row.score > shown_best_) {
+    const bool new_best = row.status == CandidateStatus::kEvaluated &&
+                          significantly_better(*row.score, row.score_std.value_or(0.0), shown_best_, shown_std_, config_.improvement_margin);
+    if (new_best) {
       shown_best_ = *row.score;
-      std::fprintf(stderr, "\r\033[Knew best %s\n", describe_row(row).c_str());
+      shown_std_ = row.score_std.value_or(0.0);
     }
+    if (!options_.quiet && !options_.live_status) spdlog::info("{}{}", new_best ? "new best " : "", describe_row(row));
+    if (options_.live_status && new_best) std::fprintf(stderr, "\r\033[Knew best %s\n", describe_row(row).c_str());
     ++finished_this_session_;
     rows_[id] = std::move(row);
   }
