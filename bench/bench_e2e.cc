@@ -7,7 +7,7 @@
 #include <iterator>
 
 #include "bench/bench_kernels.h"
-#include "evaluator/cuda_backend.h"
+#include "kernels/cuda_backend.h"
 #include "evaluator/evaluator.h"
 
 namespace adrs::bench {

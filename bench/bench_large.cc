@@ -14,7 +14,7 @@
 #include <cuda_bf16.h>
 
 #include "bench/bench_util.h"
-#include "evaluator/cuda_backend.h"
+#include "kernels/cuda_backend.h"
 #include "evaluator/metrics.h"
 #include "evaluator/synthetic.h"
 #include "util/hash.h"

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "bench/bench_kernels.h"
-#include "evaluator/cuda_backend.h"
+#include "kernels/cuda_backend.h"
 #include "evaluator/evaluator.h"
 
 namespace adrs::bench {
@@ -63,7 +63,7 @@ void scoring_scaling(const std::string& preset, int max_gpus, int calls_per_gpu,
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     std::string counts;
     const auto labels = evaluator->device_labels();
-    const auto scored = evaluator->device_counts();
+    const auto scored = evaluator->device_pool()->scored();
     for (size_t i = 0; i < labels.size(); ++i) counts += (i ? ", " : "") + labels[i] + " " + std::to_string(scored[i]);
     std::printf("scoring %s on %d GPU(s), %d threads: %d calls in %.2f s = %.1f per s (%d failed; setup %.1f s; per device: %s)\n",
                 preset.c_str(), gpus, threads, total, seconds, total / seconds, failed.load(), create_s, counts.c_str());

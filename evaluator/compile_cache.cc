@@ -147,7 +147,7 @@ int remove_stale_temp_files(const std::string& dir) {
 Status CompileCache::Open(const std::string& dir, std::unique_ptr<CompileCache>* out) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
-  if (error) return Status::Error("cannot create the compile cache " + dir + ": " + error.message());
+  if (error) return Status::Fault("cannot create the compile cache " + dir + ": " + error.message());
   static std::mutex mutex;
   static std::set<std::string> cleaned;
   {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 
 #include "evaluator/compile_worker.h"
 #include "util/resources.h"
@@ -105,7 +106,8 @@ JailRun run_compile_jail(const JailRequest& request) {
                                    "--cpu-seconds", std::to_string(static_cast<long>(request.timeout_s) + 1),
                                    "--max-file-mb", std::to_string(request.max_file_mb),
                                    "--scratch-mb", std::to_string(request.max_file_mb * 4 + 256)};
-  if (!request.pch_dir.empty()) argv.insert(argv.end(), {"--pch-dir", request.pch_dir});
+  // The jail binds only absolute paths; a run's default cache (runs/<name>/cache) is relative.
+  if (!request.pch_dir.empty()) argv.insert(argv.end(), {"--pch-dir", std::filesystem::absolute(request.pch_dir).string()});
   argv.push_back("--");
   argv.insert(argv.end(), request.args.begin(), request.args.end());
   const std::vector<std::string> env;  // empty: nothing of ours (API keys) reaches the compiler

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -260,7 +261,7 @@ std::string default_cache_dir() {
 Status make_directories(const std::string& path) {
   std::error_code error;
   fs::create_directories(path, error);
-  if (error) return Status::Error("cannot create directory " + path + ": " + error.message());
+  if (error) return Status::Fault("cannot create directory " + path + ": " + error.message());
   return Status::Ok();
 }
 
@@ -351,6 +352,15 @@ CompileResult compile_masker(const std::string& source, const CompileOptions& op
   if (run.object_fd >= 0) ::close(run.object_fd);
   if (!result.ok()) result.so_path.clear();
   return result;
+}
+
+std::string name_masker_file(std::string log, const std::string& shown_name) {
+  for (size_t at = log.find("masker.cpp:"); at != std::string::npos; at = log.find("masker.cpp:", at + 1)) {
+    if (at > 0 && (std::isalnum(static_cast<unsigned char>(log[at - 1])) || log[at - 1] == '_' || log[at - 1] == '/')) continue;
+    log.replace(at, 10, shown_name);
+    at += shown_name.size() > 0 ? shown_name.size() - 1 : 0;
+  }
+  return log;
 }
 
 }  // namespace adrs

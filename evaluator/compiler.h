@@ -50,6 +50,10 @@ std::string masker_include_dir();
 // The first `max_lines` lines of compiler output that matter (errors first), for messages/prompts.
 std::string trim_compiler_log(const std::string& log, int max_lines);
 
+// Compiler messages call the candidate "masker.cpp" (its name inside the jail); a command that
+// compiled a user's own file shows that file's name instead ("my_masker.cpp:12:3: error ...").
+std::string name_masker_file(std::string log, const std::string& shown_name);
+
 // Default cache root: $ADRS_CACHE_DIR, else $XDG_CACHE_HOME/adrs, else $HOME/.cache/adrs.
 std::string default_cache_dir();
 

@@ -12,8 +12,6 @@ namespace adrs {
 
 namespace {
 
-const char* device_name(Device d) { return d == Device::kCpu ? "cpu" : d == Device::kCuda ? "cuda" : "auto"; }
-
 bool finite_number(const nlohmann::json& j, const char* key) { return j.contains(key) && j[key].is_number() && std::isfinite(j[key].get<double>()); }
 
 Status status_from_name(const std::string& name, EvalStatus* out) {
@@ -52,6 +50,28 @@ Status metrics_from_json(const nlohmann::json& j, Metrics* m) {
     if (!b.contains("rows") || !b["rows"].is_number_integer()) return Status::Error("error_by_entropy.rows is missing");
     m->entropy_buckets.push_back({b["entropy_low"], b["entropy_high"], b["rows"], b["mean_error"], b["mean_density"]});
   }
+  if (j.contains("access_density")) {
+    if (!finite_number(j, "access_density")) return Status::Error("metric 'access_density' is not a finite number");
+    m->access_density = j["access_density"].get<double>();
+  }
+  return Status::Ok();
+}
+
+// Per layer call errors and densities (metrics_to_json leaves them out; held-out intervals
+// resample them): finite numbers, one of each per call.
+Status per_call_from_json(const nlohmann::json& j, Metrics* m) {
+  if (!j.contains("per_call")) return Status::Ok();
+  const nlohmann::json& calls = j["per_call"];
+  if (!calls.is_object()) return Status::Error("per_call is not an object");
+  for (auto [key, out] : {std::pair{"errors", &m->call_errors}, std::pair{"densities", &m->call_densities}}) {
+    const nlohmann::json& values = calls.value(key, nlohmann::json::array());
+    if (!values.is_array() || values.size() > kMaxTaskCalls) return Status::Error(std::string("per_call.") + key + " is not a short list");
+    for (const nlohmann::json& v : values) {
+      if (!v.is_number() || !std::isfinite(v.get<double>())) return Status::Error(std::string("per_call.") + key + " holds a non-finite number");
+      out->push_back(v.get<double>());
+    }
+  }
+  if (m->call_errors.size() != m->call_densities.size()) return Status::Error("per_call errors and densities differ in length");
   return Status::Ok();
 }
 
@@ -66,10 +86,24 @@ std::string bounded_text(const nlohmann::json& j, const char* key, size_t limit)
 
 nlohmann::json task_to_json(const EvalTask& t) {
   const EvalOptions& o = t.options;
-  return {{"nonce", t.nonce},          {"workload", o.workload},         {"target_density", o.target_density},
-          {"seed", o.seed},            {"timeout_s", o.timeout_s},       {"compile_timeout_s", o.compile_timeout_s},
-          {"threads", o.threads},      {"memory_mb", o.memory_mb},       {"device", device_name(o.device)},
-          {"gpus", o.gpus},            {"source", t.source}};
+  nlohmann::json j = {{"nonce", t.nonce},
+                      {"workload", o.workload},
+                      {"target_density", o.target_density},
+                      {"seed", o.seed},
+                      {"timeout_s", o.timeout_s},
+                      {"compile_timeout_s", o.compile_timeout_s},
+                      {"threads", o.threads},
+                      {"memory_mb", o.memory_mb},
+                      {"device", device_name(o.device)},
+                      {"gpus", o.gpus},
+                      {"track", o.track},
+                      {"access_ratio", o.access_ratio},
+                      {"probe_seed", o.probe_seed},
+                      {"probe_rows", o.probe_rows},
+                      {"source", t.source}};
+  if (o.workload_seed) j["workload_seed"] = *o.workload_seed;
+  if (o.value_secret) j["value_secret"] = *o.value_secret;
+  return j;
 }
 
 Status task_from_json(const nlohmann::json& j, EvalTask* t) {
@@ -83,9 +117,14 @@ Status task_from_json(const nlohmann::json& j, EvalTask* t) {
     o.compile_timeout_s = j.at("compile_timeout_s").get<double>();
     o.threads = j.at("threads").get<int>();
     o.memory_mb = j.at("memory_mb").get<long>();
-    const std::string device = j.at("device").get<std::string>();
-    o.device = device == "cpu" ? Device::kCpu : device == "cuda" ? Device::kCuda : Device::kAuto;
+    if (!parse_device(j.at("device").get<std::string>(), &o.device)) return Status::Error("the task names an unknown device");
     o.gpus = j.at("gpus").get<std::vector<int>>();
+    o.track = j.at("track").get<std::string>();
+    o.access_ratio = j.at("access_ratio").get<double>();
+    o.probe_seed = j.at("probe_seed").get<uint64_t>();
+    o.probe_rows = j.at("probe_rows").get<int>();
+    if (j.contains("workload_seed")) o.workload_seed = j["workload_seed"].get<uint64_t>();
+    if (j.contains("value_secret")) o.value_secret = j["value_secret"].get<uint64_t>();
     t->source = j.at("source").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     return Status::Error(std::string("the task file is not a task of this adrs version: ") + e.what());
@@ -97,8 +136,11 @@ nlohmann::json task_result_to_json(const std::string& nonce, const EvalResult& r
   nlohmann::json j = {{"task", nonce},          {"status", status_name(r.status)}, {"message", r.message},
                       {"compile_log", r.compile_log}, {"sandbox", r.sandbox},      {"device", r.device},
                       {"compile_cached", r.compile_cached}, {"compile_s", r.compile_s}, {"worker_s", r.worker_s},
-                      {"metrics_s", r.metrics_s}};
-  if (r.ok()) j["metrics"] = metrics_to_json(r.metrics);
+                      {"metrics_s", r.metrics_s}, {"fingerprint", r.fingerprint}};
+  if (r.ok()) {
+    j["metrics"] = metrics_to_json(r.metrics);
+    j["metrics"]["per_call"] = {{"errors", r.metrics.call_errors}, {"densities", r.metrics.call_densities}};
+  }
   return j;
 }
 
@@ -121,9 +163,12 @@ Status parse_task_result(const std::string& text, const std::string& nonce, Eval
   r.compile_log = bounded_text(j, "compile_log", 256 << 10);
   r.sandbox = bounded_text(j, "sandbox", 1 << 10);
   r.device = bounded_text(j, "device", 64);
+  r.fingerprint = bounded_text(j, "fingerprint", 128);
   if (r.ok()) {
     if (!j.contains("metrics") || !j["metrics"].is_object()) return Status::Error("an ok result has no metrics");
     if (Status s = metrics_from_json(j["metrics"], &r.metrics); !s.ok()) return s;
+    if (Status s = per_call_from_json(j["metrics"], &r.metrics); !s.ok()) return s;
+    if (r.fingerprint.empty()) return Status::Error("an ok result has no behavioral fingerprint");
   }
   *out = std::move(r);
   return Status::Ok();

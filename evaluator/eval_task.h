@@ -20,6 +20,7 @@
 namespace adrs {
 
 inline constexpr size_t kMaxTaskResultBytes = 1 << 20;
+inline constexpr size_t kMaxTaskCalls = 1 << 14;  // layer calls of one workload in a result
 
 struct EvalTask {
   std::string nonce;     // random per submission; the result must echo it

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,15 +15,14 @@
 
 #include <spdlog/spdlog.h>
 
-#ifdef ADRS_HAVE_CUDA
-#include "evaluator/cuda_backend.h"
-#endif
 #include "evaluator/jail.h"
+#include "evaluator/key_reads.h"
 #include "evaluator/synthetic.h"
 #include "evaluator/worker_channels.h"
 #include "evaluator/worker_exit.h"
 #include "evaluator/worker_protocol.h"
 #include "util/resources.h"
+#include "util/hash.h"
 #include "util/parallel.h"
 #include "util/subprocess.h"
 
@@ -137,83 +137,34 @@ EvalResult classify_worker_end(const ProcessResult& run, bool ready, const std::
   return r;
 }
 
-// --device cpu: the CPU backend. cuda: a CUDA backend per GPU of options.gpus (or GPU 0), or a
-// one-line reason why not. auto: CUDA when this build has it and a device is present, else the CPU.
-Status make_backends(const EvalOptions& options, const Workload& workload, std::vector<std::unique_ptr<Backend>>* out) {
-  out->clear();
-  if (options.device != Device::kCpu) {
-#ifdef ADRS_HAVE_CUDA
-    Status s = cuda_device_status();
-    const std::vector<int> gpus = options.gpus.empty() ? std::vector<int>{0} : options.gpus;
-    for (size_t i = 0; s.ok() && i < gpus.size(); ++i) {
-      CudaBackendOptions cuda;
-      cuda.device = gpus[i];
-      std::unique_ptr<Backend> backend;
-      s = make_cuda_backend(workload, cuda, &backend);
-      if (!s.ok() && gpus.size() > 1) s = Status::Error("GPU " + std::to_string(gpus[i]) + ": " + s.message());
-      if (s.ok()) out->push_back(std::move(backend));
-    }
-    if (s.ok()) return s;
-    out->clear();
-    if (options.device == Device::kCuda || !options.gpus.empty())
-      return Status::Error("--device cuda: " + s.message() + "; use --device cpu or auto");
-    if (cuda_device_status().ok()) spdlog::warn("CUDA backend unavailable ({}); using the CPU backend", s.message());
-#else
-    if (options.device == Device::kCuda)
-      return Status::Error("--device cuda: this adrs was built without CUDA (nvcc was not found when it was built); use --device cpu or auto");
-    if (!options.gpus.empty())
-      return Status::Error("evaluation.devices names GPUs, but this adrs was built without CUDA; leave devices out or use a CUDA build");
-#endif
-  } else if (!options.gpus.empty()) {
-    return Status::Error("evaluation.devices names GPUs but evaluation.device is cpu; use --device cuda or auto");
-  }
-  out->push_back(make_cpu_backend(workload, options.threads));
-  return Status::Ok();
-}
-
-// The workload: a GPU-sized synthetic preset is generated on the device when the CUDA backend
-// will score it (seconds instead of minutes on the host); everything else on the host.
-Status build_workload(const EvalOptions& options, Workload* out) {
-  const SyntheticPreset* preset = find_synthetic_preset(options.workload);
-  const uint64_t* secret = options.value_secret ? &*options.value_secret : nullptr;
-#ifdef ADRS_HAVE_CUDA
-  if (preset && preset->gpu_sized && options.device != Device::kCpu && cuda_device_status().ok()) {
-    if (!options.gpus.empty())
-      if (Status s = select_cuda_device(options.gpus[0]); !s.ok()) return s;
-    SyntheticPreset p;
-    if (Status s = with_value_secret(*preset, secret, &p); !s.ok()) return s;
-    return make_synthetic_workload_on_device(p, out);
-  }
-#endif
-  if (preset && preset->gpu_sized)
-    spdlog::warn("workload '{}' is GPU-sized: generating and scoring it on the CPU takes many minutes and about 10 GB of "
-                 "memory; with a CUDA device, --device auto or cuda does it in seconds",
-                 preset->name);
-  return make_workload(options.workload, secret, out);
-}
-
 }  // namespace
 
 Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>* out) {
   if (!(options.target_density >= 0.0 && options.target_density <= 1.0))
     return Status::Error("--target-density must be in [0, 1] (a fraction of keys, e.g. 0.1)");
   if (!(options.timeout_s > 0.0)) return Status::Error("--timeout must be a positive number of seconds");
+  if (options.track != "oracle" && options.track != "blind")
+    return Status::Error("--track must be oracle (exact scores visible) or blind (key reads counted and charged)");
+  if (!(options.access_ratio > 0.0)) return Status::Error("--access-ratio must be > 0");
   if (options.threads < 0) return Status::Error("--threads must be >= 0 (0 uses every core)");
   std::unique_ptr<Evaluator> e(new Evaluator());
   e->options_ = options;
   if (e->options_.cache_dir.empty()) e->options_.cache_dir = default_cache_dir();
-  if (Status s = build_workload(options, &e->workload_); !s.ok()) return s;
-  std::vector<std::unique_ptr<Backend>> backends;
-  if (Status s = make_backends(options, e->workload_, &backends); !s.ok()) return s;
-  for (auto& b : backends) e->backends_.push_back(Slot{std::move(b)});
+  // The compiler's jail binds cache folders by absolute path; a relative one (a run's default
+  // runs/<name>/cache) would be refused there.
+  std::error_code absolute_failed;
+  const std::filesystem::path absolute_cache = std::filesystem::absolute(e->options_.cache_dir, absolute_failed);
+  if (!absolute_failed) e->options_.cache_dir = absolute_cache.lexically_normal().string();
+  if (Status s = e->load_workload_and_backends(); !s.ok()) return s;
   remove_stale_eval_dirs();
   remove_stale_jail_cgroups();
   e->scratch_dir_ = make_temp_dir(temp_root(), "adrs-eval-" + std::to_string(::getpid()) + "-");
-  if (e->scratch_dir_.empty()) return Status::Error("cannot create a temporary directory (is /tmp full? set TMPDIR)");
+  if (e->scratch_dir_.empty()) return Status::Fault("cannot create a temporary directory (is /tmp full? set TMPDIR)");
   const std::string input_path = e->scratch_dir_ + "/workload.bin";
   const Reference& ref = e->backend().reference();
-  if (Status s = write_worker_input(e->workload_, options.hide_scores ? nullptr : ref.scores.data(),
-                                    options.expose_values, input_path);
+  const bool blind = options.track == "blind";
+  if (Status s = write_worker_input(e->workload_, options.hide_scores || blind ? nullptr : ref.scores.data(),
+                                    options.expose_values, input_path, !blind);
       !s.ok())
     return s;
   // Opened once, read-only; every worker maps this descriptor (no worker sees a path of ours).
@@ -222,6 +173,7 @@ Status Evaluator::Create(const EvalOptions& options, std::unique_ptr<Evaluator>*
   if (e->input_fd_ < 0 || ::fstat(e->input_fd_, &st) != 0)
     return Status::Error("cannot open the worker input " + input_path + ": " + std::strerror(errno));
   e->input_bytes_ = st.st_size;
+  e->probe_rows_ = probe_rows(e->workload_.num_rows(), options.probe_seed, options.probe_rows);
   *out = std::move(e);
   return Status::Ok();
 }
@@ -298,7 +250,27 @@ EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const s
   worker.output_fd = channels.log;
   worker.timeout_s = options_.timeout_s;
   worker.cancel = cancel;
+  // Blind track: key reads are answered and counted here, on the other end of a socket.
+  int key_socket[2] = {-1, -1};
+  std::unique_ptr<KeyServer> key_server;
+  if (options_.track == "blind") {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, key_socket) != 0) {
+      result.message = std::string("cannot create the key-read socket: ") + std::strerror(errno);
+      return result;  // internal_error
+    }
+    worker.argv.insert(worker.argv.end(), {"--track", "blind"});
+    worker.fds.push_back(key_socket[1]);
+    key_server = std::make_unique<KeyServer>(workload_, key_socket[0]);
+  }
   const ProcessResult run = run_process(worker);
+  std::vector<double> charges;
+  if (key_server) {
+    key_server->stop();
+    charges = key_server->charges();
+    key_server.reset();
+    ::close(key_socket[0]);
+    ::close(key_socket[1]);
+  }
   if (run.pid > 0) remove_jail_cgroups(run.pid);  // only left behind when the worker was killed
   channels.close_ready_write();
   std::string sandbox;
@@ -306,6 +278,9 @@ EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const s
   std::string message = read_fd_tail(channels.message, 2000);
   while (!message.empty() && message.back() == '\n') message.pop_back();
   result = classify_worker_end(run, ready, message, options_.timeout_s);
+  if (result.status == EvalStatus::kCrashed && options_.track == "blind")
+    result.message += " (row.keys and row.scores are nullptr on the blind track: read keys through row.logits(), "
+                      "row.logits_of(), row.read_keys(), row.partial_logits() or row.page_bounds(); masker_api.h)";
   result.worker_s = seconds_since(start);
   result.sandbox = sandbox;
   const std::string printed = read_fd_tail(channels.log, 1500);
@@ -319,13 +294,31 @@ EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const s
     }
   }
   if (!result.ok()) return result;
-  EvalResult scored = evaluate_selections(selections);
+  EvalResult scored = evaluate_selections(selections, key_socket[0] >= 0 ? &charges : nullptr);
   scored.worker_s = result.worker_s;
   scored.sandbox = result.sandbox;
   return scored;
 }
 
-EvalResult Evaluator::evaluate_selections(const Selections& selections) {
+// Blind track: the access density (charged key reads / n, averaged over rows like the density)
+// and the penalty on max(density, access_density / access_ratio), per layer call too (the
+// bootstrap intervals resample calls).
+static void charge_key_reads(const Workload& w, const std::vector<double>& charges, double access_ratio, Metrics* m) {
+  const int64_t rows = w.num_rows();
+  double sum = 0;
+  for (int64_t r = 0; r < rows; ++r) sum += charges[static_cast<size_t>(r)] / w.num_keys(r);
+  m->access_density = rows ? sum / rows : 0.0;
+  for (size_t c = 0; c < w.calls.size(); ++c) {
+    double call = 0;
+    for (int64_t r = c * w.num_q_heads; r < static_cast<int64_t>(c + 1) * w.num_q_heads; ++r) call += charges[static_cast<size_t>(r)] / w.num_keys(r);
+    m->call_densities[c] = std::max(m->call_densities[c], call / w.num_q_heads / access_ratio);
+  }
+  const double charged = std::max(m->density, *m->access_density / access_ratio);
+  m->penalty = 100.0 * std::max(0.0, charged - m->target_density);
+  m->score = -(m->error + m->penalty);
+}
+
+EvalResult Evaluator::evaluate_selections(const Selections& selections, const std::vector<double>* charges) {
   const auto start = std::chrono::steady_clock::now();
   EvalResult result;
   if (Status s = validate_selections(workload_, selections); !s.ok()) {
@@ -341,22 +334,18 @@ EvalResult Evaluator::evaluate_selections(const Selections& selections) {
     return result;
   }
   RowErrors errors;
-  const size_t slot = acquire_backend();
-  Backend& backend = *backends_[slot].backend;
-  Status scored;
-  {
-    std::lock_guard lock(*backends_[slot].lock);
-    scored = backend.sparse_errors(canonical, &errors);
-  }
-  release_backend(slot);
-  if (!scored.ok()) {
+  if (Status s = score_on_a_device(canonical, &errors, &result.device); !s.ok()) {
     result.status = EvalStatus::kInternalError;
-    result.message = "scoring failed on the " + backend.label() + " backend: " + scored.message() +
+    result.message = "scoring failed on the " + result.device + " backend: " + s.message() +
                      " (the candidate was not scored; `--device cpu` avoids the GPU)";
+    result.device.clear();
     return result;
   }
-  result.device = backend.label();
-  result.metrics = compute_metrics(workload_, backend.reference(), canonical, errors, options_.target_density);
+  result.metrics = compute_metrics(workload_, backend().reference(), canonical, errors, options_.target_density);
+  if (options_.track == "blind") {
+    const std::vector<double> none(static_cast<size_t>(workload_.num_rows()), 0.0);
+    charge_key_reads(workload_, charges && charges->size() == none.size() ? *charges : none, options_.access_ratio, &result.metrics);
+  }
   // A number that is not finite would sort anywhere in the population: the candidate is invalid.
   for (double value : {result.metrics.score, result.metrics.error, result.metrics.density, result.metrics.penalty})
     if (!std::isfinite(value)) {
@@ -367,41 +356,9 @@ EvalResult Evaluator::evaluate_selections(const Selections& selections) {
       return result;
     }
   result.status = EvalStatus::kOk;
+  result.fingerprint = selections_fingerprint(canonical, probe_rows_);
   result.metrics_s = seconds_since(start);
   return result;
-}
-
-size_t Evaluator::acquire_backend() {
-  std::lock_guard lock(dispatch_mutex_);
-  size_t best = 0;
-  for (size_t i = 1; i < backends_.size(); ++i)
-    if (backends_[i].busy < backends_[best].busy) best = i;
-  ++backends_[best].busy;
-  return best;
-}
-
-void Evaluator::release_backend(size_t index) {
-  std::lock_guard lock(dispatch_mutex_);
-  --backends_[index].busy;
-  ++backends_[index].scored;
-}
-
-std::vector<std::string> Evaluator::device_labels() const {
-  std::vector<std::string> out;
-  for (const Slot& s : backends_) out.push_back(s.backend->label());
-  return out;
-}
-
-std::vector<int64_t> Evaluator::device_counts() const {
-  std::lock_guard lock(dispatch_mutex_);
-  std::vector<int64_t> out;
-  for (const Slot& s : backends_) out.push_back(s.scored);
-  return out;
-}
-
-void Evaluator::replace_backend(std::unique_ptr<Backend> backend) {
-  backends_.clear();
-  backends_.push_back(Slot{std::move(backend)});
 }
 
 nlohmann::json result_to_json(const EvalResult& result, const Evaluator& evaluator) {
@@ -417,7 +374,8 @@ nlohmann::json result_to_json(const EvalResult& result, const Evaluator& evaluat
   j["message"] = result.message;
   j["workload"] = evaluator.workload().name;
   j["seed"] = evaluator.options().seed;
-  j["device"] = evaluator.backend().name();
+  j["track"] = evaluator.options().track;
+  j["device"] = result.device.empty() ? evaluator.backend().label() : result.device;
   j["sandbox"] = result.sandbox;
   j["timings"] = {{"compile_s", result.compile_s}, {"worker_s", result.worker_s},
                   {"metrics_s", result.metrics_s}, {"compile_cached", result.compile_cached}};

@@ -17,7 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "evaluator/backend.h"
+#include "evaluator/backend_registry.h"
 #include "evaluator/compiler.h"
+#include "evaluator/device_pool.h"
 #include "evaluator/metrics.h"
 #include "evaluator/selections.h"
 #include "evaluator/workload.h"
@@ -42,8 +44,6 @@ enum class EvalStatus {
 // Stable names used in --json output and the run database: "ok", "compile_error", ...
 const char* status_name(EvalStatus status);
 
-enum class Device { kAuto, kCpu, kCuda };
-
 struct EvalOptions {
   std::string workload = "smoke";
   double target_density = 0.10;
@@ -53,14 +53,27 @@ struct EvalOptions {
   int threads = 0;              // worker and backend threads; 0: all hardware threads
   long memory_mb = 4096;        // worker address-space limit beyond the mapped workload
   Device device = Device::kAuto;
-  // CUDA devices to score on (device cuda or auto): one backend each, each holding its own copy
-  // of the workload and reference on its GPU; a candidate goes to the least busy one. Empty: 0.
+  // GPUs to score on (device cuda or auto): one backend each, each holding its own copy of the
+  // workload and reference; the device pool sends each scoring to the least busy. Empty: GPU 0,
+  // with the CPU as auto's fallback; named GPUs have no fallback.
   std::vector<int> gpus;
   bool expose_values = false;   // give maskers the values (hidden by default)
   bool hide_scores = false;     // withhold the oracle scores
+  // "oracle": raw keys and exact scores visible. "blind": neither reaches the worker; key reads go
+  // through the KeyServer (evaluator/key_reads.h), are charged, and the penalty applies to
+  // max(density, access_density / access_ratio).
+  std::string track = "oracle";
+  double access_ratio = 2.0;
   std::string cache_dir;        // "" : default_cache_dir()
   // The synthetic presets' value secret (evaluator/synthetic.h); unset: the per-user secret.
   std::optional<uint64_t> value_secret;
+  // A synthetic preset generated from this seed instead of the preset's public one: a held-out
+  // twin drawn at run creation (the same model, fresh keys, queries and values). Traces ignore it.
+  std::optional<uint64_t> workload_seed;
+  // The behavioral fingerprint covers these rows (at most probe_rows of them, drawn from
+  // probe_seed): EvalResult::fingerprint.
+  uint64_t probe_seed = 0;
+  int probe_rows = 64;
 };
 
 struct EvalResult {
@@ -70,8 +83,9 @@ struct EvalResult {
   std::string compile_log;
   std::string sandbox;          // what confined the worker ("user+network namespace, ...")
   bool compile_cached = false;
+  std::string fingerprint;      // selections_fingerprint over the probe rows (when ok)
+  std::string device;           // the backend that scored it: "cpu", "cuda:0", ... ("": not scored)
   double compile_s = 0.0, worker_s = 0.0, metrics_s = 0.0;
-  std::string device;           // the backend that scored it: "cpu", "cuda:0", ... ("" : not scored)
   bool ok() const { return status == EvalStatus::kOk; }
 };
 
@@ -83,40 +97,48 @@ class Evaluator {
 
   EvalResult evaluate_source(const std::string& source, const std::atomic<bool>* cancel = nullptr);
   EvalResult evaluate_shared_object(const std::string& so_path, const std::atomic<bool>* cancel = nullptr);
-  // Scores selections directly (trusted code: tests, baselines computed in-process).
-  EvalResult evaluate_selections(const Selections& selections);
+  // Scores selections directly (trusted code: tests, baselines computed in-process). On the blind
+  // track `charges` holds the key reads charged to each row (KeyServer::charges()).
+  EvalResult evaluate_selections(const Selections& selections, const std::vector<double>* charges = nullptr);
 
   const Workload& workload() const { return workload_; }
   const EvalOptions& options() const { return options_; }
-  const Backend& backend() const { return *backends_[0].backend; }
-  // The devices scoring ("cpu", or "cuda:0", "cuda:2", ...) and how many candidates each scored.
+  // The first device's backend (every device's holds the same reference).
+  const Backend& backend() const { return *backends_.front(); }
+  // The devices this evaluator scores on, in the order of options().gpus: "cpu" or "cuda:N".
   std::vector<std::string> device_labels() const;
-  std::vector<int64_t> device_counts() const;
+  // GPUs scoring (0: the CPU backend).
   int gpu_count() const { return backend().name() == "cpu" ? 0 : static_cast<int>(backends_.size()); }
+  // Makes this evaluator dispatch through `pool` (a run's evaluators share one), which must list
+  // the same devices in the same order.
+  Status share_device_pool(std::shared_ptr<DevicePool> pool);
+  const std::shared_ptr<DevicePool>& device_pool() const { return pool_; }
   // Swaps in another backend for the same workload (tests: a backend that fails).
   void replace_backend(std::unique_ptr<Backend> backend);
 
  private:
   Evaluator() = default;
   EvalOptions options_;
-  // One per device. A backend scores one candidate at a time (its buffers are reused); `busy`
-  // counts the candidates waiting for or holding it, so dispatch can pick the least busy.
-  struct Slot {
-    std::unique_ptr<Backend> backend;
-    std::unique_ptr<std::mutex> lock = std::make_unique<std::mutex>();
-    int busy = 0;
-    int64_t scored = 0;
-  };
-  size_t acquire_backend();
-  void release_backend(size_t index);
+  // The workload (a GPU-sized preset generated on the first GPU) and a backend per device
+  // (evaluator/evaluator_devices.cc).
+  Status load_workload_and_backends();
+  // Scores on the pool's least busy device: one scoring at a time per backend (its buffers are
+  // reused), any number at once on different devices.
+  Status score_on_a_device(const Selections& canonical, RowErrors* errors, std::string* device);
 
   Workload workload_;
-  std::vector<Slot> backends_;
-  mutable std::mutex dispatch_mutex_;
+  std::vector<std::unique_ptr<Backend>> backends_;  // one per device, in pool order
+  std::vector<std::unique_ptr<std::mutex>> backend_locks_;
+  std::shared_ptr<DevicePool> pool_;
   std::string scratch_dir_;   // private temporary directory, removed with the evaluator
   int input_fd_ = -1;         // the worker input inside scratch_dir_, read-only
   int64_t input_bytes_ = 0;
+  std::vector<int64_t> probe_rows_;
 };
+
+// The workload an Evaluator with these options scores: a GPU-sized synthetic preset generated on
+// the first GPU when a GPU backend will score it (seconds instead of minutes), else on the host.
+Status make_evaluation_workload(const EvalOptions& options, Workload* out);
 
 nlohmann::json result_to_json(const EvalResult& result, const Evaluator& evaluator);
 

@@ -103,7 +103,7 @@ Status Cgroups::create(pid_t keeper, long memory_mb, long max_tasks) {
   if (memory_mb > 0) {
     if (!is_cgroup1(kMemory)) return Status::Error("no cgroup v1 memory hierarchy and no delegated cgroup v2");
     const std::string dir = std::string(kMemory) + "/" + name;
-    if (::mkdir(dir.c_str(), 0700) != 0) return Status::Error("cannot create " + dir + ": " + std::strerror(errno));
+    if (::mkdir(dir.c_str(), 0700) != 0) return Status::Fault("cannot create " + dir + ": " + std::strerror(errno));
     dirs.push_back(dir);
     if (!write_text(dir + "/memory.limit_in_bytes", memory)) {
       remove();
@@ -120,7 +120,7 @@ Status Cgroups::create(pid_t keeper, long memory_mb, long max_tasks) {
     const std::string dir = std::string(kPids) + "/" + name;
     if (::mkdir(dir.c_str(), 0700) != 0) {
       remove();
-      return Status::Error("cannot create " + dir + ": " + std::strerror(errno));
+      return Status::Fault("cannot create " + dir + ": " + std::strerror(errno));
     }
     dirs.push_back(dir);
     if (!write_text(dir + "/pids.max", std::to_string(max_tasks))) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/hash.h"
+
 namespace adrs {
 
 namespace {
@@ -43,7 +45,12 @@ Metrics compute_metrics(const Workload& w, const Reference& ref, const Selection
       diff += errors.error_sq[r];
       norm += ref.output_norm_sq[r];
     }
-    call_error_sum += norm > 0 ? std::sqrt(diff / norm) : 0.0;
+    const double call_error = norm > 0 ? std::sqrt(diff / norm) : 0.0;
+    double call_density = 0.0;
+    for (int64_t r = c * w.num_q_heads; r < static_cast<int64_t>(c + 1) * w.num_q_heads; ++r) call_density += row_density[r];
+    m.call_errors.push_back(call_error);
+    m.call_densities.push_back(w.num_q_heads ? call_density / w.num_q_heads : 0.0);
+    call_error_sum += call_error;
   }
   m.error = w.calls.empty() ? 0.0 : call_error_sum / static_cast<double>(w.calls.size());
   m.density = rows ? density_sum / rows : 0.0;
@@ -76,12 +83,33 @@ Metrics compute_metrics(const Workload& w, const Reference& ref, const Selection
   return m;
 }
 
+ScoreInterval bootstrap_score_interval(const Metrics& m, uint64_t seed, int resamples) {
+  const size_t calls = m.call_errors.size();
+  if (calls <= 1 || resamples < 2) return {m.score, m.score};
+  std::vector<double> scores;
+  scores.reserve(resamples);
+  uint64_t state = seed;
+  for (int b = 0; b < resamples; ++b) {
+    double error = 0.0, density = 0.0;
+    for (size_t i = 0; i < calls; ++i) {
+      state = mix64(state);
+      const size_t pick = static_cast<size_t>(state % calls);
+      error += m.call_errors[pick];
+      density += m.call_densities[pick];
+    }
+    error /= static_cast<double>(calls);
+    density /= static_cast<double>(calls);
+    scores.push_back(-(error + 100.0 * std::max(0.0, density - m.target_density)));
+  }
+  return {percentile(scores, 0.025), percentile(scores, 0.975)};
+}
+
 nlohmann::json metrics_to_json(const Metrics& m) {
   nlohmann::json buckets = nlohmann::json::array();
   for (const EntropyBucket& b : m.entropy_buckets)
     buckets.push_back({{"entropy_low", b.low}, {"entropy_high", b.high}, {"rows", b.rows},
                        {"mean_error", b.mean_error}, {"mean_density", b.mean_density}});
-  return {{"score", m.score},
+  nlohmann::json j = {{"score", m.score},
           {"error", m.error},
           {"density", m.density},
           {"penalty", m.penalty},
@@ -91,6 +119,8 @@ nlohmann::json metrics_to_json(const Metrics& m) {
           {"error_by_entropy", buckets},
           {"attention_mass_kept", m.attention_mass_kept},
           {"weight_mass", m.weight_mass}};
+  if (m.access_density) j["access_density"] = *m.access_density;
+  return j;
 }
 
 }  // namespace adrs

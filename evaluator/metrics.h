@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,7 +36,21 @@ struct Metrics {
   std::vector<EntropyBucket> entropy_buckets;
   double attention_mass_kept = 0.0;  // mean over rows of true attention probability on kept keys
   double weight_mass = 0.0;          // mean over rows of (sum of weights) / n
+  // Per layer call (layer, step), in call order: its relative error and its mean row density.
+  // The bootstrap intervals of held-out reports resample these (not stored in metrics JSON).
+  std::vector<double> call_errors, call_densities;
+  // Blind track: mean over rows of key reads charged / n; the penalty then applies to
+  // max(density, access_density / access_ratio). Unset on the oracle track.
+  std::optional<double> access_density;
 };
+
+// A 95% percentile-bootstrap interval of the score over layer calls: `resamples` draws of the
+// calls with replacement from a fixed seed (so a report is reproducible); each draw's score is
+// -(mean error + 100 * max(0, mean density - target)). {score, score} when there is one call.
+struct ScoreInterval {
+  double low = 0.0, high = 0.0;
+};
+ScoreInterval bootstrap_score_interval(const Metrics& metrics, uint64_t seed = 20240229, int resamples = 1000);
 
 // `selections` validated and canonical.
 Metrics compute_metrics(const Workload& workload, const Reference& reference,

@@ -4,7 +4,10 @@
 #include <atomic>
 #include <cmath>
 #include <numeric>
+#include <set>
 #include <utility>
+
+#include "util/hash.h"
 
 #include "util/parallel.h"
 
@@ -114,6 +117,34 @@ Selections canonicalize(const Selections& s) {
     std::copy(row_weights[r].begin(), row_weights[r].end(), out.weights.begin() + out.offsets[r]);
   });
   return out;
+}
+
+std::vector<int64_t> probe_rows(int64_t rows, uint64_t seed, int count) {
+  std::vector<int64_t> out;
+  if (rows <= count) {
+    for (int64_t r = 0; r < rows; ++r) out.push_back(r);
+    return out;
+  }
+  std::set<int64_t> chosen;
+  for (uint64_t i = 0; static_cast<int>(chosen.size()) < count; ++i)
+    chosen.insert(static_cast<int64_t>(combine_seed(seed, i) % static_cast<uint64_t>(rows)));
+  return {chosen.begin(), chosen.end()};
+}
+
+std::string selections_fingerprint(const Selections& canonical, const std::vector<int64_t>& rows) {
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  for (int64_t r : rows) {
+    if (r >= canonical.num_rows()) continue;
+    const int64_t begin = canonical.offsets[r], count = canonical.offsets[r + 1] - begin;
+    XXH3_64bits_update(state, &r, sizeof r);
+    XXH3_64bits_update(state, &count, sizeof count);
+    XXH3_64bits_update(state, canonical.indices.data() + begin, static_cast<size_t>(count) * sizeof(int32_t));
+    XXH3_64bits_update(state, canonical.weights.data() + begin, static_cast<size_t>(count) * sizeof(double));
+  }
+  const uint64_t digest = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return hex64(digest);
 }
 
 }  // namespace adrs

@@ -40,6 +40,13 @@ bool is_canonical(const Selections& selections);
 // kept in *storage.
 const Selections& canonical_form(const Selections& selections, Selections* storage);
 
+// Which rows the fingerprint covers: min(count, rows) distinct rows drawn from `seed`, sorted.
+// Ordinary rows of the workload: the masker cannot tell them from the others.
+std::vector<int64_t> probe_rows(int64_t rows, uint64_t seed, int count);
+// A hash of the merged, validated (index, weight) lists of the probe rows: two maskers with the
+// same fingerprint selected exactly the same keys with the same weights there.
+std::string selections_fingerprint(const Selections& canonical, const std::vector<int64_t>& rows);
+
 // "row 17 (layer 1, step 0, head 3)": how messages name a row.
 std::string describe_row(const Workload& workload, int64_t row);
 

@@ -71,16 +71,16 @@ Status load_value_secret(const std::string& dir, uint64_t* out) {
       return Status::Error(std::string("getrandom failed for the value secret: ") + std::strerror(errno));
     const std::string temp = path + ".tmp." + std::to_string(::getpid());
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return Status::Error("cannot create the value secret in " + dir + ": " + std::strerror(errno));
+    if (fd < 0) return Status::Fault("cannot create the value secret in " + dir + ": " + std::strerror(errno));
     const bool written = ::write(fd, &fresh, sizeof fresh) == sizeof fresh && ::fsync(fd) == 0;
     ::close(fd);
     if (written && ::link(temp.c_str(), path.c_str()) != 0 && errno != EEXIST) {
       const std::string why = std::strerror(errno);
       ::unlink(temp.c_str());
-      return Status::Error("cannot create the value secret " + path + ": " + why);
+      return Status::Fault("cannot create the value secret " + path + ": " + why);
     }
     ::unlink(temp.c_str());
-    if (!written) return Status::Error("cannot write the value secret in " + dir + " (is the disk full?)");
+    if (!written) return Status::Fault("cannot write the value secret in " + dir + " (is the disk full?)");
   }
   return read_secret_file(path, out);
 }

@@ -8,6 +8,7 @@
 //   5           selections                   memfd (size checked before reading)
 //   6           messages (crash, exception)  memfd (read: capped tail)
 //   7           "ready\n" + sandbox summary  pipe; the worker closes it before dlopen
+//   8           key reads (blind track only) a socket to the evaluator's KeyServer (key_reads.h)
 //   1, 2        stdout, stderr               memfd (read: capped tail)
 //
 // memfds cannot block a reader, are invisible in any file system and die with their last
@@ -25,7 +26,7 @@ namespace adrs {
 constexpr long kWorkerScratchMb = 64;
 
 namespace worker_fd {
-constexpr int kInput = 3, kMasker = 4, kSelections = 5, kMessage = 6, kReady = 7;
+constexpr int kInput = 3, kMasker = 4, kSelections = 5, kMessage = 6, kReady = 7, kKeys = 8;
 }  // namespace worker_fd
 
 // The first line a worker writes on kReady, followed by its sandbox summary.

@@ -1,7 +1,7 @@
 // adrs-worker: the only process that runs candidate code.
 //
 //   adrs-worker select --parent PID [--threads N] [--seed S] [--target-density D] [--memory-mb M]
-//                      [--cpu-seconds C] [--max-output-mb F] [--tmpfs-mb T]
+//                      [--cpu-seconds C] [--max-output-mb F] [--tmpfs-mb T] [--track oracle|blind]
 //   adrs-worker compile ...   (the compiler jail: evaluator/compile_worker.h)
 //
 // `select` takes everything as descriptors (evaluator/worker_channels.h): it maps the input, enters
@@ -30,6 +30,7 @@
 #include "masker_api.h"
 #include "evaluator/compile_worker.h"
 #include "evaluator/jail.h"
+#include "evaluator/key_reads.h"
 #include "evaluator/sandbox.h"
 #include "evaluator/selections.h"
 #include "evaluator/worker_channels.h"
@@ -42,6 +43,29 @@ namespace adrs {
 namespace {
 
 using EntryFn = int (*)(const Row*, adrs_emit_fn, void*, char*, size_t);
+
+// Answers Row's readers for one row: in-process from the mapped keys (oracle track), or through
+// the evaluator's KeyServer (blind track: the worker has no keys, and the charge is counted there).
+struct RowReads {
+  const Workload* workload = nullptr;
+  KeyClient* client = nullptr;  // blind track
+  int64_t row = 0;
+};
+
+int read_keys_for_row(void* context, const KeyRequest* request, float* out, float* out2, char* error, size_t error_size) {
+  const RowReads& reads = *static_cast<const RowReads*>(context);
+  const Workload& w = *reads.workload;
+  if (reads.client) return reads.client->read(reads.row, w.num_keys(reads.row), w.head_dim, *request, out, out2, error, error_size);
+  std::vector<float> a, b;
+  double charge = 0;
+  if (Status s = compute_key_read(w, reads.row, *request, &a, &b, &charge); !s.ok()) {
+    std::snprintf(error, error_size, "%s", s.message().c_str());
+    return 1;
+  }
+  std::copy(a.begin(), a.end(), out);
+  if (!b.empty()) std::copy(b.begin(), b.end(), out2);
+  return 0;
+}
 
 // The masker's writable scratch directory inside the jail (its private tmpfs).
 constexpr const char* kScratch = "/work";
@@ -178,7 +202,7 @@ int run_select(const Args& args) {
                    : "cannot load the masker: " + why);
   }
   auto version = reinterpret_cast<VersionFn>(::dlsym(library, "adrs_masker_api_version"));
-  auto entry = reinterpret_cast<EntryFn>(::dlsym(library, "adrs_masker_select_v1"));
+  auto entry = reinterpret_cast<EntryFn>(::dlsym(library, "adrs_masker_select_v2"));
   if (!version || !entry)
     fail(message_fd, worker_exit::kBadMasker,
          "the masker lacks the adrs entry point: include \"masker_api.h\" and define "
@@ -192,6 +216,8 @@ int run_select(const Args& args) {
   const float target = std::strtof(args.get("target-density", "0.1").c_str(), nullptr);
   const int64_t rows = w.num_rows();
   std::vector<RowOutput> outputs(rows);
+  const bool blind = args.get("track", "oracle") == "blind";
+  KeyClient client(worker_fd::kKeys);
   std::atomic<bool> failed{false};
   std::mutex failure_mutex;
   int failure_code = 0;
@@ -214,9 +240,12 @@ int run_select(const Args& args) {
       row.target_density = target;
       row.seed = combine_seed(seed, static_cast<uint64_t>(r));
       row.query = w.query(r);
-      row.keys = w.keys(r);
-      row.scores = input.scores ? input.scores + input.score_offsets[r] : nullptr;
+      row.keys = blind ? nullptr : w.keys(r);
+      row.scores = !blind && input.scores ? input.scores + input.score_offsets[r] : nullptr;
       row.values = w.values(r);
+      RowReads reads{&w, blind ? &client : nullptr, r};
+      const KeyReader reader{&reads, read_keys_for_row};
+      row.reader = &reader;
       outputs[r].cap = max_entries_per_row(call.num_keys);
       char error[512] = "";
       set_current_row(r);

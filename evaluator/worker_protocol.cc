@@ -15,7 +15,7 @@ namespace adrs {
 
 namespace {
 
-constexpr char kInputMagic[8] = {'A', 'D', 'R', 'S', 'W', 'I', 'N', '2'};
+constexpr char kInputMagic[8] = {'A', 'D', 'R', 'S', 'W', 'I', 'N', '3'};
 constexpr char kOutputMagic[8] = {'A', 'D', 'R', 'S', 'S', 'E', 'L', '1'};
 constexpr int64_t kAlign = 64;
 // The arrays start on a boundary the worker can map from, so that it maps only them: the header
@@ -28,7 +28,7 @@ struct InputHeader {
   int32_t head_dim, num_q_heads, num_kv_heads, num_layers;
   int64_t num_calls;
   float scale;
-  uint32_t has_values, has_scores;
+  uint32_t has_values, has_scores, has_keys, reserved;
   int64_t layers_at, calls_at, keys_at, values_at, queries_at, scores_at, file_size;
 };
 
@@ -68,7 +68,7 @@ std::string errno_text() { return std::strerror(errno); }
 }  // namespace
 
 Status write_worker_input(const Workload& w, const float* scores, bool include_values,
-                          const std::string& path) {
+                          const std::string& path, bool include_keys) {
   InputHeader h{};
   std::memcpy(h.magic, kInputMagic, sizeof h.magic);
   h.head_dim = w.head_dim;
@@ -79,6 +79,7 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
   h.scale = w.scale;
   h.has_values = include_values ? 1 : 0;
   h.has_scores = scores ? 1 : 0;
+  h.has_keys = include_keys ? 1 : 0;
   const int64_t score_count = row_key_offsets(w).back();
   int64_t at = align_up(sizeof h);
   h.layers_at = at;
@@ -87,7 +88,7 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
   at = align_up(at + static_cast<int64_t>(w.calls.size() * sizeof(CallInfo)));
   at = (at + kDataAlign - 1) / kDataAlign * kDataAlign;
   h.keys_at = at;
-  at = align_up(at + w.kv_floats() * 4);
+  if (include_keys) at = align_up(at + w.kv_floats() * 4);
   h.values_at = include_values ? at : 0;
   if (include_values) at = align_up(at + w.kv_floats() * 4);
   h.queries_at = at;
@@ -98,7 +99,7 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
 
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("cannot create " + temp + ": " + errno_text());
+  if (fd < 0) return Status::Fault("cannot create " + temp + ": " + errno_text());
   struct Section {
     int64_t at;
     const void* data;
@@ -108,7 +109,7 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
       {0, &h, sizeof h},
       {h.layers_at, w.layers.data(), static_cast<int64_t>(w.layers.size() * sizeof(LayerInfo))},
       {h.calls_at, w.calls.data(), static_cast<int64_t>(w.calls.size() * sizeof(CallInfo))},
-      {h.keys_at, w.keys_data(), w.kv_floats() * 4},
+      {h.keys_at, include_keys ? w.keys_data() : nullptr, include_keys ? w.kv_floats() * 4 : 0},
       {h.values_at, include_values ? w.values_data() : nullptr, include_values ? w.kv_floats() * 4 : 0},
       {h.queries_at, w.queries_data(), w.query_floats() * 4},
       {h.scores_at, scores, scores ? score_count * 4 : 0},
@@ -122,7 +123,7 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
   ok = (::close(fd) == 0) && ok;
   if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
     ::unlink(temp.c_str());
-    return Status::Error("cannot write the worker input " + path + ": " + why + " (is the disk full?)");
+    return Status::Fault("cannot write the worker input " + path + ": " + why + " (is the disk full?)");
   }
   return Status::Ok();
 }
@@ -157,7 +158,7 @@ Status map_worker_input(int fd, WorkerInput* out) {
     return Status::Error("cannot read the tables of " + path + ": " + errno_text());
   if (Status s = w.check_shape(); !s.ok()) return s;
   out->score_offsets = row_key_offsets(w);
-  if (!fits(h.keys_at, w.kv_floats() * 4) || (h.has_values && !fits(h.values_at, w.kv_floats() * 4)) ||
+  if ((h.has_keys && !fits(h.keys_at, w.kv_floats() * 4)) || (h.has_values && !fits(h.values_at, w.kv_floats() * 4)) ||
       !fits(h.queries_at, w.query_floats() * 4) || (h.has_values && h.values_at < data_at) || h.queries_at < data_at ||
       (h.has_scores && (!fits(h.scores_at, out->score_offsets.back() * 4) || h.scores_at < data_at)))
     return Status::Error(path + ": arrays do not fit the file");
@@ -167,7 +168,7 @@ Status map_worker_input(int fd, WorkerInput* out) {
   auto mapping = std::make_shared<Mapping>(data, mapped);
   const char* base = static_cast<const char*>(data);
   auto floats = [&](int64_t at) { return reinterpret_cast<const float*>(base + (at - data_at)); };
-  w.attach(mapping, floats(h.keys_at), h.has_values ? floats(h.values_at) : nullptr, floats(h.queries_at));
+  w.attach(mapping, h.has_keys ? floats(h.keys_at) : nullptr, h.has_values ? floats(h.values_at) : nullptr, floats(h.queries_at));
   out->scores = h.has_scores ? floats(h.scores_at) : nullptr;
   explicit_bzero(&h, sizeof h);
   return Status::Ok();

@@ -24,8 +24,10 @@ struct WorkerInput {
 };
 
 // Writes the worker input atomically (temporary file, then rename). `scores` may be nullptr.
+// Without `include_keys` (the blind track) the file holds no keys: the worker reads them only
+// through the evaluator's KeyServer (evaluator/key_reads.h).
 Status write_worker_input(const Workload& workload, const float* scores, bool include_values,
-                          const std::string& path);
+                          const std::string& path, bool include_keys = true);
 
 // Maps a worker input read-only from a descriptor and checks that its tables fit the file.
 Status map_worker_input(int fd, WorkerInput* out);

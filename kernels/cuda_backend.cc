@@ -1,4 +1,4 @@
-// The CUDA evaluator backend (evaluator/cuda_backend.h). Trusted side: it sees only validated,
+// The CUDA evaluator backend (kernels/cuda_backend.h). Trusted side: it sees only validated,
 // canonical selections.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "evaluator/cuda_backend.h"
+#include "kernels/cuda_backend.h"
 #include "kernels/attention.h"
 #include "kernels/device_memory.h"
 #include "util/parallel.h"

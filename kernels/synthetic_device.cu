@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "evaluator/cuda_backend.h"
+#include "kernels/cuda_backend.h"
 #include "evaluator/synthetic.h"
 #include "kernels/device_memory.h"
 

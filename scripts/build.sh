@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs dependencies (scripts/setup.sh), then configures and builds adrs into build/.
-# Arguments go to `cmake --build` (e.g. --target adrs adrs-worker); none builds everything.
+# Configures and builds adrs into build/ (dependencies: scripts/setup.sh, which scripts/run.sh and
+# scripts/test.sh run first). Arguments go to `cmake --build` (e.g. --target adrs adrs-worker);
+# none builds everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 # Configure every time (cheap when nothing changed) so that an ADRS_WERROR given in the environment

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Only the programs the run needs (the tests build with scripts/test.sh).
+bash scripts/setup.sh
 bash scripts/build.sh --target adrs adrs-worker
 name="demo-$(date +%Y%m%d-%H%M%S)"
 build/adrs run --config runs/demo.toml --name "$name" "$@"

@@ -3,6 +3,7 @@
 # GPU tests skip cleanly when no CUDA device is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh
 ADRS_WERROR=ON bash scripts/build.sh
 cd build
 ctest --output-on-failure --parallel "$(nproc)" --timeout 900

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "evaluator/cuda_backend.h"
+#include "kernels/cuda_backend.h"
 #include "evaluator/evaluator.h"
 #include "evaluator/synthetic.h"
 #include "tests/test_util.h"
@@ -12,13 +12,7 @@
 namespace adrs {
 namespace {
 
-bool have_device() {
-#ifdef ADRS_HAVE_CUDA
-  return cuda_device_status().ok();
-#else
-  return false;
-#endif
-}
+bool have_device() { return usable_gpus() > 0; }
 
 void expect_close(double gpu, double cpu, const char* what) {
   EXPECT_LE(std::abs(gpu - cpu), 1e-5 * std::max(std::abs(cpu), 1e-9)) << what << ": cuda " << gpu << " cpu " << cpu;

@@ -8,7 +8,7 @@
 #include <random>
 
 #include "evaluator/backend.h"
-#include "evaluator/cuda_backend.h"
+#include "kernels/cuda_backend.h"
 
 #ifdef ADRS_HAVE_CUDA
 #include <cuda_bf16.h>

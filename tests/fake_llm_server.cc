@@ -139,6 +139,16 @@ std::vector<RecordedRequest> FakeLlmServer::requests() const {
   return requests_;
 }
 
+void FakeLlmServer::set_preflight_reply(FakeReply reply) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  preflight_reply_ = std::move(reply);
+}
+
+int FakeLlmServer::preflight_count() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return preflight_count_;
+}
+
 int FakeLlmServer::request_count() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return static_cast<int>(requests_.size());
@@ -165,9 +175,15 @@ void FakeLlmServer::serve(int fd) {
   FakeReply reply;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    requests_.push_back(request);
+    // adrs's pre-flight probe (driver/llm/llm_preflight.h) neither takes a scripted reply nor
+    // counts as a request, so tests script the run's own requests.
+    const bool preflight = request.body.find("adrs pre-flight check") != std::string::npos;
+    if (preflight) ++preflight_count_;
+    if (!preflight) requests_.push_back(request);
     const int index = static_cast<int>(requests_.size()) - 1;
-    if (!script_.empty()) {
+    if (preflight) {
+      reply = preflight_reply_;
+    } else if (!script_.empty()) {
       reply = std::move(script_.front());
       script_.pop_front();
     } else {

@@ -82,6 +82,9 @@ class FakeLlmServer {
   void set_default(Handler handler);
   std::vector<RecordedRequest> requests() const;
   int request_count() const;
+  // adrs's pre-flight probe gets this reply ("OK" unless set) and is not among requests().
+  void set_preflight_reply(FakeReply reply);
+  int preflight_count() const;
 
  private:
   void accept_loop();
@@ -94,6 +97,8 @@ class FakeLlmServer {
   mutable std::mutex mutex_;
   std::deque<FakeReply> script_;
   Handler default_;
+  FakeReply preflight_reply_ = FakeReply::answer("OK");
+  int preflight_count_ = 0;
   std::vector<RecordedRequest> requests_;
   std::vector<std::thread> workers_;
   double start_ = 0;

@@ -163,7 +163,7 @@ TEST_F(FaultInjection, CreationKilledAtEveryStepLeavesNothingOrACompleteRun) {
     EXPECT_EQ(test::creation_leftovers(dir), 0);
     const std::vector<CandidateRow> rows = test::rows_of(run);
     ASSERT_EQ(rows.size(), 1u);
-    EXPECT_EQ(rows[0].status, "evaluated");
+    EXPECT_EQ(rows[0].status, CandidateStatus::kEvaluated);
     EXPECT_EQ(rows[0].score, baseline_[0].score);
     fs::remove_all(dir);
   }

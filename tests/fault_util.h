@@ -106,7 +106,7 @@ inline void expect_same_run(const std::vector<CandidateRow>& got, const std::vec
     EXPECT_EQ(a.mutation, b.mutation) << what << ": candidate " << a.id;
     EXPECT_EQ(a.source_hash, b.source_hash) << what << ": candidate " << a.id;
     EXPECT_EQ(result_of(got, a), result_of(want, b)) << what << ": candidate " << a.id;
-    if (a.status == "failed" || a.status == "filtered") {
+    if (a.status == CandidateStatus::kFailed || a.status == CandidateStatus::kFiltered) {
       EXPECT_EQ(a.failure, b.failure) << what << ": candidate " << a.id << " failed (" << a.failure << ": " << a.message
                                       << ") where the uninterrupted run's did not";
     }

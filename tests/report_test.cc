@@ -45,7 +45,7 @@ class ReportTest : public ::testing::Test {
       bad.id = 11 + i;
       bad.parent_id = 1;
       bad.generation = 1;
-      bad.status = "failed";
+      bad.status = CandidateStatus::kFailed;
       bad.failure = i == 0 ? "compile_error" : "crashed";
       bad.message = kHostileMessage;
       bad.score = bad.error = bad.density = std::nullopt;

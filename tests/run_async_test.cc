@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "driver/propose/building_blocks.h"
 #include "driver/run/population.h"
 #include "driver/run/run_db.h"
 #include "driver/run/run_session.h"
@@ -59,7 +60,7 @@ void expect_choice_reproduces(const RunConfig& config, const std::vector<const C
   ASSERT_TRUE(request.contains("view")) << "candidate " << row.id << " records no view";
   const int64_t view = request["view"].get<int64_t>();
   ASSERT_LE(view, static_cast<int64_t>(by_seq.size()));
-  Population population(config, false);
+  Population population(config, false, recipe_size_feature);  // as the loop makes it for the offline proposer
   for (int64_t i = 0; i < view; ++i) {
     const CandidateRow& seen = *by_seq[i];
     EXPECT_NE(seen.id, row.id) << "candidate " << row.id << " saw itself";
@@ -111,20 +112,25 @@ TEST(RunAsync, KilledAndResumedAsyncRunLosesNothingDuplicatesNothingAndEveryChoi
   ASSERT_EQ(static_cast<int>(rows.size()), budget);
   std::map<int64_t, const CandidateRow*> by_id;
   std::vector<const CandidateRow*> by_seq;
-  std::set<std::string> originals;
+  std::set<std::string> originals, behaviors;
   for (size_t i = 0; i < rows.size(); ++i) {
     const CandidateRow& r = rows[i];
     EXPECT_EQ(r.id, static_cast<int64_t>(i + 1));
-    EXPECT_TRUE(r.terminal()) << "candidate " << r.id << " is " << r.status;
+    EXPECT_TRUE(r.terminal()) << "candidate " << r.id << " is " << candidate_status_name(r.status);
     ASSERT_TRUE(r.applied_seq.has_value()) << "candidate " << r.id << " has no recorded completion order";
     by_id[r.id] = &r;
     by_seq.push_back(&r);
-    if (r.status != "duplicate" && !r.source_hash.empty()) {
-      EXPECT_TRUE(originals.insert(r.source_hash).second) << "candidate " << r.id << " repeats an earlier source but is no duplicate";
+    if (r.status != CandidateStatus::kDuplicate && !r.source_hash.empty()) {
+      EXPECT_TRUE(originals.insert(r.source_hash).second) << "candidate " << r.id << " repeats another's source but is no duplicate";
+    }
+    if (r.status != CandidateStatus::kDuplicate && !r.behavior_hash.empty()) {
+      EXPECT_TRUE(behaviors.insert(r.behavior_hash).second) << "candidate " << r.id << " repeats another's selections but is no duplicate";
     }
     if (r.duplicate_of) {
-      EXPECT_NE(rows[*r.duplicate_of - 1].status, "duplicate");
-      EXPECT_EQ(rows[*r.duplicate_of - 1].source_hash, r.source_hash);
+      const CandidateRow& original = rows[*r.duplicate_of - 1];
+      EXPECT_NE(original.status, CandidateStatus::kDuplicate) << "candidate " << r.id;
+      EXPECT_TRUE(original.source_hash == r.source_hash || original.behavior_hash == r.behavior_hash)
+          << "candidate " << r.id << " is a duplicate of " << original.id << " but shares neither source nor selections";
     }
   }
   std::sort(by_seq.begin(), by_seq.end(), [](auto* a, auto* b) { return *a->applied_seq < *b->applied_seq; });

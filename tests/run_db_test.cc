@@ -35,7 +35,7 @@ CandidateRow row(int64_t id, const std::string& status) {
   CandidateRow r;
   r.id = id;
   r.mutation = "diff";
-  r.status = status;
+  EXPECT_TRUE(parse_candidate_status(status, &r.status)) << status;
   r.source = "source " + std::to_string(id);
   r.source_hash = "h" + std::to_string(id % 3);
   if (id > 1) r.parent_id = id - 1;

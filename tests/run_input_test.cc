@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "driver/cli/config_flags.h"
 #include "driver/run/run_config.h"
 #include "tests/test_util.h"
 

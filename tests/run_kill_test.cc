@@ -111,7 +111,7 @@ TEST(RunKill, KilledTwentyTimesThenResumedEqualsAnUninterruptedRun) {
     } else {
       ASSERT_TRUE(r.parent_id.has_value());
       EXPECT_LT(*r.parent_id, r.id) << "the lineage is a forest rooted at the seed";
-      EXPECT_EQ(a[*r.parent_id - 1].status, "evaluated") << "parents are evaluated candidates";
+      EXPECT_EQ(a[*r.parent_id - 1].status, CandidateStatus::kEvaluated) << "parents are evaluated candidates";
     }
     EXPECT_EQ(r.parent_id, b[i].parent_id) << "candidate " << r.id;
     EXPECT_EQ(r.mutation, b[i].mutation) << "candidate " << r.id;
@@ -122,7 +122,7 @@ TEST(RunKill, KilledTwentyTimesThenResumedEqualsAnUninterruptedRun) {
       return row.duplicate_of ? rows[*row.duplicate_of - 1].score : row.score;
     };
     EXPECT_EQ(result_of(a, r), result_of(b, b[i])) << "candidate " << r.id;
-    if (r.status == "evaluated" && (!best || *r.score > *best->score)) best = &r;
+    if (r.status == CandidateStatus::kEvaluated && (!best || *r.score > *best->score)) best = &r;
   }
   ASSERT_NE(best, nullptr);
   const auto replay = test::run_adrs("replay " + killed + " " + std::to_string(best->id) + " --json");

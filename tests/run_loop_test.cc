@@ -110,7 +110,7 @@ TEST_F(RunLoopTest, EveryFailureBecomesATerminalRowWithItsReason) {
   // Same normalized source as 6: only a comment inside the block differs.
   proposer.script[7] = answer(replace_evolve_block(starter(), evolve_block_body(with_block_of("keep_all")) + "// again\n").source);
   const LoopResult result = run(proposer, "failures.db");
-  EXPECT_EQ(result.stop_reason, "max_candidates") << result.stop_detail;
+  EXPECT_EQ(result.stop_reason, StopReason::kMaxCandidates) << result.stop_detail;
   const std::vector<CandidateRow> all = rows();
   ASSERT_EQ(all.size(), 10u);
   for (const CandidateRow& r : all) EXPECT_TRUE(r.terminal()) << r.id << " " << r.status;
@@ -120,14 +120,14 @@ TEST_F(RunLoopTest, EveryFailureBecomesATerminalRowWithItsReason) {
   EXPECT_EQ(all[3].failure, "patch:search_not_found");
   EXPECT_EQ(all[3].message, "SEARCH block 1 matches nowhere");
   EXPECT_EQ(all[4].failure, "patch:outside_block");
-  EXPECT_EQ(all[5].status, "evaluated");
-  EXPECT_EQ(all[6].status, "duplicate");
+  EXPECT_EQ(all[5].status, CandidateStatus::kEvaluated);
+  EXPECT_EQ(all[6].status, CandidateStatus::kDuplicate);
   EXPECT_EQ(all[6].duplicate_of, std::optional<int64_t>(6));
   EXPECT_EQ(all[6].attempts, 0) << "a duplicate is never evaluated";
   // Failed candidates are never parents.
   for (const CandidateRow& r : all)
     if (r.parent_id) {
-      EXPECT_EQ(all[*r.parent_id - 1].status, "evaluated") << "candidate " << r.id;
+      EXPECT_EQ(all[*r.parent_id - 1].status, CandidateStatus::kEvaluated) << "candidate " << r.id;
     }
 }
 
@@ -135,14 +135,14 @@ TEST_F(RunLoopTest, EveryFailureBecomesATerminalRowWithItsReason) {
 TEST_F(RunLoopTest, ResumeMakesTheSameChoicesAsAnUninterruptedRun) {
   config_.max_candidates = 14;
   ScriptedProposer proposer;
-  ASSERT_EQ(run(proposer, "straight.db").stop_reason, "max_candidates");
+  ASSERT_EQ(run(proposer, "straight.db").stop_reason, StopReason::kMaxCandidates);
   const std::vector<CandidateRow> straight = rows();
 
   std::atomic<bool> interrupt{false};
   config_.max_candidates = 6;  // stop early, as a kill would, then continue with the full budget
   run(proposer, "resumed.db", &interrupt);
   config_.max_candidates = 14;
-  ASSERT_EQ(run(proposer, "resumed.db").stop_reason, "max_candidates");
+  ASSERT_EQ(run(proposer, "resumed.db").stop_reason, StopReason::kMaxCandidates);
   const std::vector<CandidateRow> resumed = rows();
   ASSERT_EQ(straight.size(), resumed.size());
   for (size_t i = 0; i < straight.size(); ++i) {
@@ -157,7 +157,7 @@ TEST_F(RunLoopTest, StopConditionsSayWhy) {
   ScriptedProposer proposer;
   config_.target_score = -1.0;  // the starter already beats it
   LoopResult r = run(proposer, "target.db");
-  EXPECT_EQ(r.stop_reason, "target_score");
+  EXPECT_EQ(r.stop_reason, StopReason::kTargetScore);
   EXPECT_NE(r.stop_detail.find("reached the target"), std::string::npos);
   EXPECT_LE(rows().size(), 3u);
 
@@ -165,12 +165,12 @@ TEST_F(RunLoopTest, StopConditionsSayWhy) {
   config_.patience = 3;
   config_.max_candidates = 40;
   r = run(proposer, "patience.db");
-  EXPECT_TRUE(r.stop_reason == "patience" || r.stop_reason == "max_candidates") << r.stop_reason;
+  EXPECT_TRUE(r.stop_reason == StopReason::kPatience || r.stop_reason == StopReason::kMaxCandidates) << stop_reason_name(r.stop_reason);
 
   std::atomic<bool> interrupt{true};
   r = run(proposer, "interrupted.db", &interrupt);
-  EXPECT_EQ(r.stop_reason, "interrupted");
-  for (const CandidateRow& row : rows()) EXPECT_FALSE(row.status == "failed" && row.failure == "cancelled");
+  EXPECT_EQ(r.stop_reason, StopReason::kInterrupted);
+  for (const CandidateRow& row : rows()) EXPECT_FALSE(row.status == CandidateStatus::kFailed && row.failure == "cancelled");
 }
 
 }  // namespace

@@ -155,7 +155,7 @@ Status check_file_size_limit(uint64_t bytes, const std::string& what) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= bytes)
     return Status::Ok();
-  return Status::Error("disk full as far as adrs can tell: this process's file-size limit (ulimit -f) is " +
+  return Status::Fault("disk full as far as adrs can tell: this process's file-size limit (ulimit -f) is " +
                        std::to_string(limit.rlim_cur >> 10) + " KiB, below the " + std::to_string(bytes >> 20) +
                        " MiB " + what + " may need; raise it (ulimit -f unlimited), then resume");
 }

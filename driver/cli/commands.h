@@ -3,12 +3,28 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "util/status.h"
 
 namespace adrs {
 
 using CommandRunner = std::function<int()>;
+
+// The RUN argument of a command: a run folder or a bare name in runs/ (resolve_run_dir).
+CLI::Option* add_run_argument(CLI::App* command, std::string* run_dir);
+
+// For a parse error about unexpected arguments ("--max-candidate"): " did you mean --max-candidates?"
+// naming the closest flags of the chosen command, or "".
+std::string suggest_flags(const CLI::App& app, const std::string& error);
+
+// Prints "adrs <command>: <message>" on standard error and returns the exit status for a command
+// refused before it did anything: 3 when another process holds the run (StatusCode::kBusy), else 2
+// (bad usage or input). Faults (exit 1) and interruptions (130) are reported where they happen.
+int fail(const std::string& command, const Status& status);
+int fail(const std::string& command, const std::string& message);  // bad usage or input: 2
 
 // adrs eval FILE: compile and score one masker.
 CommandRunner add_eval_command(CLI::App& app);
@@ -32,7 +48,11 @@ CommandRunner add_export_command(CLI::App& app);
 // adrs report RUN: an HTML page of a run (driver/cli/report_command.cc).
 CommandRunner add_report_command(CLI::App& app);
 
-// adrs eval-task DIR: one evaluation task of the Slurm executor, run on a node (internal).
+// adrs hint RUN "text" | --clear: a note the following LLM prompts carry (driver/cli/hint_command.cc).
+CommandRunner add_hint_command(CLI::App& app);
+
+// adrs eval-task DIR: one evaluation task of the Slurm executor, run on a node (internal; not
+// listed by --help, driver/cli/eval_task_command.cc).
 CommandRunner add_eval_task_command(CLI::App& app);
 
 }  // namespace adrs

@@ -3,6 +3,7 @@
 // (the same sandbox as a local run), writes DIR/result.json atomically. Internal: `adrs run` with
 // [executor] kind = "slurm" submits it; people do not call it.
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "driver/cli/commands.h"

@@ -38,9 +38,9 @@ Status parse_densities(const std::string& text, std::vector<double>* out) {
   return Status::Ok();
 }
 
-void print_human(const std::string& workload, const std::vector<double>& densities,
+void print_human(const std::string& workload, const std::string& track, const std::vector<double>& densities,
                  const std::vector<Baseline>& baselines, const std::vector<Entry>& entries) {
-  std::printf("adrs leaderboard --workload %s\n", workload.c_str());
+  std::printf("adrs leaderboard --workload %s --track %s\n", workload.c_str(), track.c_str());
   std::printf("relative attention-output error (density kept) per target density; lower error is better\n\n");
   std::vector<std::string> headers = {"baseline"};
   for (double d : densities) headers.push_back(format("@ %.2f", d));
@@ -71,6 +71,21 @@ int run_leaderboard(LeaderboardArgs& args) {
     std::fprintf(stderr, "adrs leaderboard: %s\n", s.message().c_str());
     return 2;
   }
+  // A blind leaderboard refuses baselines that read exact scores or raw keys: their numbers would
+  // not mean what a blind score means.
+  std::vector<std::string> refused;
+  if (args.options.track == "blind") {
+    std::vector<Baseline> blind;
+    for (Baseline& b : baselines) (baseline_track(b) == "blind" ? blind.push_back(std::move(b)) : refused.push_back(b.name));
+    baselines = std::move(blind);
+    if (!args.only.empty() && !refused.empty()) {
+      std::string names;
+      for (const std::string& n : refused) names += (names.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "adrs leaderboard: %s read exact scores or raw keys (oracle baselines); the blind track refuses them. "
+                           "Use --track oracle, or baselines that read keys through Row's counted readers\n", names.c_str());
+      return 2;
+    }
+  }
   std::vector<Entry> entries;
   std::string workload_name = args.options.workload;
   BaselineProgress progress{0, densities.size() * baselines.size()};
@@ -89,12 +104,15 @@ int run_leaderboard(LeaderboardArgs& args) {
   for (const Entry& e : entries) all_ok = all_ok && e.result.ok();
   if (args.json) {
     nlohmann::json j = {{"workload", workload_name}, {"densities", densities}, {"seed", args.options.seed},
+                        {"track", args.options.track}, {"refused_oracle_baselines", refused},
                         {"value_secret", args.options.value_secret ? nlohmann::json(*args.options.value_secret) : nlohmann::json("per-user")}};
     j["results"] = nlohmann::json::array();
     for (const Entry& e : entries) {
       nlohmann::json r = {{"baseline", e.baseline}, {"target_density", e.target_density}, {"status", status_name(e.result.status)},
+                          {"track", args.options.track},
                           {"message", e.result.message}};
       if (e.result.ok()) {
+        if (e.result.metrics.access_density) r["access_density"] = *e.result.metrics.access_density;
         r["error"] = e.result.metrics.error;
         r["density"] = e.result.metrics.density;
         r["density_of_target"] = e.result.metrics.density / e.target_density;
@@ -107,7 +125,12 @@ int run_leaderboard(LeaderboardArgs& args) {
     }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    print_human(workload_name, densities, baselines, entries);
+    print_human(workload_name, args.options.track, densities, baselines, entries);
+    if (!refused.empty()) {
+      std::string names;
+      for (const std::string& n : refused) names += (names.empty() ? "" : ", ") + n;
+      std::printf("\nrefused on the blind track (oracle baselines: they read exact scores or raw keys): %s\n", names.c_str());
+    }
   }
   return all_ok ? 0 : 1;
 }
@@ -132,6 +155,11 @@ CommandRunner add_leaderboard_command(CLI::App& app) {
       "--value-secret", [args](const uint64_t& v) { args->options.value_secret = v; },
       "Secret behind the synthetic presets' hidden values (default: the per-user one in the cache dir); "
       "fix it to reproduce numbers on another machine");
+  cmd->add_option("--track", args->options.track, "oracle (exact scores visible) or blind (key reads charged; oracle baselines refused)")
+      ->check(CLI::IsMember({"oracle", "blind"}))
+      ->capture_default_str();
+  cmd->add_option("--access-ratio", args->options.access_ratio, "Blind track: penalty on max(density, access density / ratio)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
   cmd->footer("Progress goes to stderr. Exit status: 0 when every baseline evaluated ok, 1 when one failed, 2 on bad usage.");
   return [args] { return run_leaderboard(*args); };

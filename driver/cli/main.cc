@@ -7,6 +7,7 @@
 #include "driver/cli/commands.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/run/run_session.h"
+#include "util/suggest.h"
 
 int main(int argc, char** argv) {
   // API keys live in this process: forbid other processes (masker workers) to read its memory or
@@ -16,6 +17,11 @@ int main(int argc, char** argv) {
   CLI::App app{"adrs: evolve sparse-attention maskers with an LLM (or offline) and a trusted evaluator"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+#ifndef ADRS_GIT_REVISION
+#define ADRS_GIT_REVISION "unknown"
+#endif
+  app.set_version_flag("--version", std::string("adrs ") + adrs::kAdrsVersion + " (git " + ADRS_GIT_REVISION + ")",
+                       "Print the version and the git revision it was built from");
   std::map<CLI::App*, adrs::CommandRunner> runners;
   auto add = [&](adrs::CommandRunner runner) { runners[app.get_subcommands({}).back()] = std::move(runner); };
   // proposer = "llm": the LLM proposer built from the run config's [llm] table (driver/llm/llm_proposer.h).
@@ -34,15 +40,20 @@ int main(int argc, char** argv) {
   add(adrs::add_replay_command(app));
   add(adrs::add_export_command(app));
   add(adrs::add_report_command(app));
+  add(adrs::add_hint_command(app));
   add(adrs::add_eval_task_command(app));
   std::string names;
+  std::vector<std::string> commands;
   bool known = false;
   for (const CLI::App* command : app.get_subcommands({})) {
-    names += (names.empty() ? "" : ", ") + command->get_name();
     known = known || (argc > 1 && command->check_name(argv[1]));
+    if (command->get_group().empty()) continue;  // internal (eval-task): neither listed nor suggested
+    names += (names.empty() ? "" : ", ") + command->get_name();
+    commands.push_back(command->get_name());
   }
   if (argc > 1 && argv[1][0] != '-' && !known) {
-    std::fprintf(stderr, "adrs: unknown command '%s'; the commands are: %s (see adrs --help)\n", argv[1], names.c_str());
+    std::fprintf(stderr, "adrs: unknown command '%s'%s; the commands are: %s (see adrs --help)\n", argv[1],
+                 adrs::did_you_mean(argv[1], commands).c_str(), names.c_str());
     return 2;
   }
   try {
@@ -51,8 +62,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "adrs: %s\n", e.what());
+    std::fprintf(stderr, "adrs: %s%s\n", e.what(), adrs::suggest_flags(app, e.what()).c_str());
     std::fprintf(stderr, "run 'adrs --help' or 'adrs <command> --help' for usage\n");
     return 2;
   }

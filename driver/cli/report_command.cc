@@ -19,11 +19,6 @@ struct ReportArgs {
   bool no_baselines = false, json = false, quiet = false;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "adrs report: %s\n", message.c_str());
-  return 2;
-}
-
 bool write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -32,18 +27,18 @@ bool write_file(const std::string& path, const std::string& text) {
 
 int run_report(const ReportArgs& a) {
   std::unique_ptr<RunDb> db;
-  if (Status s = open_run_for_reading(a.run_dir, &db); !s.ok()) return fail(s.message());
+  if (Status s = open_run_for_reading(a.run_dir, &db); !s.ok()) return fail("report", s.message());
   ReportOptions options;
   options.baselines = !a.no_baselines;
   options.progress = !a.quiet;
   options.baselines_dir = a.baselines_dir;
   nlohmann::json data;
-  if (Status s = build_report_data(*db, a.run_dir, options, &data); !s.ok()) return fail(s.message());
+  if (Status s = build_report_data(*db, a.run_dir, options, &data); !s.ok()) return fail("report", s.message());
   const std::string html_path = a.output.empty() ? a.run_dir + "/report.html" : a.output;
   if (!write_file(html_path, render_report_page(data)))
-    return fail("cannot write " + html_path + " (is the disk full or the folder read-only? pass -o FILE elsewhere)");
+    return fail("report", "cannot write " + html_path + " (is the disk full or the folder read-only? pass -o FILE elsewhere)");
   if (!a.csv.empty() && !write_file(a.csv, candidates_csv(data)))
-    return fail("cannot write " + a.csv + " (is the disk full or the folder read-only?)");
+    return fail("report", "cannot write " + a.csv + " (is the disk full or the folder read-only?)");
   if (a.json) {
     nlohmann::json out = {{"report", html_path}, {"candidates", data["candidates"].size()}};
     if (!a.csv.empty()) out["csv"] = a.csv;
@@ -60,7 +55,7 @@ int run_report(const ReportArgs& a) {
 CommandRunner add_report_command(CLI::App& app) {
   auto a = std::make_shared<ReportArgs>();
   CLI::App* cmd = app.add_subcommand("report", "A self-contained HTML page of a run: progress, lineage, baselines, failures, LLM usage");
-  cmd->add_option("run", a->run_dir, "Run directory, e.g. runs/my-run")->required();
+  add_run_argument(cmd, &a->run_dir);
   cmd->add_option("-o,--output", a->output, "HTML file to write (default: <run>/report.html)");
   cmd->add_option("--csv", a->csv, "Also write the candidates table as CSV to this file");
   cmd->add_flag("--no-baselines", a->no_baselines, "Do not score the baseline maskers at the run's setting");

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -13,14 +15,19 @@
 #include <spdlog/spdlog.h>
 
 #include "driver/cli/commands.h"
+#include "driver/cli/config_flags.h"
 #include "driver/llm/agent_proposer.h"
+#include "driver/llm/llm_preflight.h"
 #include "driver/llm/llm_proposer.h"
 #include "driver/propose/offline_proposer.h"
+#include "driver/run/heldout.h"
 #include "driver/run/run_create.h"
 #include "driver/run/executor.h"
+#include "driver/run/run_hints.h"
 #include "driver/run/run_loop.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
+#include "driver/run/suite.h"
 #include "driver/cli/table.h"
 
 namespace adrs {
@@ -37,6 +44,8 @@ struct RunArgs {
   bool quiet = false;
   bool allow_version_change = false;
   bool force = false;
+  std::string hint;  // resume
+  std::string max_cost_usd, prompts_dir;  // [llm] keys (run)
   ConfigFlags flags;
 };
 
@@ -57,9 +66,12 @@ std::string timestamp() {
   return text;
 }
 
-int fail(const std::string& command, const std::string& message) {
-  std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), message.c_str());
-  return message.find("another adrs process") != std::string::npos ? 3 : 2;
+// Colours and the refreshing status line only on a terminal that wants them: not in a pipe or a
+// file, not with NO_COLOR set (no-color.org), not on TERM=dumb.
+bool terminal_escapes() {
+  const char* no_color = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  return ::isatty(2) && !(no_color && *no_color) && !(term && std::string(term) == "dumb");
 }
 
 // A few pages kept free on the run's file system: when a full disk stops the run, this file is
@@ -92,10 +104,73 @@ void forget_recreated_cache(const std::string& run_dir) {
   if (!ec) std::fprintf(stderr, "adrs: removed %s again: a compile in flight had re-created its cache/\n", run_dir.c_str());
 }
 
+// --max-cost-usd and --prompts-dir: [llm] keys as flags (a run with an [llm] table only).
+Status apply_llm_flags(const RunArgs& args, RunConfig* config) {
+  if (args.max_cost_usd.empty() && args.prompts_dir.empty()) return Status::Ok();
+  if (!config->llm.is_object() || config->llm.empty())
+    return Status::Error("--max-cost-usd and --prompts-dir set [llm] keys, but the config has no [llm] table (see runs/openai.toml)");
+  if (!args.max_cost_usd.empty()) {
+    char* end = nullptr;
+    const double usd = std::strtod(args.max_cost_usd.c_str(), &end);
+    if (*end != '\0' || !(usd >= 0) || !std::isfinite(usd)) return Status::Error("--max-cost-usd: '" + args.max_cost_usd + "' is not a number >= 0");
+    config->llm["max_cost_usd"] = usd;
+  }
+  if (!args.prompts_dir.empty()) config->llm["prompts_dir"] = fs::absolute(args.prompts_dir).lexically_normal().string();
+  return Status::Ok();
+}
+
+// The LLM pre-flight (driver/llm/llm_preflight.h): keys set, every model answers. Warnings are
+// printed and the run goes on.
+Status check_llm_before_running(const RunConfig& config, const RunArgs& args) {
+  std::vector<std::string> warnings;
+  Status s = preflight_llm_table(config.llm, &warnings);
+  if (!args.quiet)
+    for (const std::string& w : warnings) std::fprintf(stderr, "adrs: warning: %s\n", w.c_str());
+  return s;
+}
+
+// When the loop stopped on its own (not a fault, not Ctrl-C): the held-out evaluation of the top
+// K, resumable (driver/run/heldout.h). Its interruption or fault becomes the run's stop.
+void finish_heldout(const RunConfig& config, RunDb& db, const std::string& run_dir, const RunArgs& args, LoopResult* result) {
+  if (result->stop_reason == StopReason::kError || result->stop_reason == StopReason::kInterrupted || heldout_settings(config).empty())
+    return;
+  HeldoutOptions options;
+  options.cache_dir = config.cache_dir.empty() ? run_dir + "/cache" : config.cache_dir;
+  options.cancel = &install_run_interrupt_handler();
+  options.progress = !args.json && !args.quiet;
+  if (options.progress) spdlog::info("held-out evaluation of the top {} on {}", config.heldout_top_k, config.heldout);
+  Status s = db.add_event("heldout", "evaluating the top " + std::to_string(config.heldout_top_k) + " on " + config.heldout);
+  if (s.ok()) s = run_heldout(config, db, options);
+  if (s.ok()) return;
+  const bool interrupted = options.cancel->load();
+  *result = {interrupted ? StopReason::kInterrupted : StopReason::kError, s.message(), interrupted ? Status::Ok() : s};
+}
+
 // Runs the loop on an open, locked run and reports. Shared by run and resume.
+// Records the session's start (status, the devices as --device and --devices found them, an event)
+// and logs the run's first line: what scores on what, the schedule and how much runs at once.
+Status record_start(const std::string& command, const RunArgs& args, const std::string& run_dir, const RunConfig& config, RunDb& db,
+                    const RunEvaluators& evaluators, const Proposer& proposer, const Executor& executor) {
+  std::string devices;  // what --device auto chose, one entry per GPU
+  for (const std::string& label : evaluators.device_labels()) devices += (devices.empty() ? "" : ", ") + label;
+  Status started = db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""},
+                                  {"scoring_devices", devices}});
+  if (started.ok())
+    started = db.add_event(command, "adrs " + std::string(kAdrsVersion) + ", pid " + std::to_string(::getpid()) + ", proposer " +
+                                        proposer.describe() + ", scored on " + devices + ", executor " + executor.describe());
+  if (!started.ok() || args.json || args.quiet) return started;
+  const int workers = resolve_eval_workers(config, evaluators.gpus());
+  const int parallel = resolve_parallel(config, workers);
+  spdlog::info("{} {}: workload {} scored on {}, target density {}, proposer {}, schedule {}, parallel {}, {} evaluations at once, "
+               "executor {}, budget {} candidates",
+               command, run_dir, config.suite.empty() ? config.workload : "suite " + config.suite, devices, config.target_density,
+               proposer.describe(), config.schedule, parallel, config.async() ? workers : parallel, executor.describe(), config.max_candidates);
+  return Status::Ok();
+}
+
 int drive(const std::string& command, const RunArgs& args, const std::string& run_dir, const RunConfig& config, RunDb& db) {
   // Logs go to stderr, so --json output on stdout stays parseable.
-  static const auto logger = spdlog::stderr_color_mt("adrs");
+  static const auto logger = spdlog::stderr_color_mt("adrs", terminal_escapes() ? spdlog::color_mode::automatic : spdlog::color_mode::never);
   spdlog::set_default_logger(logger);
   make_reserve(run_dir);
   RunEvaluators evaluators;
@@ -106,91 +181,99 @@ int drive(const std::string& command, const RunArgs& args, const std::string& ru
     return 1;
   }
   std::unique_ptr<Executor> executor;
-  if (Status s = make_executor(config, run_dir, &db, &executor); !s.ok()) return fail(command, s.message());
+  if (Status s = make_executor(config, run_dir, &db, &executor); !s.ok()) return fail(command, s);
   evaluators.executor = executor.get();
   std::unique_ptr<Proposer> proposer;
-  if (Status s = make_proposer(config, db, &proposer); !s.ok()) return fail(command, s.message());
+  if (Status s = make_proposer(config, db, &proposer); !s.ok()) return fail(command, s);
   OfflineProposer tuner;
   LoopOptions options;
-  options.interrupt = &install_interrupt_handler();
-  options.live_status = !args.json && !args.quiet && ::isatty(2);
+  options.interrupt = &install_run_interrupt_handler();
+  options.live_status = !args.json && !args.quiet && terminal_escapes();
   options.quiet = args.quiet;
-  std::string backend;  // what --device auto chose, one entry per GPU
-  for (const std::string& label : evaluators.per_seed.front()->device_labels()) backend += (backend.empty() ? "" : ", ") + label;
-  Status started = db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""},
-                                  {"scoring_devices", backend}});
-  if (started.ok())
-    started = db.add_event(command, "adrs " + std::string(kAdrsVersion) + ", pid " + std::to_string(::getpid()) + ", proposer " +
-                                        proposer->describe() + ", scored on " + backend + ", executor " + executor->describe());
-  if (!started.ok()) {
-    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), started.message().c_str());
+  if (Status s = record_start(command, args, run_dir, config, db, evaluators, *proposer, *executor); !s.ok()) {
+    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), s.message().c_str());
     return 1;
   }
-  if (!args.json && !args.quiet)
-  {
-    const int workers = resolve_eval_workers(config, evaluators.devices());
-    spdlog::info("{} {}: workload {} scored on {}, target density {}, proposer {}, schedule {}, parallel {}, {} evaluations at once, "
-                 "budget {} candidates", command, run_dir, config.workload, backend, config.target_density, proposer->describe(),
-                 config.schedule, resolve_parallel(config, workers), config.async() ? workers : resolve_parallel(config, workers),
-                 config.max_candidates);
-  }
   LoopResult result = run_loop(config, db, *proposer, &tuner, evaluators, options);
+  evaluators = RunEvaluators();  // their memory goes back before the held-out workloads are built
+  finish_heldout(config, db, run_dir, args, &result);
   // A fault (disk full, a database error) is never recorded as an interruption: the reserve is
   // given back first, so the stop record fits on a full disk.
-  if (result.stop_reason == "error") ::unlink(reserve_path(run_dir).c_str());
-  const std::string status = result.stop_reason == "interrupted" ? "interrupted" : result.stop_reason == "error" ? "failed" : "stopped";
-  Status recorded = db.set_states({{"status", status}, {"stop_reason", result.stop_reason}, {"stop_detail", result.stop_detail}});
-  if (recorded.ok()) recorded = db.add_event("stop", result.stop_reason + ": " + result.stop_detail);
+  if (result.stop_reason == StopReason::kError) ::unlink(reserve_path(run_dir).c_str());
+  const std::string status = result.stop_reason == StopReason::kInterrupted ? "interrupted" : result.stop_reason == StopReason::kError ? "failed" : "stopped";
+  Status recorded = db.set_states({{"status", status}, {"stop_reason", stop_reason_name(result.stop_reason)}, {"stop_detail", result.stop_detail}});
+  if (recorded.ok()) recorded = db.add_event("stop", std::string(stop_reason_name(result.stop_reason)) + ": " + result.stop_detail);
   if (!db.check_identity().ok() && config.cache_dir.empty()) forget_recreated_cache(run_dir);
   if (!recorded.ok()) {
     // The stop could not be stored: say so, and what stopped the run, and exit as a fault.
-    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_reason == "error" ? result.stop_detail.c_str() : ("stopped (" + result.stop_reason + ")").c_str());
+    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_reason == StopReason::kError ? result.stop_detail.c_str() : ("stopped (" + std::string(stop_reason_name(result.stop_reason)) + ")").c_str());
     std::fprintf(stderr, "adrs %s: the stop could not be recorded: %s\n", command.c_str(), recorded.message().c_str());
     return 1;
   }
   nlohmann::json summary;
-  if (Status s = run_summary(db, run_dir, &summary, true); !s.ok()) return fail(command, s.message());
+  if (Status s = run_summary(db, run_dir, &summary, true); !s.ok()) return fail(command, s);
   if (args.json) {
     std::printf("%s\n", summary.dump(2).c_str());
   } else {
     print_run_summary(summary);
   }
-  if (result.stop_reason == "error") {
+  if (result.stop_reason == StopReason::kError || result.stop_reason == StopReason::kProposerErrors) {
     std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_detail.c_str());
     return 1;
   }
-  return result.stop_reason == "interrupted" ? 130 : 0;
+  return result.stop_reason == StopReason::kInterrupted ? 130 : 0;
 }
 
 int run_new(RunArgs& args) {
-  install_interrupt_handler();
+  install_run_interrupt_handler();
   RunConfig config;
   if (!args.config_path.empty())
-    if (Status s = load_config_file(args.config_path, &config); !s.ok()) return fail("run", s.message());
+    if (Status s = load_config_file(args.config_path, &config); !s.ok()) return fail("run", s);
   const bool named = config.name != RunConfig().name;
-  if (Status s = args.flags.apply(&config); !s.ok()) return fail("run", s.message());
+  const RunConfig from_file = config;
+  if (Status s = args.flags.apply(&config); !s.ok()) return fail("run", s);
+  if (Status s = apply_llm_flags(args, &config); !s.ok()) return fail("run", s);
+  // A flag naming another setting (--workload, --target-density) without --suite makes a run of
+  // that one setting: the file's suite and held-out settings (chosen for its suite) are dropped
+  // unless --suite / --heldout say otherwise.
+  if ((config.workload != from_file.workload || config.target_density != from_file.target_density) && config.suite == from_file.suite) {
+    config.suite.clear();
+    if (config.heldout == from_file.heldout) config.heldout.clear();
+  }
   if (!named && config.name == RunConfig().name)
     config.name = (args.config_path.empty() ? "run" : fs::path(args.config_path).stem().string()) + "-" + timestamp();
-  if (Status s = config.validate(); !s.ok()) return fail("run", s.message());
+  if (Status s = config.validate(); !s.ok()) return fail("run", s);
+  if (args.config_path.empty() && !args.json)
+    std::fprintf(stderr, "adrs run: no --config given, so the built-in defaults: workload %s, %s proposer, the shipped starter "
+                         "masker, %lld candidates, run %s in %s/ (runs/demo.toml is the README's config; Ctrl-C stops, adrs "
+                         "resume continues)\n", config.workload.c_str(), config.proposer.c_str(),
+                 static_cast<long long>(config.max_candidates), config.name.c_str(), args.runs_dir.c_str());
   bool ok = false;
-  const std::string seed_source = read_text(config.seed_masker, &ok);
+  const std::string seed_path = seed_masker_path(config);
+  const std::string seed_source = read_text(seed_path, &ok);
   if (!ok || seed_source.empty())
-    return fail("run", "cannot read the seed masker '" + config.seed_masker + "' (run.seed_masker; paths are relative to the current directory)");
+    return fail("run", "cannot read the seed masker '" + seed_path + "' (run.seed_masker: a path in a config file is relative to "
+                       "the file's folder, one given as --seed-masker to the current directory; leave it out for the shipped starter)");
   EvolveBlock block;
   if (Status s = find_evolve_block(seed_source, &block); !s.ok())
-    return fail("run", config.seed_masker + ": " + s.message() + " (the seed needs // EVOLVE-BLOCK-START and // EVOLVE-BLOCK-END lines)");
+    return fail("run", seed_path + ": " + s.message() + " (the seed needs // EVOLVE-BLOCK-START and // EVOLVE-BLOCK-END lines)");
   if (config.proposer == "llm") {  // a bad [llm] table must fail before the run directory exists
     std::unique_ptr<Proposer> probe;
-    if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s.message());
+    if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s);
+    if (Status s = check_llm_before_running(config, args); !s.ok())
+      return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
   }
   if (config.proposer == "agent") {
     LlmConfig llm;
     AgentConfig agent;
     if (Status s = parse_agent_llm_config(config.llm, &llm, &agent); !s.ok()) return fail("run", s.message());
+    // The agent's first turn is its own probe; only the key variables are checked here.
+    if (Status s = check_llm_keys(llm); !s.ok())
+      return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
   }
   CreatedRun created;
   CreateFailure failure = CreateFailure::kNone;
-  if (Status s = create_run(config, seed_source, args.runs_dir, args.force, install_interrupt_handler(), &created, &failure); !s.ok()) {
+  if (Status s = create_run(config, seed_source, args.runs_dir, args.force, install_run_interrupt_handler(), &created, &failure); !s.ok()) {
     std::fprintf(stderr, "adrs run: %s\n", s.message().c_str());
     if (failure == CreateFailure::kFault && !fs::exists(args.runs_dir + "/" + config.name) &&
         s.message().find("no run was created") == std::string::npos)
@@ -203,7 +286,7 @@ int run_new(RunArgs& args) {
 }
 
 int run_resume(RunArgs& args) {
-  install_interrupt_handler();
+  install_run_interrupt_handler();
   std::string run_dir = args.run_dir;
   while (run_dir.size() > 1 && run_dir.back() == '/') run_dir.pop_back();
   remove_stale_creations(fs::path(run_dir).parent_path().empty() ? "." : fs::path(run_dir).parent_path().string());
@@ -216,32 +299,35 @@ int run_resume(RunArgs& args) {
                                 p.parent_path().string() + " --name " + p.filename().string() + " --force (which removes it)");
     }
     std::unique_ptr<RunDb> probe;  // the same clear errors as the inspection commands, before any write
-    if (Status s = open_run_for_reading(run_dir, &probe); !s.ok() && s.message().find("schema") == std::string::npos)
-      return fail("resume", s.message());
+    if (Status s = open_run_for_reading(run_dir, &probe); !s.ok() && !s.is(StatusCode::kOldSchema))
+      return fail("resume", s);
     if (probe)
-      if (Status s = probe->quick_check(); !s.ok()) return fail("resume", s.message());
+      if (Status s = probe->quick_check(); !s.ok()) return fail("resume", s);
   }
   std::unique_ptr<RunLock> lock;
-  if (Status s = RunLock::Acquire(run_dir, &lock); !s.ok()) return fail("resume", s.message());
+  if (Status s = RunLock::Acquire(run_dir, &lock); !s.ok()) return fail("resume", s);
   std::unique_ptr<RunDb> db;
-  if (Status s = RunDb::Open(run_db_path(run_dir), RunDb::Mode::kReadWrite, &db); !s.ok()) return fail("resume", s.message());
+  if (Status s = RunDb::Open(run_db_path(run_dir), RunDb::Mode::kReadWrite, &db); !s.ok()) return fail("resume", s);
   std::string version;
   bool has_version = false;
-  if (Status s = db->read_state("adrs_version", &version, &has_version); !s.ok()) return fail("resume", s.message());
+  if (Status s = db->read_state("adrs_version", &version, &has_version); !s.ok()) return fail("resume", s);
   if (!has_version) version = "unknown";
   if (version != kAdrsVersion && !args.allow_version_change)
     return fail("resume", run_dir + " was made by adrs " + version + ", this is adrs " + kAdrsVersion +
                               "; scores may not be comparable. Pass --allow-version-change to continue anyway");
   RunConfig stored;
-  if (Status s = stored_config(*db, &stored); !s.ok()) return fail("resume", s.message());
+  if (Status s = stored_config(*db, &stored); !s.ok()) return fail("resume", s);
   RunConfig wanted = stored;
   if (!args.config_path.empty()) {
     wanted = RunConfig();
-    if (Status s = load_config_file(args.config_path, &wanted); !s.ok()) return fail("resume", s.message());
+    if (Status s = load_config_file(args.config_path, &wanted); !s.ok()) return fail("resume", s);
     wanted.name = stored.name;
   }
-  if (Status s = args.flags.apply(&wanted); !s.ok()) return fail("resume", s.message());
-  if (Status s = wanted.validate(); !s.ok()) return fail("resume", s.message());
+  if (Status s = args.flags.apply(&wanted); !s.ok()) return fail("resume", s);
+  if (Status s = wanted.validate(); !s.ok()) return fail("resume", s);
+  if (wanted.proposer == "llm")
+    if (Status s = check_llm_before_running(wanted, args); !s.ok())
+      return fail("resume", s.message() + "\nthe run is unchanged; fix the cause and resume again");
   std::string refused, changed;
   for (const ConfigDifference& d : diff_configs(stored, wanted))
     (d.changeable ? changed : refused) += "\n  " + d.key + ": " + d.before + " -> " + d.after;
@@ -249,14 +335,18 @@ int run_resume(RunArgs& args) {
     return fail("resume", "the config differs from the run's in keys that define the search, so the run cannot continue:" +
                               refused + "\nstart a new run with adrs run for these settings, or drop the changes");
   if (!changed.empty()) {
-    if (Status s = db->add_event("config", "changed on resume:" + changed); !s.ok()) return fail("resume", s.message());
-    if (Status s = db->set_state("config", config_to_json(wanted).dump()); !s.ok()) return fail("resume", s.message());
+    if (Status s = db->add_event("config", "changed on resume:" + changed); !s.ok()) return fail("resume", s);
+    if (Status s = db->set_state("config", config_to_json(wanted).dump()); !s.ok()) return fail("resume", s);
     if (!args.json && !args.quiet) spdlog::info("resume with changed limits:{}", changed);
   }
   if (version != kAdrsVersion) {
     if (Status s = db->add_event("version", "resumed by adrs " + std::string(kAdrsVersion) + " (made by " + version + ")"); !s.ok())
-      return fail("resume", s.message());
-    if (Status s = db->set_state("adrs_version", kAdrsVersion); !s.ok()) return fail("resume", s.message());
+      return fail("resume", s);
+    if (Status s = db->set_state("adrs_version", kAdrsVersion); !s.ok()) return fail("resume", s);
+  }
+  if (!args.hint.empty()) {
+    RunHint hint;
+    if (Status s = add_hint(*db, args.hint, &hint); !s.ok()) return fail("resume", s.message());
   }
   return drive("resume", args, run_dir, wanted, *db);
 }
@@ -276,6 +366,10 @@ CommandRunner add_run_command(CLI::App& app) {
   cmd->add_flag("--force", args->force, "Remove a leftover of a run whose creation did not finish (never a complete run)");
   add_common(cmd, *args);
   args->flags.add_to(cmd);
+  cmd->add_option("--max-cost-usd", args->max_cost_usd, "USD the LLM proposer may spend (0: no limit) [llm.max_cost_usd]")
+      ->type_name("REAL")->group("Config keys (override the TOML file)");
+  cmd->add_option("--prompts-dir", args->prompts_dir, "Prompt templates (default: ./prompts when present, else the shipped ones) [llm.prompts_dir]")
+      ->type_name("DIR")->group("Config keys (override the TOML file)");
   cmd->footer("Every config key is also a flag (flags win). Ctrl-C stops cleanly; adrs resume continues.\n"
               "Exit status: 0 when a stop condition ended the run, 1 on a fault, 2 on bad usage, 130 when interrupted.");
   return [args] { return run_new(*args); };
@@ -284,11 +378,13 @@ CommandRunner add_run_command(CLI::App& app) {
 CommandRunner add_resume_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("resume", "Continue a run after Ctrl-C, a crash or kill -9, or with a larger budget");
-  cmd->add_option("run", args->run_dir, "Run directory, e.g. runs/my-run")->required();
+  add_run_argument(cmd, &args->run_dir);
   cmd->add_option("--config", args->config_path, "A changed config: only stop conditions and resource limits may differ");
   cmd->add_flag("--allow-version-change", args->allow_version_change, "Continue a run made by another adrs version");
+  cmd->add_option("--hint", args->hint, "A note the following LLM prompts carry (as adrs hint RUN \"text\")");
   add_common(cmd, *args);
-  args->flags.add_to(cmd);
+  args->flags.add_to(cmd, true);
+  cmd->footer("Only stop conditions and resource limits can change on resume; the search itself cannot.");
   return [args] { return run_resume(*args); };
 }
 

@@ -7,6 +7,7 @@
 #include "driver/cli/commands.h"
 #include "driver/cli/table.h"
 #include "evaluator/backend.h"
+#include "evaluator/evaluator.h"
 #include "evaluator/workload_stats.h"
 
 namespace adrs {
@@ -16,10 +17,11 @@ namespace {
 struct WorkloadArgs {
   std::string name;
   int threads = 0;
+  std::string device = "cpu";
   bool json = false;
 };
 
-void print_human(const Workload& w, const WorkloadStats& st) {
+void print_human(const Workload& w, const WorkloadStats& st, const std::string& device) {
   std::printf("adrs workload info %s\n\n", w.name.c_str());
   Table shape({"property", "value"});
   shape.add_row({"rows (query heads x calls)", std::to_string(st.rows)});
@@ -29,6 +31,7 @@ void print_human(const Workload& w, const WorkloadStats& st) {
   shape.add_row({"keys per row", format("%d..%d", st.min_keys, st.max_keys)});
   shape.add_row({"logit scale", format("%.6g", w.scale)});
   shape.add_row({"memory (k, v, q as float32)", format("%.1f MiB", st.memory_bytes / (1 << 20))});
+  shape.add_row({"reference computed on", device});
   std::printf("%s\n", shape.render("  ").c_str());
   Table spread({"over rows", "mean", "p10", "p50", "p90", "min", "max"});
   auto add = [&](const char* name, const Spread& s) {
@@ -47,17 +50,28 @@ void print_human(const Workload& w, const WorkloadStats& st) {
 }
 
 int run_info(const WorkloadArgs& args) {
+  EvalOptions options;
+  options.workload = args.name;
+  options.threads = args.threads;
+  if (!parse_device(args.device, &options.device)) return 2;  // CLI11 checked it
   Workload w;
-  if (Status s = make_workload(args.name, &w); !s.ok()) {
+  if (Status s = make_evaluation_workload(options, &w); !s.ok()) {
     std::fprintf(stderr, "adrs workload info: %s\n", s.message().c_str());
     return 2;
   }
-  const auto backend = make_cpu_backend(w, args.threads);
+  BackendChoice choice;  // the reference pass on the GPU when --device allows it
+  choice.device = options.device;
+  choice.threads = args.threads;
+  std::unique_ptr<Backend> backend;
+  if (Status s = make_backend(choice, w, &backend); !s.ok()) {
+    std::fprintf(stderr, "adrs workload info: %s\n", s.message().c_str());
+    return 1;
+  }
   const WorkloadStats stats = compute_workload_stats(w, backend->reference());
   if (args.json) {
     std::printf("%s\n", stats_to_json(w, stats).dump(2).c_str());
   } else {
-    print_human(w, stats);
+    print_human(w, stats, backend->label());
   }
   return 0;
 }
@@ -73,8 +87,11 @@ CommandRunner add_workload_command(CLI::App& app) {
   for (const std::string& n : workload_preset_names()) names += (names.empty() ? "" : ", ") + n;
   info->add_option("name", args->name, "Workload: " + names + ", or a trace .safetensors path")->required();
   info->add_option("--threads", args->threads, "Threads (0: all cores)")->capture_default_str();
+  info->add_option("--device", args->device, "Backend of the reference pass: cpu, cuda or auto (a GPU-sized preset is also generated on the GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
   info->add_flag("--json", args->json, "Print one JSON object instead of tables");
-  info->footer("Exit status: 0 on success, 2 when the workload cannot be made or read.");
+  info->footer("Exit status: 0 on success, 2 when the workload cannot be made or read, 1 when --device cuda cannot be used.");
   return [args] { return run_info(*args); };
 }
 

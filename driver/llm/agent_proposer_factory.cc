@@ -99,7 +99,7 @@ std::string RunWorkspace::recent_failures(int64_t candidate_id) {
   int found = 0;
   for (int64_t id = candidate_id - 1; id >= 1 && id >= candidate_id - 64 && found < 8; --id) {
     CandidateRow row;
-    if (!db_->get_candidate(id, &row).ok() || row.status != "failed") continue;
+    if (!db_->get_candidate(id, &row).ok() || row.status != CandidateStatus::kFailed) continue;
     ++found;
     text += "candidate #" + std::to_string(row.id) + " (" + row.mutation + "): " + row.failure + ": " + row.message.substr(0, 600) + "\n";
     if (!row.compile_log.empty()) text += trim_compiler_log(row.compile_log, 15) + "\n";

@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "util/suggest.h"
+
 namespace adrs {
 namespace {
 
@@ -42,7 +44,7 @@ Status parse_model(const nlohmann::json& j, size_t index, LlmModelConfig* m) {
                                              "max_tokens", "reasoning_effort", "timeout"};
   for (const auto& [key, value] : j.items())
     if (!keys.count(key))
-      return bad("unknown key " + where + key + "; model keys: name, provider, base_url, api_key_env, weight, "
+      return bad("unknown key " + where + key + did_you_mean(key, {keys.begin(), keys.end()}) + "; model keys: name, provider, base_url, api_key_env, weight, "
                  "input_price_per_mtok, output_price_per_mtok, temperature, max_tokens, reasoning_effort, timeout");
   for (const char* required : {"name", "provider", "base_url"})
     if (!j.contains(required)) return bad(where + required + " is missing");
@@ -96,16 +98,20 @@ Status parse_llm_config(const nlohmann::json& llm, LlmConfig* config) {
   // "agent" is the agent proposer's [llm.agent] table (agent_config.h): read there, left alone here,
   // so one config serves --proposer llm and --proposer agent.
   static const std::set<std::string> keys = {"max_cost_usd", "selection", "models", "max_attempts",
-                                             "retry_base_s", "retry_max_s", "prompts_dir", "agent"};
+                                             "retry_base_s", "retry_max_s", "prompts_dir", "preflight", "agent"};
   for (const auto& [key, value] : llm.items())
     if (!keys.count(key))
-      return bad("unknown key llm." + key + "; keys: max_cost_usd, selection, max_attempts, retry_base_s, retry_max_s, "
-                 "prompts_dir, and [[llm.models]] tables");
+      return bad("unknown key llm." + key + did_you_mean(key, {keys.begin(), keys.end()}) + "; keys: max_cost_usd, selection, max_attempts, retry_base_s, retry_max_s, "
+                 "prompts_dir, preflight, and [[llm.models]] tables");
   if (Status s = number(llm, "max_cost_usd", "", &config->max_cost_usd); !s.ok()) return s;
   if (Status s = text(llm, "selection", "", &config->selection); !s.ok()) return s;
   if (Status s = number(llm, "retry_base_s", "", &config->retry_base_s); !s.ok()) return s;
   if (Status s = number(llm, "retry_max_s", "", &config->retry_max_s); !s.ok()) return s;
   if (Status s = text(llm, "prompts_dir", "", &config->prompts_dir); !s.ok()) return s;
+  if (llm.contains("preflight")) {
+    if (!llm["preflight"].is_boolean()) return bad("preflight must be true or false");
+    config->preflight = llm["preflight"].get<bool>();
+  }
   if (llm.contains("max_attempts")) {
     if (!llm["max_attempts"].is_number_integer() || llm["max_attempts"].get<int>() < 1 || llm["max_attempts"].get<int>() > 20)
       return bad("max_attempts must be an integer in [1, 20]");
@@ -144,6 +150,7 @@ nlohmann::json llm_config_to_json(const LlmConfig& config) {
                       {"max_attempts", config.max_attempts}, {"retry_base_s", config.retry_base_s},
                       {"retry_max_s", config.retry_max_s}, {"models", nlohmann::json::array()}};
   if (!config.prompts_dir.empty()) j["prompts_dir"] = config.prompts_dir;
+  if (!config.preflight) j["preflight"] = false;
   for (const auto& m : config.models) {
     nlohmann::json mj = {{"name", m.name}, {"provider", provider_name(m.provider)}, {"base_url", m.base_url},
                          {"api_key_env", m.api_key_env}, {"weight", m.weight},

@@ -55,7 +55,8 @@ struct LlmConfig {
   int max_attempts = 5;       // HTTP attempts per proposal (the first one included)
   double retry_base_s = 2.0;  // backoff: base * 2^attempt, with jitter, capped at retry_max_s
   double retry_max_s = 60.0;
-  std::string prompts_dir;    // "" : the prompts/ folder of the source tree
+  std::string prompts_dir;    // "" : ./prompts when present, else the shipped prompts
+  bool preflight = true;      // one small request per model before the run starts
 };
 
 // Reads the [llm] table given as JSON (RunConfig::llm). Unknown keys and bad values are errors

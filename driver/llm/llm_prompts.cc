@@ -1,6 +1,7 @@
 #include "driver/llm/llm_prompts.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -15,6 +16,14 @@ const char* const kAllowedIncludes =
     "<random>, <utility>, <vector>";
 
 std::string default_prompts_dir() { return data_dir() + "/prompts"; }
+
+std::string resolve_prompts_dir(const std::string& configured) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!configured.empty()) return fs::absolute(configured, ec).lexically_normal().string();
+  if (fs::is_directory("prompts", ec)) return fs::absolute("prompts", ec).lexically_normal().string();
+  return default_prompts_dir();
+}
 
 const char* prompt_file(MutationKind kind) {
   switch (kind) {
@@ -111,7 +120,10 @@ Status build_prompt(const std::string& prompts_dir, const ProposalRequest& reque
   if (v.at("masker_api").empty())
     return Status::Error("cannot read masker_template/masker_api.h under " + data_dir() + " for the prompt; set ADRS_HOME to a folder holding masker_template/");
   if (Status s = render_template_file(prompts_dir, "system.txt", v, &out->system); !s.ok()) return s;
-  return render_template_file(prompts_dir, prompt_file(request.kind), v, &out->user);
+  if (Status s = render_template_file(prompts_dir, prompt_file(request.kind), v, &out->user); !s.ok()) return s;
+  // A hint goes last, after every template (shipped or edited), so no template can drop it.
+  if (!request.hint.empty()) out->user += "\n\n# A note from the researcher running this search\n" + request.hint + "\n";
+  return Status::Ok();
 }
 
 }  // namespace adrs

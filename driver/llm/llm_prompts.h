@@ -17,6 +17,11 @@ extern const char* const kAllowedIncludes;
 // The prompts/ folder of the source tree (the default of [llm] prompts_dir).
 std::string default_prompts_dir();
 
+// The prompts folder a run uses: `configured` when given; else ./prompts when the current
+// directory has one (the README tells users to edit the templates there); else the shipped ones.
+// Returned absolute, so log lines name it unambiguously.
+std::string resolve_prompts_dir(const std::string& configured);
+
 // The template file for a mutation kind ("diff.txt", ...). The seed kind has none.
 const char* prompt_file(MutationKind kind);
 

@@ -46,7 +46,7 @@ LlmProposer::LlmProposer(LlmConfig config, LlmCallSink sink)
 Status LlmProposer::Create(const LlmConfig& config, LlmCallSink sink, std::unique_ptr<LlmProposer>* out) {
   if (config.models.empty()) return Status::Error("[llm] needs at least one [[llm.models]] table");
   LlmConfig c = config;
-  if (c.prompts_dir.empty()) c.prompts_dir = default_prompts_dir();
+  c.prompts_dir = resolve_prompts_dir(c.prompts_dir);
   // Render every template once now, so a broken template fails the run at start, not mid-run.
   ProposalRequest probe;
   probe.parent.source = "// EVOLVE-BLOCK-START\n// EVOLVE-BLOCK-END\n";
@@ -62,7 +62,7 @@ Status LlmProposer::Create(const LlmConfig& config, LlmCallSink sink, std::uniqu
 std::string LlmProposer::describe() const {
   std::string models;
   for (const auto& m : config_.models) models += (models.empty() ? "" : ", ") + m.name;
-  return "llm (" + models + "; " + config_.selection + ")";
+  return "llm (" + models + "; " + config_.selection + "; prompts from " + config_.prompts_dir + ")";
 }
 
 double LlmProposer::spent_usd() const {

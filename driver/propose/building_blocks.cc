@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "driver/patch/patch.h"
+
 namespace adrs {
 
 namespace {
@@ -151,6 +153,11 @@ const BuildingBlock* find_building_block(const std::string& name) {
   for (const BuildingBlock& b : building_blocks())
     if (b.name == name) return &b;
   return nullptr;
+}
+
+double recipe_size_feature(const std::string& source) {
+  Recipe recipe;
+  return parse_recipe(evolve_block_body(source), &recipe) ? static_cast<double>(recipe.names.size()) / 8.0 : 0.0;
 }
 
 bool parse_recipe(const std::string& body, Recipe* recipe) {

@@ -40,6 +40,8 @@ struct Recipe {
 
 // Parses `body`; false when it is not a recipe (the starter, an LLM candidate).
 bool parse_recipe(const std::string& body, Recipe* recipe);
+// The population's "blocks" feature: a recipe's block count / 8; 0 for a source that is not one.
+double recipe_size_feature(const std::string& source);
 // Renders a recipe as a full EVOLVE block body (blocks sorted into library order).
 std::string render_recipe(const Recipe& recipe);
 

@@ -11,22 +11,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "driver/propose/proposer.h"
+#include "util/random.h"
 
 namespace adrs {
-
-// A small, seedable generator whose sequence is the same on every platform.
-class SplitMix {
- public:
-  explicit SplitMix(uint64_t seed) : state_(seed) {}
-  uint64_t next();
-  double uniform();                  // [0, 1)
-  double normal();                   // standard normal (Box-Muller)
-  int below(int count);              // [0, count)
- private:
-  uint64_t state_;
-};
 
 // A numeric literal in a source: byte range and value.
 struct NumericLiteral {

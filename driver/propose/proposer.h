@@ -72,6 +72,7 @@ struct ProposalRequest {
   std::string failure_feedback;
   double target_density = 0.10;
   std::string workload;
+  std::string hint;  // the researcher's note for this candidate (driver/run/run_hints.h); "" : none
 };
 
 struct Proposal {

@@ -75,4 +75,9 @@ std::vector<BaselineResult> score_baselines(Evaluator& evaluator, const std::vec
   return results;
 }
 
+std::string baseline_track(const Baseline& baseline) {
+  const bool raw = baseline.source.find("row.scores") != std::string::npos || baseline.source.find("row.keys") != std::string::npos;
+  return raw ? "oracle" : "blind";
+}
+
 }  // namespace adrs

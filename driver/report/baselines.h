@@ -24,6 +24,11 @@ std::string default_baselines_dir();
 // (names without .cpp) keeps those; naming one that does not exist is an error.
 Status load_baselines(const std::string& dir, const std::vector<std::string>& only, std::vector<Baseline>* out);
 
+// The track a baseline can compete on: "oracle" when it reads the exact scores (row.scores) or the
+// raw keys (row.keys), which the blind track withholds; "blind" when it reads keys only through the
+// counted accessors of masker_api.h. A blind leaderboard refuses oracle baselines.
+std::string baseline_track(const Baseline& baseline);
+
 struct BaselineResult {
   std::string baseline;
   double target_density = 0.0;

@@ -13,6 +13,7 @@
 #include "driver/report/baselines.h"
 #include "driver/run/candidate_step.h"
 #include "driver/run/run_config.h"
+#include "driver/run/run_hints.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
 #include "driver/patch/text_diff.h"
@@ -37,19 +38,21 @@ nlohmann::json candidate_json(const CandidateRow& r, const std::map<int64_t, con
   auto id_json = [](const std::optional<int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
   nlohmann::json j = {{"id", r.id}, {"parent", id_json(r.parent_id)}, {"second_parent", id_json(r.second_parent_id)},
                       {"duplicate_of", id_json(r.duplicate_of)}, {"island", r.island}, {"generation", r.generation},
-                      {"mutation", r.mutation}, {"status", r.status}, {"failure", r.failure}, {"message", r.message},
+                      {"mutation", r.mutation}, {"status", candidate_status_name(r.status)}, {"failure", r.failure}, {"message", r.message},
                       {"score", optional_json(r.score)}, {"error", optional_json(r.error)},
                       {"density", optional_json(r.density)}, {"score_std", optional_json(r.score_std)},
                       {"cost_usd", r.cost_usd}, {"tokens_in", r.tokens_in}, {"tokens_out", r.tokens_out},
                       {"created_at", r.created_at}, {"finished_at", r.finished_at}};
   auto model = model_of.find(r.id);
   j["model"] = model == model_of.end() ? "" : model->second;
+  const RunHint hint = hint_of_request(r.request_json);  // the researcher's note its prompt carried
+  j["hint"] = hint.number > 0 ? "#" + std::to_string(hint.number) + ": " + hint.text : "";
   const CandidateRow* parent = nullptr;
   if (r.parent_id) {
     auto it = by_id.find(*r.parent_id);
     if (it != by_id.end()) parent = it->second;
   }
-  j["improved"] = parent && r.status == "evaluated" && r.score && parent->score && *r.score > *parent->score;
+  j["improved"] = parent && r.status == CandidateStatus::kEvaluated && r.score && parent->score && *r.score > *parent->score;
   if (parent && !r.source.empty()) {
     std::string diff = line_diff(parent->source, r.source);
     if (diff.size() > kMaxDiffBytes) diff = diff.substr(0, kMaxDiffBytes) + "\n... (diff cut at 24 KiB; adrs show --diff has all of it)\n";
@@ -95,7 +98,7 @@ nlohmann::json llm_usage(const std::vector<LlmCallRecord>& calls, const nlohmann
 // What the cached baseline scores are valid for: the setting and the exact baseline sources.
 std::string baseline_cache_key(const RunConfig& config, const std::vector<Baseline>& baselines) {
   std::string text = config.workload + "|" + std::to_string(config.target_density) + "|" +
-                     std::to_string(config.eval_seed) + "|" + config.device;
+                     std::to_string(config.eval_seed) + "|" + config.device + "|" + config.suite + "|" + config.track;
   for (const Baseline& b : baselines) text += "|" + b.name + ":" + std::to_string(hash64(b.source));
   return std::to_string(hash64(text));
 }
@@ -140,6 +143,17 @@ nlohmann::json score_run_baselines(const RunConfig& config, const std::string& r
     section["note"] = "not scored: " + s.message();
     return section;
   }
+  section["track"] = config.track;
+  if (config.track == "blind") {  // oracle baselines read what the blind track withholds
+    std::vector<Baseline> blind;
+    std::string refused;
+    for (Baseline& b : baselines) {
+      if (baseline_track(b) == "blind") blind.push_back(std::move(b));
+      else refused += (refused.empty() ? "" : ", ") + b.name;
+    }
+    baselines = std::move(blind);
+    if (!refused.empty()) section["note"] = "oracle baselines refused on the blind track: " + refused;
+  }
   const std::string cache_path = run_dir + "/report_baselines.json";
   const std::string key = baseline_cache_key(config, baselines);
   if (nlohmann::json cached = read_cached_baselines(cache_path, key); !cached.is_null()) {
@@ -158,8 +172,11 @@ nlohmann::json score_run_baselines(const RunConfig& config, const std::string& r
   if (options.progress)
     std::fprintf(stderr, "scoring %zu baselines on %s at density %.3g (cached for the next report)\n", baselines.size(),
                  config.workload.c_str(), config.target_density);
+  // With a suite: the baselines at the suite's cheapest setting.
+  section["workload"] = evaluators.first().options().workload;
+  section["target_density"] = evaluators.first().options().target_density;
   BaselineProgress progress{0, baselines.size()};
-  for (const BaselineResult& r : score_baselines(*evaluators.per_seed[0], baselines, options.progress ? &progress : nullptr)) {
+  for (const BaselineResult& r : score_baselines(evaluators.first(), baselines, options.progress ? &progress : nullptr)) {
     nlohmann::json e = {{"baseline", r.baseline}, {"status", status_name(r.result.status)}};
     const bool ok = r.result.ok();
     e["error"] = ok ? nlohmann::json(r.result.metrics.error) : nlohmann::json();
@@ -170,6 +187,24 @@ nlohmann::json score_run_baselines(const RunConfig& config, const std::string& r
   }
   write_cached_baselines(cache_path, key, section["results"]);
   return section;
+}
+
+// The held-out table of the page: each top candidate's held-out score beside its selection score,
+// then the best baseline of each held-out setting.
+nlohmann::json heldout_rows(const nlohmann::json& heldout) {
+  nlohmann::json rows = nlohmann::json::array();
+  if (!heldout.is_object()) return rows;
+  for (const auto& c : heldout["candidates"])
+    for (const auto& [setting, h] : c["heldout"].items()) {
+      if (h.value("status", "") != "ok") continue;
+      rows.push_back({{"id", c["id"]}, {"setting", setting}, {"selection_score", c["selection_score"]}, {"score", h["score"]},
+                      {"interval", {h["ci_low"], h["ci_high"]}}, {"track", heldout["track"]}});
+    }
+  for (const auto& s : heldout["settings"])
+    if (const auto& b = s["best_baseline"]; b.is_object())
+      rows.push_back({{"baseline", b["baseline"]}, {"setting", s["setting"]}, {"selection_score", nullptr}, {"score", b["score"]},
+                      {"interval", {b["ci_low"], b["ci_high"]}}, {"track", b["track"]}});
+  return rows;
 }
 
 std::string csv_field(const nlohmann::json& v) {
@@ -200,7 +235,7 @@ Status build_report_data(const RunDb& db, const std::string& run_dir, const Repo
   for (const CandidateRow& r : rows) data["candidates"].push_back(candidate_json(r, by_id, model_of));
   data["llm"] = llm_usage(calls, data["candidates"]);
   data["baselines"] = score_run_baselines(config, run_dir, options);
-  data["heldout"] = nlohmann::json::array();
+  data["heldout"] = heldout_rows(data["run"].value("heldout", nlohmann::json()));
   data["generated_at"] = utc_now();
   *out = std::move(data);
   return Status::Ok();

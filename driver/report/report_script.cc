@@ -91,7 +91,10 @@ function drawHeader() {
   const best = run.best;
   const baselineBest = bestBaseline();
   const rows = [
-    ["workload", run.workload], ["target density", fmt(run.target_density, 3)], ["proposer", run.proposer],
+    ["workload", run.workload], ["target density", fmt(run.target_density, 3)], ["track", run.track || "oracle"],
+    ["suite", (run.suite || []).map((s) => `${s.setting} (weight ${s.weight})`).join(", ") || `${run.workload}@${run.target_density}`],
+    ["best per setting", best && best.settings ? best.settings.map((s) => `${s.setting}: ${fmt(s.score, 6)}`).join(", ") : "-"],
+    ["proposer", run.proposer],
     ["candidates", `${run.candidates.finished} of ${run.candidates.budget} finished`],
     ["best", best ? `#${best.id}: score ${fmt(best.score, 6)} (error ${fmt(best.error)}, density ${fmt(best.density)})` : "none evaluated yet"],
     ["best baseline", baselineBest ? `${baselineBest.baseline}: score ${fmt(baselineBest.score, 6)}` : "not scored"],
@@ -206,7 +209,7 @@ function showDetails(c) {
                 ["density", fmt(c.density)], ["parent", c.parent === null ? "-" : "#" + c.parent],
                 ["second parent", c.second_parent === null ? "-" : "#" + c.second_parent], ["island", c.island],
                 ["generation", c.generation], ["mutation", c.mutation], ["model", c.model || "offline"],
-                ["cost", `$${fmt(c.cost_usd, 4)}`], ["created", c.created_at]];
+                ["hint", c.hint || "-"], ["cost", `$${fmt(c.cost_usd, 4)}`], ["created", c.created_at]];
   for (const [k, v] of rows) { const tr = el("tr", {}, table); el("td", {}, tr, k); el("td", {}, tr, String(v)); }
   if (c.message) el("p", {}, box, c.message);
   if (c.diff) {
@@ -298,8 +301,9 @@ function drawLlm() {
 
 function drawHeldout() {
   drawTable(document.getElementById("heldout"), [
-    ["candidate", (h) => "#" + h.id], ["setting", (h) => h.setting], ["selection score", (h) => fmt(h.selection_score, 6)],
-    ["held-out score", (h) => fmt(h.score, 6)], ["95% interval", (h) => h.interval ? `[${fmt(h.interval[0], 4)}, ${fmt(h.interval[1], 4)}]` : "-"]],
+    ["candidate", (h) => h.baseline ? h.baseline + " (best baseline)" : "#" + h.id], ["setting", (h) => h.setting], ["track", (h) => h.track],
+    ["selection score", (h) => h.selection_score === null ? "-" : fmt(h.selection_score, 6)],
+    ["held-out score", (h) => fmt(h.score, 6)], ["95% interval", (h) => h.interval && h.interval[0] !== null ? `[${fmt(h.interval[0], 4)}, ${fmt(h.interval[1], 4)}]` : "-"]],
     data.heldout || [], "This run has no held-out results. Check a candidate on another workload with adrs replay RUN ID --workload NAME.");
 }
 

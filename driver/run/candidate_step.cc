@@ -5,8 +5,10 @@
 #include <optional>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "driver/run/executor.h"
-#include "evaluator/cuda_backend.h"
+#include "driver/run/run_hints.h"
 #include "util/hash.h"
 
 namespace adrs {
@@ -27,10 +29,6 @@ CandidateView view_of(const CandidateRow& row) {
   return v;
 }
 
-Device device_of(const std::string& name) {
-  return name == "cpu" ? Device::kCpu : name == "cuda" ? Device::kCuda : Device::kAuto;
-}
-
 // Writes a row, counting the time against the candidate's database stage.
 Status timed_update(RunDb& db, CandidateRow* row) {
   const auto start = Clock::now();
@@ -39,42 +37,65 @@ Status timed_update(RunDb& db, CandidateRow* row) {
   return s;
 }
 
-// Builds the proposer's request from the row's stored selection (parent, inspirations, attempts).
-Status build_request(const StepContext& c, const CandidateRow& row, ProposalRequest* request) {
+// Reads an id stored in a request record; false when the record is damaged (never a throw on a
+// worker thread).
+bool stored_id(const nlohmann::json& value, int64_t* id) {
+  if (!value.is_number_integer()) return false;
+  *id = value.get<int64_t>();
+  return true;
+}
+
+Status damaged_request(const CandidateRow& row) {
+  return Status::Fault("candidate " + std::to_string(row.id) + " has a damaged request record; the run database was changed by hand");
+}
+
+// Builds the proposer's request from the row's stored selection (parent, inspirations, attempts)
+// and says whether the offline tuner proposes it (use_tuner).
+Status build_request(const StepContext& c, const CandidateRow& row, ProposalRequest* request, bool* use_tuner) {
   request->candidate_id = row.id;
   request->seed = row.proposer_seed;
   parse_mutation_kind(row.mutation, &request->kind);
   request->target_density = c.config->target_density;
-  request->workload = c.config->workload;
+  // With a suite, the proposer is told every setting (the score is their weighted mean).
+  request->workload = c.config->suite.empty() ? c.config->workload : "the suite " + c.config->suite;
+  if (c.config->track == "blind") request->workload += " (blind track: key reads are charged)";
   CandidateRow parent;
   if (!row.parent_id) return Status::Error("candidate " + std::to_string(row.id) + " has no parent to propose from");
   if (Status s = c.db->get_candidate(*row.parent_id, &parent); !s.ok()) return s;
   request->parent = view_of(parent);
   const nlohmann::json stored = nlohmann::json::parse(row.request_json.empty() ? "{}" : row.request_json, nullptr, false);
-  if (!stored.is_object()) return Status::Error("candidate " + std::to_string(row.id) + " has a damaged request record");
+  if (!stored.is_object()) return damaged_request(row);
+  const nlohmann::json use = stored.value("use_tuner", nlohmann::json(false));
+  *use_tuner = use.is_boolean() && use.get<bool>();
   // A read that fails is a fault, never a smaller request: the proposal must be the one an
   // uninterrupted run makes.
-  for (const auto& id : stored.value("inspirations", nlohmann::json::array())) {
+  for (const auto& value : stored.value("inspirations", nlohmann::json::array())) {
     CandidateRow other;
-    if (Status s = c.db->get_candidate(id.get<int64_t>(), &other); !s.ok()) return s;
+    int64_t id = 0;
+    if (!stored_id(value, &id)) return damaged_request(row);
+    if (Status s = c.db->get_candidate(id, &other); !s.ok()) return s;
     request->inspirations.push_back(view_of(other));
   }
   for (const auto& a : stored.value("attempts", nlohmann::json::array())) {
+    if (!a.is_object()) return damaged_request(row);
     AttemptView attempt;
-    attempt.id = a.value("id", int64_t{0});
-    parse_mutation_kind(a.value("kind", std::string("diff")), &attempt.kind);
-    attempt.outcome = a.value("outcome", std::string());
-    attempt.score = a.value("score", 0.0);
+    const nlohmann::json id = a.value("id", nlohmann::json(0)), kind = a.value("kind", nlohmann::json("diff")),
+                         outcome = a.value("outcome", nlohmann::json("")), score = a.value("score", nlohmann::json(0.0));
+    if (!stored_id(id, &attempt.id) || !kind.is_string() || !outcome.is_string() || !score.is_number()) return damaged_request(row);
+    parse_mutation_kind(kind.get<std::string>(), &attempt.kind);
+    attempt.outcome = outcome.get<std::string>();
+    attempt.score = score.get<double>();
     request->recent_attempts.push_back(attempt);
   }
+  request->hint = hint_of_request(row.request_json).text;
   if (stored.contains("fix_up_of")) {
     CandidateRow failed;
-    if (Status s = c.db->get_candidate(stored["fix_up_of"].get<int64_t>(), &failed); !s.ok()) return s;
-    {
-      request->failed_source = failed.source;
-      request->failure_feedback = failed.failure + ": " + failed.message;
-      if (!failed.compile_log.empty()) request->failure_feedback += "\ncompiler output:\n" + trim_compiler_log(failed.compile_log, 30);
-    }
+    int64_t id = 0;
+    if (!stored_id(stored["fix_up_of"], &id)) return damaged_request(row);
+    if (Status s = c.db->get_candidate(id, &failed); !s.ok()) return s;
+    request->failed_source = failed.source;
+    request->failure_feedback = failed.failure + ": " + failed.message;
+    if (!failed.compile_log.empty()) request->failure_feedback += "\ncompiler output:\n" + trim_compiler_log(failed.compile_log, 30);
   }
   return Status::Ok();
 }
@@ -87,54 +108,13 @@ bool harness_fault(const EvalResult& r) { return r.status == EvalStatus::kIntern
 
 // Fails the row with the evaluator's verdict.
 void fail_with(const EvalResult& r, CandidateRow* row) {
-  row->status = "failed";
+  row->status = CandidateStatus::kFailed;
   row->failure = status_name(r.status);
   row->message = r.message;
   row->compile_log = r.compile_log;
 }
 
 }  // namespace
-
-Status make_run_evaluators(const RunConfig& config, const std::string& cache_dir, RunEvaluators* out) {
-  EvalOptions base;
-  base.workload = config.workload;
-  base.target_density = config.target_density;
-  base.timeout_s = config.timeout_s;
-  base.compile_timeout_s = config.compile_timeout_s;
-  base.threads = config.eval_threads;
-  base.memory_mb = config.memory_mb;
-  base.device = device_of(config.device);
-  base.cache_dir = cache_dir;
-  if (!config.devices.empty()) {
-    if (base.device == Device::kCpu)
-      return Status::Error("evaluation.devices names GPUs but evaluation.device is cpu; use --device cuda or auto");
-#ifdef ADRS_HAVE_CUDA
-    const int visible = cuda_device_count();
-#else
-    const int visible = 0;
-#endif
-    if (visible == 0)
-      return Status::Error("evaluation.devices = " + config.devices + ", but no CUDA device is visible" +
-                           (cuda_backend_built() ? "" : " (this adrs was built without CUDA)") + "; leave devices out or use --device cpu");
-    if (Status s = parse_devices(config.devices, visible, &base.gpus); !s.ok()) return s;
-  }
-  out->per_seed.clear();
-  for (int s = 0; s < config.eval_seeds; ++s) {
-    EvalOptions options = base;
-    options.seed = config.eval_seed + static_cast<uint64_t>(s);
-    std::unique_ptr<Evaluator> e;
-    if (Status st = Evaluator::Create(options, &e); !st.ok()) return st;
-    out->per_seed.push_back(std::move(e));
-  }
-  out->stage1.reset();
-  if (config.cascade) {
-    EvalOptions options = base;
-    options.workload = config.cascade_workload;
-    options.seed = config.eval_seed;
-    if (Status st = Evaluator::Create(options, &out->stage1); !st.ok()) return Status::Error("cascade: " + st.message());
-  }
-  return Status::Ok();
-}
 
 std::string check_outside_block(const std::string& parent, const std::string& child) {
   EvolveBlock a, b;
@@ -146,183 +126,243 @@ std::string check_outside_block(const std::string& parent, const std::string& ch
   return "";
 }
 
-void store_metrics(const std::vector<EvalResult>& results, const std::vector<uint64_t>& seeds, CandidateRow* row) {
-  const double k = static_cast<double>(results.size());
-  double score = 0, error = 0, density = 0;
-  for (const EvalResult& r : results) {
-    score += r.metrics.score / k;
-    error += r.metrics.error / k;
-    density += r.metrics.density / k;
+namespace {
+
+// One candidate's step: the stages below share it. A stage returns nothing to go on, or the
+// outcome that ends the step.
+struct Step {
+  const StepContext& c;
+  CandidateRow* row;
+  Status* fault;
+
+  StepOutcome fail(Status s) {
+    *fault = std::move(s);
+    return StepOutcome::kFault;
   }
-  double score_var = 0, error_var = 0;
-  for (const EvalResult& r : results) {
-    score_var += (r.metrics.score - score) * (r.metrics.score - score);
-    error_var += (r.metrics.error - error) * (r.metrics.error - error);
+  // Moves the row to `to` (a legal move, candidate_state.h) and stores it: one transaction.
+  std::optional<StepOutcome> commit(CandidateStatus from) {
+    if (Status s = check_transition(from, row->status); !s.ok()) return fail(s);
+    if (Status s = timed_update(*c.db, row); !s.ok()) return fail(s);
+    return std::nullopt;
   }
-  const double dof = std::max(1.0, k - 1.0);
-  row->status = "evaluated";
-  row->failure.clear();
-  row->score = score;
-  row->error = error;
-  row->density = density;
-  row->score_std = std::sqrt(score_var / dof);
-  row->error_std = std::sqrt(error_var / dof);
-  nlohmann::json j = metrics_to_json(results[0].metrics);
-  j["per_seed"] = nlohmann::json::array();
-  for (size_t i = 0; i < results.size(); ++i)
-    j["per_seed"].push_back({{"seed", seeds[i]}, {"score", results[i].metrics.score},
-                             {"error", results[i].metrics.error}, {"density", results[i].metrics.density}});
-  row->metrics_json = j.dump();
-  row->compile_log = results[0].compile_log;
+};
+
+// What the proposal checks found wrong ("" when nothing): the failure code goes to the row.
+std::string proposal_failure(const Proposal& p, const std::string& outside) {
+  if (p.status == Proposal::Status::kPatchError) return std::string("patch:") + patch_error_name(p.patch_error);
+  return outside.empty() ? "proposer_error" : "patch:outside_block";
 }
 
-StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* row, Status* fault) {
-  if (Status s = c.db->get_candidate(id, row); !s.ok()) {
-    *fault = s;
-    return StepOutcome::kFault;
+// Deterministic schedule: whether the new source repeats an earlier candidate's must not depend
+// on timing, so every earlier candidate's proposal (in flight beside this one) is known before the
+// lookup, and a run and its resume agree. False when cancelled while waiting. (The asynchronous
+// schedule looks among all ids instead, under StepContext::dedup_mutex: the first stored is the
+// original.)
+bool wait_for_earlier_proposals(const Step& step) {
+  while (step.c.db->proposal_pending_before(step.row->id)) {
+    if (step.c.cancel->load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (row->terminal()) return StepOutcome::kDone;
-  if (row->status == "selected") {
-    ProposalRequest request;
-    if (Status s = build_request(c, *row, &request); !s.ok()) {
-      *fault = s;
-      return StepOutcome::kFault;
-    }
-    const nlohmann::json stored = nlohmann::json::parse(row->request_json.empty() ? "{}" : row->request_json, nullptr, false);
-    Proposer* proposer = stored.is_object() && stored.value("use_tuner", false) && c.tuner ? c.tuner : c.proposer;
-    const auto start = Clock::now();
-    Proposal p = proposer->propose(request, *c.cancel);
-    row->proposal_s = since(start);
-    if (c.proposal_done) c.proposal_done();
-    if (p.status == Proposal::Status::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
-    row->mutation = mutation_kind_name(p.kind);
-    row->cost_usd += p.cost_usd;
-    row->tokens_in += p.tokens_in;
-    row->tokens_out += p.tokens_out;
-    row->message = p.message;
-    const auto check_start = Clock::now();
-    std::string outside;
-    if (p.status == Proposal::Status::kOk) outside = check_outside_block(request.parent.source, p.source);
-    if (p.status != Proposal::Status::kOk || !outside.empty()) {
-      row->status = "failed";
-      row->failure = p.status == Proposal::Status::kPatchError ? std::string("patch:") + patch_error_name(p.patch_error)
-                     : outside.empty()                        ? "proposer_error"
-                                                              : "patch:outside_block";
-      if (!outside.empty()) row->message = outside;
-      row->source = p.source;
-      row->check_s = since(check_start);
-      if (Status s = timed_update(*c.db, row); !s.ok()) {
-        *fault = s;
-        return StepOutcome::kFault;
-      }
-      return StepOutcome::kDone;
-    }
-    row->source = p.source;
-    row->source_hash = hex64(hash64(normalize_source(p.source)));
-    // Deterministic schedule: whether this is a duplicate must not depend on timing, so every
-    // earlier candidate's proposal (in flight beside this one) is known before the lookup, and a
-    // run and its resume agree. Asynchronous: the first proposal stored keeps the source; the
-    // lookup and the write happen under one lock so two twins never both count as originals.
-    std::unique_lock<std::mutex> dedup_lock;
-    std::optional<int64_t> earlier;
-    if (c.dedup_mutex) {
-      dedup_lock = std::unique_lock(*c.dedup_mutex);
-      earlier = c.db->find_by_hash_other(row->source_hash, row->id);
-    } else {
-      while (c.db->proposal_pending_before(row->id)) {
-        if (c.cancel->load()) return StepOutcome::kAbandoned;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-      earlier = c.db->find_by_hash(row->source_hash, row->id);
-    }
-    if (earlier) {
-      row->status = "duplicate";
-      row->duplicate_of = *earlier;
-      row->message = "same normalized source as candidate " + std::to_string(*earlier) + " (" + row->message + ")";
-    } else {
-      row->status = "proposed";
-    }
+  return true;
+}
+
+// Sets *earlier to the candidate whose source this one repeats, if any; false when cancelled while
+// waiting. Asynchronous schedule: `lock` holds StepContext::dedup_mutex until the row is written.
+bool find_source_duplicate(const Step& step, std::unique_lock<std::mutex>* lock, std::optional<int64_t>* earlier) {
+  const StepContext& c = step.c;
+  if (c.dedup_mutex) {
+    *lock = std::unique_lock(*c.dedup_mutex);
+    *earlier = c.db->find_by_hash_other(step.row->source_hash, step.row->id);
+    return true;
+  }
+  if (!wait_for_earlier_proposals(step)) return false;
+  *earlier = c.db->find_by_hash(step.row->source_hash, step.row->id);
+  return true;
+}
+
+// selected -> proposed | duplicate | failed. A proposed row counts its first evaluation attempt in
+// the same write, so a kill during the evaluation is visible.
+std::optional<StepOutcome> propose_stage(Step& step) {
+  const StepContext& c = step.c;
+  CandidateRow* row = step.row;
+  ProposalRequest request;
+  bool use_tuner = false;
+  if (Status s = build_request(c, *row, &request, &use_tuner); !s.ok()) return step.fail(s);
+  Proposer* proposer = use_tuner && c.tuner ? c.tuner : c.proposer;
+  const auto start = Clock::now();
+  Proposal p = proposer->propose(request, *c.cancel);
+  row->proposal_s = since(start);
+  if (c.proposal_done) c.proposal_done();
+  if (p.status == Proposal::Status::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
+  row->mutation = mutation_kind_name(p.kind);
+  row->cost_usd += p.cost_usd;
+  row->tokens_in += p.tokens_in;
+  row->tokens_out += p.tokens_out;
+  row->message = p.message;
+  row->source = p.source;
+  const auto check_start = Clock::now();
+  const std::string outside = p.status == Proposal::Status::kOk ? check_outside_block(request.parent.source, p.source) : "";
+  if (p.status != Proposal::Status::kOk || !outside.empty()) {
+    row->status = CandidateStatus::kFailed;
+    row->failure = proposal_failure(p, outside);
+    if (!outside.empty()) row->message = outside;
     row->check_s = since(check_start);
-    if (Status s = timed_update(*c.db, row); !s.ok()) {
-      *fault = s;
-      return StepOutcome::kFault;
-    }
-    if (dedup_lock.owns_lock()) dedup_lock.unlock();
-    if (row->status == "duplicate") return StepOutcome::kDone;
+    if (auto ended = step.commit(CandidateStatus::kSelected)) return ended;
+    return StepOutcome::kDone;
   }
-  // status "proposed": compile and evaluate, in an evaluation slot when the schedule has them.
-  if (c.eval_slots && !c.eval_slots->acquire(*c.cancel)) return StepOutcome::kAbandoned;
-  struct SlotRelease {
-    EvalSlots* slots;
-    ~SlotRelease() {
-      if (slots) slots->release();
-    }
-  } slot_release{c.eval_slots};
-  // The attempt counter is written first, so a kill during evaluation is visible (resume redoes
-  // the evaluation; the row still gets one result).
-  ++row->attempts;
-  if (Status s = timed_update(*c.db, row); !s.ok()) {
-    *fault = s;
-    return StepOutcome::kFault;
+  row->source_hash = hex64(hash64(normalize_source(p.source)));
+  std::unique_lock<std::mutex> dedup_lock;
+  std::optional<int64_t> earlier;
+  if (!find_source_duplicate(step, &dedup_lock, &earlier)) return StepOutcome::kAbandoned;
+  if (earlier) {
+    row->status = CandidateStatus::kDuplicate;
+    row->duplicate_of = *earlier;
+    row->message = "same normalized source as candidate " + std::to_string(*earlier) + " (" + row->message + ")";
+  } else {
+    row->status = CandidateStatus::kProposed;
+    ++row->attempts;
   }
-  // One evaluation of the candidate: its timings go to the row; a cancel or a fault of the
-  // harness (not of the candidate) ends the step with that outcome.
-  auto evaluate = [&](Evaluator& evaluator, EvalResult* r) -> std::optional<StepOutcome> {
-    *r = c.evaluators->executor ? c.evaluators->executor->evaluate(evaluator, row->source, id, c.cancel)
-                                : evaluator.evaluate_source(row->source, c.cancel);
-    if (r->status == EvalStatus::kCancelled || c.cancel->load()) return StepOutcome::kAbandoned;
-    if (harness_fault(*r)) {
-      *fault = Status::Error("candidate " + std::to_string(id) + ": " + r->message);
-      return StepOutcome::kFault;
+  row->check_s = since(check_start);
+  if (auto ended = step.commit(CandidateStatus::kSelected)) return ended;
+  if (row->status == CandidateStatus::kDuplicate) return StepOutcome::kDone;
+  return std::nullopt;
+}
+
+// Adds the device that scored an evaluation to the row's list (first-use order, no repeats).
+void note_device(const std::string& device, CandidateRow* row) {
+  if (device.empty() || ("," + row->device + ",").find("," + device + ",") != std::string::npos) return;
+  row->device += (row->device.empty() ? "" : ",") + device;
+}
+
+// One evaluation of the candidate: its timings go to the row; a cancel or a fault of the harness
+// (not of the candidate) ends the step with that outcome.
+std::optional<StepOutcome> evaluate_once(Step& step, Evaluator& evaluator, EvalResult* r) {
+  Executor* executor = step.c.evaluators->executor;
+  *r = executor ? executor->evaluate(evaluator, step.row->source, step.row->id, step.c.cancel)
+                : evaluator.evaluate_source(step.row->source, step.c.cancel);
+  if (r->status == EvalStatus::kCancelled || step.c.cancel->load()) return StepOutcome::kAbandoned;
+  if (harness_fault(*r)) return step.fail(Status::Fault("candidate " + std::to_string(step.row->id) + ": " + r->message));
+  step.row->compile_s += r->compile_s;
+  step.row->worker_s += r->worker_s;
+  step.row->metrics_s += r->metrics_s;
+  note_device(r->device, step.row);
+  return std::nullopt;
+}
+
+// After the candidate's first successful evaluation: stores its fingerprint (so later ids can
+// compare against it), waits until every earlier candidate in flight has its own (so the verdict
+// does not depend on timing), and marks the row a duplicate of the earliest id with the same one.
+// Asynchronous schedule: no waiting (an earlier id may still be waiting for its proposal); the
+// store and the lookup among all ids happen under one lock.
+std::optional<StepOutcome> check_behavior(Step& step, const EvalResult& first) {
+  CandidateRow* row = step.row;
+  row->behavior_hash = first.fingerprint;
+  std::optional<int64_t> earlier;
+  if (step.c.dedup_mutex) {  // asynchronous: any other id, the first stored wins
+    std::lock_guard lock(*step.c.dedup_mutex);
+    if (auto ended = step.commit(CandidateStatus::kProposed)) return ended;
+    earlier = step.c.db->find_by_behavior_other(row->behavior_hash, row->id);
+  } else {
+    if (auto ended = step.commit(CandidateStatus::kProposed)) return ended;
+    while (step.c.db->behavior_pending_before(row->id)) {
+      if (step.c.cancel->load()) return StepOutcome::kAbandoned;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    row->compile_s += r->compile_s;
-    row->worker_s += r->worker_s;
-    row->metrics_s += r->metrics_s;
+    earlier = step.c.db->find_by_behavior(row->behavior_hash, row->id);
+  }
+  if (earlier) {
+    row->status = CandidateStatus::kDuplicate;
+    row->duplicate_of = *earlier;
+    row->message = "same selections as candidate " + std::to_string(*earlier) +
+                   " on every probe row (a behavioral duplicate; not evaluated further)" +
+                   (row->message.empty() ? "" : " (" + row->message + ")");
+  }
+  return std::nullopt;
+}
+
+// The cascade's first stage: a failure, a behavioral duplicate or a score below the island's
+// threshold ends the candidate (failed, duplicate or filtered) before the suite.
+std::optional<StepOutcome> stage1(Step& step) {
+  CandidateRow* row = step.row;
+  EvalResult r;
+  if (auto ended = evaluate_once(step, *step.c.evaluators->stage1, &r)) return ended;
+  if (!r.ok()) {
+    fail_with(r, row);
     return std::nullopt;
-  };
-  if (c.evaluators->stage1) {
-    EvalResult r;
-    if (auto ended = evaluate(*c.evaluators->stage1, &r)) return *ended;
-    if (!r.ok()) {
-      fail_with(r, row);
-    } else {
-      row->stage1_score = r.metrics.score;
-      if (row->stage1_threshold && r.metrics.score < *row->stage1_threshold) {
-        row->status = "filtered";
-        row->failure = "stage1";
-        char text[200];
-        std::snprintf(text, sizeof text, "stage-1 score %.6f on %s is below the island's threshold %.6f; not scored on %s",
-                      r.metrics.score, c.config->cascade_workload.c_str(), *row->stage1_threshold, c.config->workload.c_str());
-        row->message = text + std::string(row->message.empty() ? "" : " (" + row->message + ")");
-      }
-    }
   }
-  if (row->status == "proposed") {
-    std::vector<EvalResult> results;
-    std::vector<uint64_t> seeds;
-    for (auto& evaluator : c.evaluators->per_seed) {
+  if (auto ended = check_behavior(step, r)) return ended;
+  if (row->status != CandidateStatus::kProposed) return std::nullopt;
+  row->stage1_score = r.metrics.score;
+  if (row->stage1_threshold && r.metrics.score < *row->stage1_threshold) {
+    row->status = CandidateStatus::kFiltered;
+    row->failure = "stage1";
+    row->message = fmt::format("stage-1 score {:.6f} on {} is below the island's threshold {:.6f}; not scored on the suite",
+                               r.metrics.score, step.c.config->cascade_workload, *row->stage1_threshold) +
+                   (row->message.empty() ? "" : " (" + row->message + ")");
+  }
+  return std::nullopt;
+}
+
+// Every setting of the suite, cheapest first, every seed; the first failure fails the candidate.
+// Without a cascade, the first evaluation's fingerprint decides whether it is a duplicate.
+std::optional<StepOutcome> evaluate_suite(Step& step, bool fingerprinted) {
+  CandidateRow* row = step.row;
+  RunEvaluators& evaluators = *step.c.evaluators;
+  std::vector<SettingRun> runs(evaluators.settings.size());
+  for (SettingEvaluators& setting : evaluators.settings) {
+    SettingRun& run = runs[setting.suite_index];
+    run.setting = setting.setting;
+    for (auto& evaluator : setting.per_seed) {
       EvalResult r;
-      if (auto ended = evaluate(*evaluator, &r)) return *ended;
+      if (auto ended = evaluate_once(step, *evaluator, &r)) return ended;
       if (!r.ok()) {
         fail_with(r, row);
-        break;
+        return std::nullopt;
       }
-      seeds.push_back(evaluator->options().seed);
-      if (row->device.empty()) row->device = r.device;
-      results.push_back(std::move(r));
-    }
-    if (row->status == "proposed") {
-      const std::string proposal_message = row->message;
-      store_metrics(results, seeds, row);
-      row->message = proposal_message;
+      if (!fingerprinted) {
+        fingerprinted = true;
+        if (auto ended = check_behavior(step, r)) return ended;
+        if (row->status != CandidateStatus::kProposed) return std::nullopt;
+      }
+      run.seeds.push_back(evaluator->options().seed);
+      run.results.push_back(std::move(r));
     }
   }
-  row->finished_at = utc_now();
-  if (Status s = timed_update(*c.db, row); !s.ok()) {
-    *fault = s;
-    return StepOutcome::kFault;
-  }
+  const std::string proposal_message = row->message;
+  store_suite_metrics(runs, step.c.config->track, row);
+  row->message = proposal_message;
+  return std::nullopt;
+}
+
+// proposed -> evaluated | failed | filtered | duplicate, in an evaluation slot when the schedule
+// has them.
+StepOutcome evaluate_stage(Step& step) {
+  EvalSlotHold slot(step.c.eval_slots);
+  if (!slot.acquire(*step.c.cancel)) return StepOutcome::kAbandoned;
+  const bool cascade = step.c.evaluators->stage1 != nullptr;
+  if (cascade)
+    if (auto ended = stage1(step)) return *ended;
+  if (step.row->status == CandidateStatus::kProposed)
+    if (auto ended = evaluate_suite(step, cascade)) return *ended;
+  step.row->finished_at = utc_now();
+  if (auto ended = step.commit(CandidateStatus::kProposed)) return *ended;
   return StepOutcome::kDone;
+}
+
+}  // namespace
+
+StepOutcome process_candidate(const StepContext& c, int64_t id, CandidateRow* row, Status* fault) {
+  Step step{c, row, fault};
+  if (Status s = c.db->get_candidate(id, row); !s.ok()) return step.fail(s);
+  if (row->terminal()) return StepOutcome::kDone;
+  if (row->status == CandidateStatus::kSelected) {
+    if (auto ended = propose_stage(step)) return *ended;
+  } else {
+    // A proposed row redone by resume: the new evaluation attempt is written before it starts.
+    ++row->attempts;
+    if (auto ended = step.commit(CandidateStatus::kProposed)) return *ended;
+  }
+  return evaluate_stage(step);
 }
 
 }  // namespace adrs

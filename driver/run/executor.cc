@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -64,6 +65,18 @@ CommandOutput slurm_command(const std::vector<std::string>& argv, const std::str
   return out;
 }
 
+// A task's directory and job name: the candidate, a readable piece of the workload and a hash of
+// the options that make the evaluation, so every setting, seed and stage of a candidate has its own.
+std::string task_name(const EvalOptions& o, int64_t id) {
+  std::string workload = o.workload.substr(o.workload.find_last_of('/') + 1);  // a trace path: its file name
+  for (char& ch : workload)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '_';
+  workload.resize(std::min<size_t>(workload.size(), 24));
+  const std::string key = o.workload + "|" + std::to_string(o.target_density) + "|" + std::to_string(o.seed) + "|" + o.track + "|" +
+                          std::to_string(o.workload_seed.value_or(0));
+  return "c" + std::to_string(id) + "-" + workload + "-" + hex64(hash64(key)).substr(0, 8);
+}
+
 std::string program(const std::string& name) {
   for (const char* dir : {"/usr/local/bin/", "/usr/bin/", "/bin/"})
     if (::access((std::string(dir) + name).c_str(), X_OK) == 0) return std::string(dir) + name;
@@ -82,8 +95,7 @@ class SlurmExecutor final : public Executor {
   }
 
   EvalResult evaluate(Evaluator& evaluator, const std::string& source, int64_t id, const std::atomic<bool>* cancel) override {
-    const EvalOptions& o = evaluator.options();
-    const std::string name = "c" + std::to_string(id) + "-" + o.workload + "-s" + std::to_string(o.seed);
+    const std::string name = task_name(evaluator.options(), id);
     const std::string dir = run_dir_ + "/tasks/" + name;
     std::string reasons;
     for (int attempt = 0; attempt <= config_.max_retries; ++attempt) {
@@ -105,7 +117,8 @@ class SlurmExecutor final : public Executor {
                                  (attempt < config_.max_retries ? "; submitted again (retry " + std::to_string(attempt + 1) + " of " +
                                                                       std::to_string(config_.max_retries) + ")"
                                                                 : "; no retries left");
-      if (db_) db_->add_event("task_lost", detail);
+      // The event is a record for people; a failed write does not change what happens next.
+      if (db_) db_->add_event("task_lost", detail).IgnoreError();
       std::error_code ignored;
       std::filesystem::remove_all(dir, ignored);  // the next attempt starts clean, with a new nonce
     }
@@ -176,7 +189,8 @@ class SlurmExecutor final : public Executor {
     if (same && read_task_file(dir, "job", 64, &job_text).ok() && !job_text.empty()) {
       *nonce = task.nonce;
       *job = job_text;
-      if (db_) db_->add_event("task_adopted", "candidate task " + name + ": adopted Slurm job " + job_text + " submitted before a restart");
+      if (db_)  // a record for people, as task_lost
+        db_->add_event("task_adopted", "candidate task " + name + ": adopted Slurm job " + job_text + " submitted before a restart").IgnoreError();
       return true;
     }
     cancel_by_name(name);

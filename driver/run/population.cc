@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstdio>
 
-#include "driver/propose/building_blocks.h"
+#include "driver/patch/patch.h"
+#include "driver/run/suite.h"
 #include "util/hash.h"
+#include "util/random.h"
 
 namespace adrs {
 
@@ -23,7 +25,8 @@ std::string format_score(double score) {
 
 // The failed candidate a fix-up child repaired (recorded in its request), if any.
 std::optional<int64_t> fix_up_target(const CandidateRow& row) {
-  if (row.mutation != "fix_up" || row.request_json.empty()) return std::nullopt;
+  MutationKind kind = MutationKind::kDiff;
+  if (!parse_mutation_kind(row.mutation, &kind) || kind != MutationKind::kFixUp || row.request_json.empty()) return std::nullopt;
   const nlohmann::json request = nlohmann::json::parse(row.request_json, nullptr, false);
   if (!request.is_object() || !request.contains("fix_up_of") || !request["fix_up_of"].is_number_integer()) return std::nullopt;
   return request["fix_up_of"].get<int64_t>();
@@ -35,17 +38,14 @@ bool fixable(const std::string& failure) {
 }
 }  // namespace
 
-Population::Population(const RunConfig& config, bool proposer_fixes_up)
-    : config_(config), fix_up_(proposer_fixes_up), islands_(config.islands), island_hashes_(config.islands),
+Population::Population(const RunConfig& config, bool proposer_fixes_up, SourceFeature blocks_feature)
+    : config_(config), fix_up_(proposer_fixes_up), blocks_feature_(std::move(blocks_feature)), islands_(config.islands), island_hashes_(config.islands),
       island_failures_(config.islands) {}
 
 double Population::feature(const std::string& name, const CandidateRow& row) const {
   if (name == "density") return row.density.value_or(0.0) / (2.0 * config_.target_density);
   if (name == "error") return row.error.value_or(1.0);
-  if (name == "blocks") {
-    Recipe recipe;
-    return parse_recipe(evolve_block_body(row.source), &recipe) ? recipe.names.size() / 8.0 : 0.0;
-  }
+  if (name == "blocks") return blocks_feature_ ? blocks_feature_(row.source) : 0.0;
   // code_length: log scale, 256 B .. 16 KiB of normalized source.
   const double length = std::max<double>(1.0, static_cast<double>(normalize_source(row.source).size()));
   return (std::log2(length) - 8.0) / 6.0;
@@ -62,22 +62,22 @@ void Population::add(const CandidateRow& row, const CandidateRow& resolved) {
   cost_ += row.cost_usd;
   // A score that is not finite (NaN compares false both ways) would break every sort and the
   // MAP-Elites grid; such a candidate counts as failed here, whatever its row says.
-  const bool ok = resolved.status == "evaluated" && resolved.score.has_value() && std::isfinite(*resolved.score);
+  const bool ok = resolved.status == CandidateStatus::kEvaluated && resolved.score.has_value() && std::isfinite(*resolved.score);
   if (row.parent_id) {
     if (auto parent = members_.find(*row.parent_id); parent != members_.end()) ++parent->second.children;
     MutationKind kind = MutationKind::kDiff;
     parse_mutation_kind(row.mutation, &kind);
     AttemptView attempt{row.id, kind, "", ok ? *resolved.score : 0.0};
-    if (row.status == "duplicate") attempt.outcome = "duplicate of candidate " + std::to_string(resolved.id) + " (";
-    attempt.outcome += ok ? format_score(*resolved.score) : (resolved.failure.empty() ? resolved.status : resolved.failure) + ": " + resolved.message.substr(0, 300);
-    if (row.status == "duplicate") attempt.outcome += ")";
+    if (row.status == CandidateStatus::kDuplicate) attempt.outcome = "duplicate of candidate " + std::to_string(resolved.id) + " (";
+    attempt.outcome += ok ? format_score(*resolved.score) : (resolved.failure.empty() ? std::string(candidate_status_name(resolved.status)) : resolved.failure) + ": " + resolved.message.substr(0, 300);
+    if (row.status == CandidateStatus::kDuplicate) attempt.outcome += ")";
     auto& list = attempts_[*row.parent_id];
     list.push_back(attempt);
     if (list.size() > kRecentAttempts) list.erase(list.begin());
   }
   if (auto target = fix_up_target(row)) fixed_.insert(*target);
   if (!ok) {
-    if (row.status == "failed" && fixable(row.failure) && row.parent_id && row.island < config_.islands) {
+    if (row.status == CandidateStatus::kFailed && fixable(row.failure) && row.parent_id && row.island < config_.islands) {
       auto& failures = island_failures_[row.island];
       failures.push_back({row.id, *row.parent_id});
       if (failures.size() > kRecentFailures) failures.erase(failures.begin());
@@ -85,9 +85,16 @@ void Population::add(const CandidateRow& row, const CandidateRow& resolved) {
     return;
   }
   const double score = *resolved.score;
+  // Patience counts from the last significant improvement: one that beats the best so far by
+  // more than the seed noise of the two and the configured margin.
+  const double score_std = resolved.score_std.value_or(0.0);
+  if (!best_id_ || significantly_better(score, score_std, improvement_score_, improvement_std_, config_.improvement_margin)) {
+    last_improvement_id_ = row.id;
+    last_improvement_added_ = added_;
+    improvement_score_ = score;
+    improvement_std_ = score_std;
+  }
   if (score > best_score_) {
-    // Improvements must beat the best by a hair, so float noise never resets patience.
-    if (!best_id_ || score > best_score_ + 1e-12) last_improvement_id_ = row.id;
     best_score_ = score;
     best_id_ = resolved.id;
   }

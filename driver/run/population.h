@@ -9,14 +9,15 @@
 // children, so a parent whose children keep failing loses its few-children bonus).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "driver/propose/offline_proposer.h"
 #include "driver/propose/proposer.h"
 #include "driver/run/run_config.h"
 #include "driver/run/run_db.h"
@@ -44,9 +45,13 @@ struct Choice {
   std::vector<AttemptView> recent_attempts;
 };
 
+// The "blocks" feature of a source in [0, 1] (how many building blocks it is made of). Given by
+// the caller, so the population knows nothing of a proposer's source format; absent: 0.
+using SourceFeature = std::function<double(const std::string& source)>;
+
 class Population {
  public:
-  explicit Population(const RunConfig& config, bool proposer_fixes_up = false);
+  explicit Population(const RunConfig& config, bool proposer_fixes_up = false, SourceFeature blocks_feature = {});
 
   // Adds a terminal row (after all smaller ids). `resolved` is the row whose result counts: the
   // row itself, or for a duplicate the earlier row it points to.
@@ -61,6 +66,9 @@ class Population {
   std::optional<int64_t> best_id() const { return best_id_; }
   double best_score() const { return best_score_; }
   int64_t last_improvement_id() const { return last_improvement_id_; }
+  // Rows added since the last significant improvement (patience counts these, in the order rows
+  // entered: id order, or completion order under the asynchronous schedule).
+  int64_t added_since_improvement() const { return added_ - last_improvement_added_; }
   double total_cost() const { return cost_; }
   const std::map<int64_t, Member>& members() const { return members_; }
   std::vector<int64_t> island_members(int island) const;
@@ -74,6 +82,7 @@ class Population {
 
   RunConfig config_;
   bool fix_up_ = false;
+  SourceFeature blocks_feature_;
   std::map<int64_t, Member> members_;
   std::vector<std::vector<int64_t>> islands_;
   std::vector<std::set<std::string>> island_hashes_;
@@ -86,7 +95,8 @@ class Population {
   int64_t added_ = 0, last_id_ = 0, migrations_ = 0;
   std::optional<int64_t> best_id_;
   double best_score_ = -INFINITY;
-  int64_t last_improvement_id_ = 0;
+  int64_t last_improvement_id_ = 0, last_improvement_added_ = 0;
+  double improvement_score_ = -INFINITY, improvement_std_ = 0.0;  // the last significant improvement
   double cost_ = 0.0;
 };
 

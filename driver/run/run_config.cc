@@ -6,10 +6,15 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <set>
 #include <sstream>
 #include <type_traits>
+
+#include "driver/run/suite.h"
+#include "util/resources.h"
+#include "util/suggest.h"
 
 namespace adrs {
 
@@ -91,9 +96,17 @@ ConfigKey bool_key(std::string section, std::string name, bool RunConfig::*membe
           [member](const RunConfig& c) { return nlohmann::json(c.*member); }};
 }
 
-std::string json_text(const nlohmann::json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
+// A relative path read from the config file at `file` names a place beside that file.
+void relative_to_file(const std::string& file, std::string* path) {
+  namespace fs = std::filesystem;
+  if (path->empty() || fs::path(*path).is_absolute()) return;
+  std::error_code ec;
+  *path = (fs::absolute(file, ec).parent_path() / *path).lexically_normal().string();
+}
 
 }  // namespace
+
+std::string json_text(const nlohmann::json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
 
 Status validate_run_name(const std::string& name) {
   // The name becomes one path component (runs/<name>) and, during creation, part of a temporary
@@ -128,9 +141,15 @@ const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = {
       text_key("run", "name", &C::name, "Run name: the run lives in runs/<name>/", false),
       integer_key("run", "seed", &C::seed, "Seed of the selector and the proposer", false),
-      text_key("run", "seed_masker", &C::seed_masker, "Starting masker source (.cpp with EVOLVE markers)", false),
+      text_key("run", "seed_masker", &C::seed_masker, "Starting masker source (.cpp with EVOLVE markers; default: the shipped starter)", false),
       text_key("evaluation", "workload", &C::workload, "Workload preset candidates are scored on", false),
       real_key("evaluation", "target_density", &C::target_density, "Target fraction of keys kept", false),
+      text_key("evaluation", "suite", &C::suite, "Suite of settings 'workload@density[*weight],...' ('': workload at target_density)", false),
+      text_key("evaluation", "heldout", &C::heldout, "Held-out settings 'workload@density,...' reported when the run stops", false),
+      integer_key("evaluation", "heldout_top_k", &C::heldout_top_k, "Best candidates evaluated on the held-out settings", true),
+      text_key("evaluation", "track", &C::track, "oracle (exact scores visible) or blind (key reads counted and charged)", false),
+      real_key("evaluation", "access_ratio", &C::access_ratio, "Blind track: penalty on max(density, access_density / access_ratio)", false),
+      real_key("evaluation", "improvement_margin", &C::improvement_margin, "A new best must beat the old by more than this (and the seed noise)", false),
       integer_key("evaluation", "eval_seed", &C::eval_seed, "First evaluation seed", false),
       integer_key("evaluation", "eval_seeds", &C::eval_seeds, "Evaluation seeds per candidate (mean and std stored)", false),
       real_key("evaluation", "timeout_s", &C::timeout_s, "Wall-clock seconds one masker run may take", true),
@@ -177,6 +196,8 @@ const std::vector<ConfigKey>& config_keys() {
       real_key("stop", "target_score", &C::target_score, "Stop when the best score reaches this ('none': never)", true),
       integer_key("stop", "patience", &C::patience, "Stop after this many candidates without improvement (0: never)", true),
       real_key("stop", "max_cost", &C::max_cost, "Stop when proposer calls have cost this many USD (0: no limit)", true),
+      integer_key("stop", "max_proposer_errors", &C::max_proposer_errors,
+                  "Stop after this many proposer errors of one kind in a row, e.g. a missing key (0: never)", true),
   };
   return keys;
 }
@@ -185,6 +206,7 @@ Status RunConfig::validate() const {
   auto bad = [](const std::string& what) { return Status::Error("config: " + what); };
   if (Status s = validate_run_name(name); !s.ok()) return bad(s.message());
   if (!(target_density > 0 && target_density <= 1)) return bad("evaluation.target_density must be in (0, 1], e.g. 0.1");
+  if (Status s = check_suite_keys(*this); !s.ok()) return bad(s.message());
   if (eval_seeds < 1 || eval_seeds > 64) return bad("evaluation.eval_seeds must be in 1..64");
   if (!(timeout_s > 0) || !(compile_timeout_s > 0)) return bad("evaluation.timeout_s and compile_timeout_s must be > 0");
   if (eval_threads < 0) return bad("evaluation.eval_threads must be >= 0 (0: all cores)");
@@ -213,9 +235,36 @@ Status RunConfig::validate() const {
   if (inspirations < 0 || inspirations > 16) return bad("search.inspirations must be in 0..16");
   if (proposer != "offline" && proposer != "llm" && proposer != "agent")
     return bad("proposer.proposer must be offline, llm or agent");
+  if (proposer == "offline" && llm.is_object() && !llm.empty())
+    return bad("the config has an [llm] table but proposer.proposer is \"offline\", so no LLM would be called: set "
+               "proposer = \"llm\" (or \"agent\") in [proposer] (or pass --proposer llm), or remove the [llm] table for an offline run");
   if (max_candidates < 1 || max_candidates > kMaxCandidatesLimit)
     return bad("stop.max_candidates must be in 1.." + std::to_string(kMaxCandidatesLimit));
-  if (max_wall_s < 0 || patience < 0 || max_cost < 0) return bad("stop limits must be >= 0 (0: no limit)");
+  if (max_wall_s < 0 || patience < 0 || max_cost < 0 || max_proposer_errors < 0) return bad("stop limits must be >= 0 (0: no limit)");
+  return Status::Ok();
+}
+
+// suite = [{workload = "default", target_density = 0.02, weight = 1}, ...] as the key's text form.
+Status settings_table_text(const toml::array& array, std::string* out) {
+  out->clear();
+  for (const toml::node& item : array) {
+    const toml::table* t = item.as_table();
+    if (!t) return Status::Error("must be an array of tables {workload = \"default\", target_density = 0.1, weight = 1}");
+    std::string part;
+    for (const auto& [key, value] : *t) {
+      const std::string k(key.str());
+      if (k == "workload" && value.is_string()) part = *value.value<std::string>() + part;
+      else if (k == "target_density" && (value.is_number())) part += "@" + std::to_string(*value.value<double>());
+      else if (k == "weight" && value.is_number()) part += "*" + std::to_string(*value.value<double>());
+      else return Status::Error("unknown or mistyped field '" + k + "' (fields: workload (text), target_density, weight (numbers))");
+    }
+    if (part.empty() || part[0] == '@' || part[0] == '*') return Status::Error("every entry needs a workload");
+    // workload first, then the density, then the weight, whatever order the table wrote them in
+    const size_t at = part.find('@'), star = part.find('*');
+    if (at != std::string::npos && star != std::string::npos && star < at)
+      part = part.substr(0, star) + part.substr(at) + part.substr(star, at - star);
+    *out += (out->empty() ? "" : ",") + part;
+  }
   return Status::Ok();
 }
 
@@ -270,8 +319,11 @@ Status load_config_file(const std::string& path, RunConfig* config) {
       config->llm = nlohmann::json::parse(text.str(), nullptr, false);
       continue;
     }
-    if (!sections.count(section) || !node.is_table())
-      return Status::Error(path + ": unknown table [" + section + "]; the tables are [run], [evaluation], [search], [proposer], [stop], [llm]");
+    if (!sections.count(section) || !node.is_table()) {
+      const std::vector<std::string> tables = {"run", "evaluation", "search", "proposer", "stop", "llm"};
+      return Status::Error(path + ": unknown table [" + section + "]" + did_you_mean(section, tables) +
+                           "; the tables are [run], [evaluation], [search], [proposer], [stop], [llm]");
+    }
     for (const auto& [key_name, value] : *node.as_table()) {
       const std::string key(key_name.str());
       const ConfigKey* found = nullptr;
@@ -279,12 +331,19 @@ Status load_config_file(const std::string& path, RunConfig* config) {
         if (k.section == section && k.name == key) found = &k;
       if (!found) {
         std::string known;
+        std::vector<std::string> names;
         for (const ConfigKey& k : config_keys())
-          if (k.section == section) known += (known.empty() ? "" : ", ") + k.name;
-        return Status::Error(path + ": unknown key " + section + "." + key + "; keys of [" + section + "]: " + known);
+          if (k.section == section) known += (known.empty() ? "" : ", ") + k.name, names.push_back(k.name);
+        std::string hint = did_you_mean(key, names);
+        for (const ConfigKey& k : config_keys())  // the right name in the wrong table
+          if (hint.empty() && k.name == key) hint = " (" + key + " belongs in [" + k.section + "])";
+        return Status::Error(path + ": unknown key " + section + "." + key + hint + "; keys of [" + section + "]: " + known);
       }
       std::string text;
-      if (auto s = value.value<std::string>(); s && value.is_string()) text = *s;
+      if (value.is_array() && section == "evaluation" && (key == "suite" || key == "heldout")) {
+        if (Status s = settings_table_text(*value.as_array(), &text); !s.ok())
+          return Status::Error(path + ": evaluation." + key + " " + s.message());
+      } else if (auto s = value.value<std::string>(); s && value.is_string()) text = *s;
       else if (value.is_boolean()) text = *value.value<bool>() ? "true" : "false";
       else if (value.is_integer()) text = std::to_string(*value.value<int64_t>());
       else if (value.is_floating_point()) {
@@ -302,9 +361,20 @@ Status load_config_file(const std::string& path, RunConfig* config) {
       }
       if (Status s = found->set(*config, text); !s.ok())
         return Status::Error(path + ": " + section + "." + key + ": " + s.message());
+      if (key == "seed_masker") relative_to_file(path, &config->seed_masker);
+      if (key == "cache_dir") relative_to_file(path, &config->cache_dir);
     }
   }
+  if (config->llm.is_object() && config->llm.contains("prompts_dir") && config->llm["prompts_dir"].is_string()) {
+    std::string dir = config->llm["prompts_dir"].get<std::string>();
+    relative_to_file(path, &dir);
+    config->llm["prompts_dir"] = dir;
+  }
   return Status::Ok();
+}
+
+std::string seed_masker_path(const RunConfig& config) {
+  return config.seed_masker.empty() ? data_dir() + "/masker_template/evolve_masker.cpp" : config.seed_masker;
 }
 
 nlohmann::json config_to_json(const RunConfig& config) {
@@ -333,36 +403,6 @@ std::vector<ConfigDifference> diff_configs(const RunConfig& before, const RunCon
   }
   if (before.llm != after.llm) out.push_back({"llm", before.llm.dump(), after.llm.dump(), false});
   return out;
-}
-
-void ConfigFlags::add_to(CLI::App* command, bool only_changeable) {
-  for (const ConfigKey& k : config_keys()) {
-    if (only_changeable && !k.changeable_on_resume) continue;
-    std::vector<std::string>* slot = &values_[k.section + "." + k.name];
-    CLI::Option* option = command->add_option(k.flag(), *slot, k.help + " [" + k.section + "." + k.name + "]");
-    option->expected(0, 1)->group("Config keys (override the TOML file)");
-    options_.push_back({&k, option});
-  }
-}
-
-bool ConfigFlags::any_given() const {
-  for (const auto& [key, option] : options_)
-    if (option->count() > 0) return true;
-  return false;
-}
-
-Status ConfigFlags::apply(RunConfig* config) const {
-  for (const auto& [key, option] : options_) {
-    if (option->count() == 0) continue;
-    const std::vector<std::string>& given = values_.at(key->section + "." + key->name);
-    // A bare boolean flag (--cascade) means true; any other bare flag lacks its value.
-    const bool bare = given.empty() || given.back().empty();
-    const bool is_bool = key->get(RunConfig()).is_boolean();
-    if (bare && !is_bool) return Status::Error(key->flag() + " needs a value, e.g. " + key->flag() + " " + json_text(key->get(RunConfig())));
-    const std::string text = bare ? "true" : given.back();
-    if (Status s = key->set(*config, text); !s.ok()) return Status::Error(key->flag() + ": " + s.message());
-  }
-  return Status::Ok();
 }
 
 }  // namespace adrs

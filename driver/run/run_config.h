@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "util/status.h"
@@ -25,10 +24,20 @@ struct RunConfig {
   // [run]
   std::string name = "run";
   uint64_t seed = 1;  // selector and proposer randomness derive from it
-  std::string seed_masker = "masker_template/evolve_masker.cpp";
+  std::string seed_masker;  // "" : the shipped starter (<data dir>/masker_template/evolve_masker.cpp)
   // [evaluation]
   std::string workload = "smoke";
   double target_density = 0.10;
+  // A suite of settings "workload@density[*weight], ..." (driver/run/suite.h); "" is the suite of
+  // one (workload, target_density). In TOML also an array of tables {workload, target_density, weight}.
+  std::string suite;
+  // Held-out settings, same syntax (weights ignored): synthetic workloads become twins with seeds
+  // drawn at run creation; traces are used as they are. Never influence selection.
+  std::string heldout;
+  int heldout_top_k = 5;        // candidates evaluated on the held-out settings when the run stops
+  std::string track = "oracle";  // oracle: row.scores and raw keys visible; blind: counted key reads
+  double access_ratio = 2.0;     // blind: penalty on max(density, access_density / access_ratio)
+  double improvement_margin = 0.0;  // a new best must beat the old by more than this and the seed noise
   uint64_t eval_seed = 0;  // first evaluation seed; --eval-seeds K uses eval_seed .. eval_seed+K-1
   int eval_seeds = 1;
   double timeout_s = 60.0;
@@ -71,6 +80,7 @@ struct RunConfig {
   double target_score = NAN;     // stop once the best score reaches it (NaN: none)
   int64_t patience = 0;          // stop after this many candidates without improvement (0: none)
   double max_cost = 0.0;         // USD of proposer calls (0: no limit)
+  int64_t max_proposer_errors = 5;  // stop after this many proposer errors of one kind in a row (0: never)
   // [executor]: where evaluations run (driver/run/executor.h, docs/SCALING.md).
   std::string executor = "local";  // local or slurm
   std::string partition, account, gres;  // sbatch/srun --partition, --account, --gres
@@ -111,10 +121,18 @@ struct ConfigKey {
 };
 const std::vector<ConfigKey>& config_keys();
 
-// Reads a TOML file over the defaults. Errors name the file, the key and the fix.
+// Reads a TOML file over the defaults. Errors name the file, the key and the fix. Relative paths
+// in the file (run.seed_masker, evaluation.cache_dir, llm.prompts_dir) are taken relative to the
+// file's folder, so a config works from any current directory; paths given as flags are taken
+// relative to the current directory, as shells expect.
 Status load_config_file(const std::string& path, RunConfig* config);
 
+// The seed masker's path: config.seed_masker, or the shipped starter when it is empty.
+std::string seed_masker_path(const RunConfig& config);
+
 nlohmann::json config_to_json(const RunConfig& config);
+// A key's value as a config file or a flag spells it (a string without quotes).
+std::string json_text(const nlohmann::json& value);
 Status config_from_json(const nlohmann::json& json, RunConfig* config);
 
 // The keys whose values differ ("search.islands: 2 -> 4"), changeable or not.
@@ -123,17 +141,5 @@ struct ConfigDifference {
   bool changeable;
 };
 std::vector<ConfigDifference> diff_configs(const RunConfig& before, const RunConfig& after);
-
-// Registers every key as a flag on `command`; apply_config_flags copies the given ones into a config.
-class ConfigFlags {
- public:
-  void add_to(CLI::App* command, bool only_changeable = false);
-  Status apply(RunConfig* config) const;
-  bool any_given() const;
-
- private:
-  std::vector<std::pair<const ConfigKey*, CLI::Option*>> options_;
-  std::map<std::string, std::vector<std::string>> values_;
-};
 
 }  // namespace adrs

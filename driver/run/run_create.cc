@@ -14,6 +14,7 @@
 #include <set>
 
 #include "driver/run/candidate_step.h"
+#include "driver/run/heldout.h"
 #include "driver/run/run_loop.h"
 #include "evaluator/compiler.h"
 
@@ -112,7 +113,7 @@ RunDirKind classify_run_dir(const std::string& run_dir, std::string* why) {
     // An SQLite file without any table is what a creation killed after open leaves (the schema
     // is one transaction); anything else (tables of another program, damage, a newer schema)
     // may be somebody's data and is never removed.
-    if (s.message().find("not an adrs run database") != std::string::npos && sqlite_table_count(db_path) == 0) {
+    if (s.is(StatusCode::kNotAdrsRun) && sqlite_table_count(db_path) == 0) {
       *why = "its run.db holds no adrs schema";
       return RunDirKind::kLeftover;
     }
@@ -151,10 +152,10 @@ void remove_stale_creations(const std::string& runs_dir) {
   }
 }
 
-Status create_run(const RunConfig& config, const std::string& seed_source, const std::string& runs_dir, bool force,
-                  const std::atomic<bool>& interrupt, CreatedRun* out, CreateFailure* failure) {
-  *failure = CreateFailure::kUsage;
-  const std::string run_dir = runs_dir + "/" + config.name;
+namespace {
+
+// Refuses a target that holds a run or something not adrs's; removes a leftover with --force.
+Status clear_target(const std::string& run_dir, bool force, CreateFailure* failure) {
   std::string why;
   switch (classify_run_dir(run_dir, &why)) {
     case RunDirKind::kRun:
@@ -173,25 +174,18 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
         *failure = CreateFailure::kFault;
         return Status::Error("cannot remove the leftover " + run_dir + ": " + ec.message());
       }
-      break;
+      return Status::Ok();
     }
     case RunDirKind::kMissing:
       break;
   }
-  *failure = CreateFailure::kFault;
-  if (Status s = make_directories(runs_dir); !s.ok()) return s;
-  const std::string prefix = "." + config.name + kCreatingInfix;
-  const std::string temp = runs_dir + "/" + prefix + std::to_string(::getpid());
-  {
-    std::error_code ec;
-    fs::remove_all(temp, ec);  // a previous process with our pid, long gone
-  }
-  if (::mkdir(temp.c_str(), 0755) != 0) return errno_error("cannot create", temp, errno);
-  TempDir cleanup(temp);
-  std::unique_ptr<RunLock> lock;
-  if (Status s = RunLock::Acquire(temp, &lock); !s.ok()) return s;
-  // A killed creation of the same name leaves its compile cache: adopt it, so repeated early
-  // kills still get past the seed's compile (the precompiled header is built once).
+  return Status::Ok();
+}
+
+// A killed creation of the same name leaves its compile cache: adopt it, so repeated early kills
+// still get past the seed's compile (the precompiled header is built once). Then removes the
+// other creations of this name and the stale ones of other names.
+void adopt_earlier_creations(const RunConfig& config, const std::string& runs_dir, const std::string& prefix, const std::string& temp) {
   std::error_code ec;
   for (const fs::directory_entry& e : fs::directory_iterator(runs_dir, ec)) {
     const std::string name = e.path().filename().string();
@@ -203,12 +197,15 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
     fs::remove_all(e.path(), ignored);
   }
   remove_stale_creations(runs_dir);
+}
 
+// Writes run.db in the temporary directory (config, version, seed row) and scores the seed.
+Status store_and_score_seed(const RunConfig& config, const std::string& seed_source, const std::string& temp,
+                            const std::string& run_dir, const std::atomic<bool>& interrupt, CreateFailure* failure) {
   // The evaluators check the workload, device and limits; the seed is scored in the run's cache.
   RunEvaluators evaluators;
   if (Status s = make_run_evaluators(config, config.cache_dir.empty() ? temp + "/cache" : config.cache_dir, &evaluators); !s.ok()) {
-    const bool storage = s.message().find("cannot create") != std::string::npos || s.message().find("full") != std::string::npos;
-    *failure = storage ? CreateFailure::kFault : CreateFailure::kUsage;
+    *failure = s.is(StatusCode::kFault) ? CreateFailure::kFault : CreateFailure::kUsage;
     return s;
   }
   std::unique_ptr<RunDb> db;
@@ -216,11 +213,12 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
   Status s = db->set_states({{"config", config_to_json(config).dump()},
                              {"adrs_version", kAdrsVersion},
                              {"created_at", utc_now()},
-                             {"seed_masker", config.seed_masker},
+                             {"seed_masker", seed_masker_path(config)},
                              {"elapsed_s", "0"}});
   if (s.ok()) s = insert_seed_candidate(*db, seed_source);
+  std::map<std::string, uint64_t> twin_seeds;  // drawn now, so the search never depends on them
+  if (s.ok()) s = heldout_seeds(*db, config, &twin_seeds);
   if (!s.ok()) return s;
-
   StepContext context;
   context.config = &config;
   context.db = db.get();
@@ -237,16 +235,17 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
     case StepOutcome::kDone:
       break;
   }
-  if (seed.status != "evaluated") {
-    *failure = CreateFailure::kFault;  // exit 1: the run could not start, as with any seed failure
-    return Status::Error("the seed masker failed (" + seed.failure + "): " + seed.message.substr(0, 2000) +
-                         "\nno run was created; fix " + config.seed_masker + " and run again");
+  if (seed.status != CandidateStatus::kEvaluated) {  // exit 1: the run could not start, as with any seed failure
+    const std::string shown = std::filesystem::path(seed_masker_path(config)).filename().string();
+    return Status::Error("the seed masker failed (" + seed.failure + "): " + name_masker_file(seed.message.substr(0, 2000), shown) +
+                         "\nno run was created; fix " + seed_masker_path(config) + " and run again");
   }
-  db.reset();  // closing checkpoints the WAL into run.db, so the directory is complete on its own
-  evaluators = RunEvaluators();
+  return Status::Ok();  // closing the database checkpoints the WAL into run.db: the directory is complete
+}
 
-  // RENAME_NOREPLACE: a run that appeared at the target meanwhile is never overwritten (a plain
-  // rename would replace an empty directory).
+// RENAME_NOREPLACE: a run that appeared at the target meanwhile is never overwritten (a plain
+// rename would replace an empty directory). The rename is durable once the parent is synced.
+Status move_into_place(const std::string& temp, const std::string& runs_dir, const std::string& run_dir, CreateFailure* failure) {
   if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, run_dir.c_str(), RENAME_NOREPLACE) != 0) {
     const int error = errno;
     if (error == EEXIST || error == ENOTEMPTY) {
@@ -255,12 +254,36 @@ Status create_run(const RunConfig& config, const std::string& seed_source, const
     }
     return errno_error("cannot move the new run into place at", run_dir, error);
   }
-  cleanup.release();
-  // The rename is durable once the parent directory is synced.
   if (const int dir_fd = ::open(runs_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
     ::fsync(dir_fd);
     ::close(dir_fd);
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status create_run(const RunConfig& config, const std::string& seed_source, const std::string& runs_dir, bool force,
+                  const std::atomic<bool>& interrupt, CreatedRun* out, CreateFailure* failure) {
+  *failure = CreateFailure::kUsage;
+  const std::string run_dir = runs_dir + "/" + config.name;
+  if (Status s = clear_target(run_dir, force, failure); !s.ok()) return s;
+  *failure = CreateFailure::kFault;
+  if (Status s = make_directories(runs_dir); !s.ok()) return s;
+  const std::string prefix = "." + config.name + kCreatingInfix;
+  const std::string temp = runs_dir + "/" + prefix + std::to_string(::getpid());
+  {
+    std::error_code ec;
+    fs::remove_all(temp, ec);  // a previous process with our pid, long gone
+  }
+  if (::mkdir(temp.c_str(), 0755) != 0) return errno_error("cannot create", temp, errno);
+  TempDir cleanup(temp);
+  std::unique_ptr<RunLock> lock;
+  if (Status s = RunLock::Acquire(temp, &lock); !s.ok()) return s;
+  adopt_earlier_creations(config, runs_dir, prefix, temp);
+  if (Status s = store_and_score_seed(config, seed_source, temp, run_dir, interrupt, failure); !s.ok()) return s;
+  if (Status s = move_into_place(temp, runs_dir, run_dir, failure); !s.ok()) return s;
+  cleanup.release();
   if (Status st = RunDb::Open(run_db_path(run_dir), RunDb::Mode::kReadWrite, &out->db); !st.ok()) return st;
   out->run_dir = run_dir;
   out->lock = std::move(lock);

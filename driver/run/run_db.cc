@@ -55,7 +55,25 @@ CREATE TABLE agent_turns (
 );
 CREATE INDEX agent_turns_by_candidate ON agent_turns (candidate_id, proposal, turn);
 )sql",
-    // 2 -> 3: the order results were applied in (asynchronous schedule) and the device that scored.
+    // 2 -> 3: suites (per-setting results), held-out reports, behavioral fingerprints, the blind track.
+    R"sql(
+ALTER TABLE candidates ADD COLUMN behavior_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE candidates ADD COLUMN access_density REAL;
+CREATE INDEX candidates_by_behavior ON candidates (behavior_hash);
+CREATE TABLE setting_results (
+  candidate_id INTEGER NOT NULL, kind TEXT NOT NULL, setting TEXT NOT NULL, workload TEXT NOT NULL,
+  target_density REAL NOT NULL, weight REAL NOT NULL, track TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'ok',
+  score REAL NOT NULL, error REAL NOT NULL, density REAL NOT NULL, score_std REAL NOT NULL DEFAULT 0,
+  access_density REAL, ci_low REAL, ci_high REAL, metrics_json TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (candidate_id, kind, setting)
+);
+CREATE TABLE heldout_baselines (
+  setting TEXT NOT NULL, baseline TEXT NOT NULL, track TEXT NOT NULL, status TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '', score REAL, error REAL, density REAL, ci_low REAL, ci_high REAL,
+  PRIMARY KEY (setting, baseline)
+);
+)sql",
+    // 3 -> 4: the order results were applied in (asynchronous schedule) and the devices that scored.
     R"sql(
 ALTER TABLE candidates ADD COLUMN applied_seq INTEGER;
 ALTER TABLE candidates ADD COLUMN device TEXT NOT NULL DEFAULT '';
@@ -68,8 +86,8 @@ const char* const kColumns =
     "id, parent_id, second_parent_id, duplicate_of, island, generation, mutation, status, failure, message, "
     "source, source_hash, proposer_seed, stage1_threshold, score, error, density, score_std, error_std, "
     "stage1_score, metrics_json, compile_log, proposal_s, compile_s, worker_s, metrics_s, db_s, check_s, request_json, cost_usd, "
-    "tokens_in, tokens_out, attempts, created_at, finished_at, applied_seq, device";
-constexpr int kNumColumns = 37;
+    "tokens_in, tokens_out, attempts, created_at, finished_at, behavior_hash, access_density, applied_seq, device";
+constexpr int kNumColumns = 39;
 
 void bind_row(Statement& s, const CandidateRow& r) {
   int i = 1;
@@ -79,7 +97,9 @@ void bind_row(Statement& s, const CandidateRow& r) {
   s.bind(i++, r.duplicate_of);
   s.bind(i++, int64_t{r.island});
   s.bind(i++, int64_t{r.generation});
-  for (const std::string* t : {&r.mutation, &r.status, &r.failure, &r.message, &r.source, &r.source_hash}) s.bind(i++, *t);
+  s.bind(i++, r.mutation);
+  s.bind(i++, std::string(candidate_status_name(r.status)));
+  for (const std::string* t : {&r.failure, &r.message, &r.source, &r.source_hash}) s.bind(i++, *t);
   s.bind(i++, static_cast<int64_t>(r.proposer_seed));
   for (const auto* v : {&r.stage1_threshold, &r.score, &r.error, &r.density, &r.score_std, &r.error_std, &r.stage1_score})
     s.bind(i++, *v);
@@ -93,6 +113,8 @@ void bind_row(Statement& s, const CandidateRow& r) {
   s.bind(i++, int64_t{r.attempts});
   s.bind(i++, r.created_at);
   s.bind(i++, r.finished_at);
+  s.bind(i++, r.behavior_hash);
+  s.bind(i++, r.access_density);
   s.bind(i++, r.applied_seq);
   s.bind(i++, r.device);
 }
@@ -106,7 +128,14 @@ CandidateRow read_row(Statement& s) {
   r.duplicate_of = s.opt_integer(i++);
   r.island = static_cast<int>(s.integer(i++));
   r.generation = static_cast<int>(s.integer(i++));
-  for (std::string* t : {&r.mutation, &r.status, &r.failure, &r.message, &r.source, &r.source_hash}) *t = s.text(i++);
+  r.mutation = s.text(i++);
+  const std::string status = s.text(i++);
+  for (std::string* t : {&r.failure, &r.message, &r.source, &r.source_hash}) *t = s.text(i++);
+  if (!parse_candidate_status(status, &r.status)) {
+    // No adrs wrote this (a hand-edited or foreign file): shown as a failure, never redone.
+    r.status = CandidateStatus::kFailed;
+    r.failure = "unknown_status:" + status;
+  }
   r.proposer_seed = static_cast<uint64_t>(s.integer(i++));
   for (auto* v : {&r.stage1_threshold, &r.score, &r.error, &r.density, &r.score_std, &r.error_std, &r.stage1_score})
     *v = s.opt_real(i++);
@@ -120,6 +149,8 @@ CandidateRow read_row(Statement& s) {
   r.attempts = static_cast<int>(s.integer(i++));
   r.created_at = s.text(i++);
   r.finished_at = s.text(i++);
+  r.behavior_hash = s.text(i++);
+  r.access_density = s.opt_real(i++);
   r.applied_seq = s.opt_integer(i++);
   r.device = s.text(i++);
   return r;
@@ -167,7 +198,7 @@ Status RunDb::migrate() {
     const std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[version] + "PRAGMA user_version=" +
                             std::to_string(version + 1) + "; COMMIT;";
     if (Status st = exec(sql); !st.ok()) {
-      exec("ROLLBACK");
+      rollback();
       return st;
     }
   }
@@ -184,12 +215,12 @@ Status RunDb::set_states(const std::vector<std::pair<std::string, std::string>>&
     s.bind(2, value);
     if (!s.ok() || s.step() != SQLITE_DONE) {
       Status st = error("cannot write");
-      exec("ROLLBACK");
+      rollback();
       return st;
     }
   }
   if (Status st = exec("COMMIT"); !st.ok()) {
-    exec("ROLLBACK");
+    rollback();
     return st;
   }
   return Status::Ok();
@@ -243,7 +274,7 @@ Status RunDb::insert_candidate(const CandidateRow& row, const std::vector<std::p
     if (!s.ok() || s.step() != SQLITE_DONE) st = error("cannot write");
   }
   if (st.ok()) st = exec("COMMIT");
-  if (!st.ok()) exec("ROLLBACK");
+  if (!st.ok()) rollback();
   return st;
 }
 
@@ -251,8 +282,9 @@ Status RunDb::update_candidate(const CandidateRow& row) {
   std::lock_guard lock(mutex_);
   if (Status st = begin_write(); !st.ok()) return st;
   Status st = write_row(row, false);
+  if (st.ok()) st = write_settings(row);
   if (st.ok()) st = exec("COMMIT");
-  if (!st.ok()) exec("ROLLBACK");
+  if (!st.ok()) rollback();
   return st;
 }
 
@@ -264,9 +296,9 @@ Status RunDb::get_candidate(int64_t id, CandidateRow* row) const {
   const int rc = s.step();
   if (rc == SQLITE_ROW) {
     *row = read_row(s);
-    return Status::Ok();
+    return read_settings(id, "selection", &row->settings);
   }
-  if (rc == SQLITE_DONE) return Status::Error("no candidate " + std::to_string(id) + " in this run (see adrs best RUN)");
+  if (rc == SQLITE_DONE) return Status::NotFound("no candidate " + std::to_string(id) + " in this run (see adrs best RUN)");
   return error("cannot read");
 }
 
@@ -287,52 +319,6 @@ Status RunDb::list_candidates(std::vector<CandidateRow>* rows, bool with_source)
   while ((rc = s.step()) == SQLITE_ROW) rows->push_back(read_row(s));
   if (rc != SQLITE_DONE) return error("cannot read");
   return Status::Ok();
-}
-
-std::optional<int64_t> RunDb::find_by_hash(const std::string& hash, int64_t before) const {
-  std::lock_guard lock(mutex_);
-  Statement s(db_, "SELECT id FROM candidates WHERE source_hash = ?1 AND id < ?2 AND status != 'duplicate' "
-                   "AND status != 'selected' ORDER BY id LIMIT 1");
-  s.bind(1, hash);
-  s.bind(2, before);
-  if (s.ok() && s.step() == SQLITE_ROW) return s.integer(0);
-  return std::nullopt;
-}
-
-std::optional<int64_t> RunDb::find_by_hash_other(const std::string& hash, int64_t self) const {
-  std::lock_guard lock(mutex_);
-  Statement s(db_, "SELECT id FROM candidates WHERE source_hash = ?1 AND id != ?2 AND status != 'duplicate' "
-                   "AND status != 'selected' ORDER BY id LIMIT 1");
-  s.bind(1, hash);
-  s.bind(2, self);
-  if (s.ok() && s.step() == SQLITE_ROW) return s.integer(0);
-  return std::nullopt;
-}
-
-Status RunDb::set_applied_order(const std::vector<std::pair<int64_t, int64_t>>& id_seq) {
-  if (id_seq.empty()) return Status::Ok();
-  std::lock_guard lock(mutex_);
-  if (Status st = begin_write(); !st.ok()) return st;
-  Status st = Status::Ok();
-  for (const auto& [id, seq] : id_seq) {
-    Statement s(db_, "UPDATE candidates SET applied_seq = ?1 WHERE id = ?2");
-    s.bind(1, seq);
-    s.bind(2, id);
-    if (!s.ok() || s.step() != SQLITE_DONE) {
-      st = error("cannot write");
-      break;
-    }
-  }
-  if (st.ok()) st = exec("COMMIT");
-  if (!st.ok()) exec("ROLLBACK");
-  return st;
-}
-
-bool RunDb::proposal_pending_before(int64_t before) const {
-  std::lock_guard lock(mutex_);
-  Statement s(db_, "SELECT 1 FROM candidates WHERE id < ?1 AND status = 'selected' LIMIT 1");
-  s.bind(1, before);
-  return s.ok() && s.step() == SQLITE_ROW;
 }
 
 Status RunDb::record_llm_call(const LlmCallRecord& c) {

@@ -3,10 +3,8 @@
 // open for writing. Every state change is one transaction, so kill -9 at any instant loses at
 // most the work in flight, which resume redoes.
 //
-// Candidate life cycle (status column):
-//   selected ──propose──▶ proposed ──compile+evaluate──▶ evaluated | failed | filtered
-//            └──────────▶ failed (patch error) | duplicate (same normalized source as an earlier id)
-// "selected" and "proposed" are the only non-terminal states; resume redoes exactly those.
+// Candidate life cycle (status column): driver/run/candidate_state.h. The status is typed
+// (CandidateStatus) everywhere but in the column, which holds its name.
 // All methods are thread-safe (one connection behind a mutex). Errors come back as Status with a
 // message naming the file, SQLite's own error text and the fix (disk full, corrupt file, newer
 // schema); a storage error is never turned into "not found".
@@ -25,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,13 +32,35 @@
 
 #include <nlohmann/json.hpp>
 
+#include "driver/run/candidate_state.h"
 #include "util/status.h"
 
 struct sqlite3;
 
 namespace adrs {
 
-inline constexpr int kRunDbSchemaVersion = 3;
+inline constexpr int kRunDbSchemaVersion = 4;
+
+// One setting's result for one candidate (table setting_results): kind "selection" (a setting of
+// the suite; the candidate's score is their weighted mean) or "heldout" (reported, never selected
+// on; with a 95% bootstrap interval over layer calls).
+struct SettingResult {
+  std::string kind = "selection";
+  std::string setting;  // Setting::key(), e.g. "default@0.1"
+  std::string workload;
+  double target_density = 0, weight = 1;
+  std::string track = "oracle";
+  std::string status = "ok";  // held-out: the evaluator's status name when the candidate failed there
+  double score = 0, error = 0, density = 0, score_std = 0;  // valid when status is "ok"
+  std::optional<double> access_density, ci_low, ci_high;
+  std::string metrics_json;  // the first seed's metrics plus per-seed scores
+};
+
+// The best baseline's result on a held-out setting (table heldout_baselines).
+struct BaselineSettingResult {
+  std::string setting, baseline, track, status, message;
+  std::optional<double> score, error, density, ci_low, ci_high;
+};
 
 struct CandidateRow {
   int64_t id = 0;
@@ -47,7 +68,7 @@ struct CandidateRow {
   int island = 0;
   int generation = 0;
   std::string mutation;  // mutation_kind_name()
-  std::string status;    // selected, proposed, evaluated, failed, filtered, duplicate
+  CandidateStatus status = CandidateStatus::kSelected;
   std::string failure;   // failed: patch:<code>, compile_error, crashed, timeout, ... ; filtered: stage1
   std::string message;   // failure message or what the proposal changed
   std::string source, source_hash;
@@ -55,7 +76,12 @@ struct CandidateRow {
   std::optional<double> stage1_threshold;  // cascade: stage-1 score needed to go on
   // Metrics (mean over evaluation seeds; *_std their standard deviation). Valid when evaluated.
   std::optional<double> score, error, density, score_std, error_std, stage1_score;
+  std::optional<double> access_density;  // blind track: key reads charged / n (weighted like density)
   std::string metrics_json;  // full metrics of the first seed plus per-seed scores
+  // Behavioral fingerprint: the selections on the probe rows of the first setting evaluated.
+  std::string behavior_hash;
+  // Per-setting results of the suite; get_candidate fills them, update_candidate replaces them.
+  std::vector<SettingResult> settings;
   std::string compile_log;
   // What the proposer was given (inspiration ids, recent attempts, fix-up target), so a proposal
   // redone after a kill sees exactly the same request.
@@ -70,8 +96,10 @@ struct CandidateRow {
   // Asynchronous schedule: the position at which this terminal row entered the population (1, 2,
   // ...). Resume adds rows in this order, so the population equals the one the choices saw.
   std::optional<int64_t> applied_seq;
-  std::string device;  // the backend that scored it: "cpu", "cuda:0", ... ("" when not scored)
-  bool terminal() const { return status != "selected" && status != "proposed"; }
+  // The devices that scored its evaluations, in first-use order: "cpu", "cuda:0", "cuda:0,cuda:1"
+  // (a suite's settings or seeds may land on different GPUs); "" when nothing was scored.
+  std::string device;
+  bool terminal() const { return is_terminal(status); }
 };
 
 // One proposer call to an LLM. Never holds an API key.
@@ -134,14 +162,28 @@ class RunDb {
   Status get_candidate(int64_t id, CandidateRow* row) const;
   // All candidates in id order; `with_source` false leaves source, compile_log and metrics_json empty.
   Status list_candidates(std::vector<CandidateRow>* rows, bool with_source = false) const;
-  // The smallest id < `before` whose source hash equals `hash` and that is not itself a duplicate.
+  // Duplicate lookups (driver/run/run_db_dedup.cc). Deterministic schedule: the smallest id <
+  // `before` with this source hash (or behavioral fingerprint) that is not itself a duplicate, once
+  // no smaller id is still pending. Asynchronous schedule (*_other): the smallest id other than
+  // `self`, whatever its order; the caller holds one lock over the lookup and its own write.
   std::optional<int64_t> find_by_hash(const std::string& hash, int64_t before) const;
-  // Asynchronous schedule: any other row (not `self`) with this hash that holds a proposal.
   std::optional<int64_t> find_by_hash_other(const std::string& hash, int64_t self) const;
-  // Records the order in which terminal rows entered the population, in one transaction.
-  Status set_applied_order(const std::vector<std::pair<int64_t, int64_t>>& id_seq);
+  std::optional<int64_t> find_by_behavior(const std::string& behavior_hash, int64_t before) const;
+  std::optional<int64_t> find_by_behavior_other(const std::string& behavior_hash, int64_t self) const;
   // Whether a candidate with an id < `before` is still waiting for its proposal ("selected").
   bool proposal_pending_before(int64_t before) const;
+  // Whether a candidate with an id < `before` may still get a fingerprint (in flight without one).
+  bool behavior_pending_before(int64_t before) const;
+  // Asynchronous schedule: records (id, applied_seq) for rows that entered the population, in
+  // one transaction, before any choice depends on them.
+  Status set_applied_order(const std::vector<std::pair<int64_t, int64_t>>& id_seq);
+
+  // Per-setting results of every candidate of one kind ("selection" or "heldout"), by candidate id.
+  Status list_setting_results(const std::string& kind, std::map<int64_t, std::vector<SettingResult>>* out) const;
+  // Stores one held-out result (replacing an earlier one for the same candidate and setting).
+  Status store_heldout(int64_t candidate_id, const SettingResult& result);
+  Status store_heldout_baseline(const BaselineSettingResult& result);
+  Status list_heldout_baselines(std::vector<BaselineSettingResult>* out) const;
 
   Status record_llm_call(const LlmCallRecord& call);
   Status list_llm_calls(std::vector<LlmCallRecord>* calls) const;
@@ -165,7 +207,12 @@ class RunDb {
   Status migrate();
   Status error(const char* what) const;
   Status begin_write() const;  // identity check + BEGIN IMMEDIATE
+  // Ends a failed write transaction. Its own failure is not reported: the error that caused it is
+  // the one the caller returns, and SQLite rolls back an open transaction when the file closes.
+  void rollback() const { exec("ROLLBACK").IgnoreError(); }
   Status write_row(const CandidateRow& row, bool insert);
+  Status write_settings(const CandidateRow& row);
+  Status read_settings(int64_t id, const std::string& kind, std::vector<SettingResult>* out) const;
   static Status OpenConnection(const std::string& path, bool read_only, bool immutable, sqlite3** db);
 
   std::string path_;

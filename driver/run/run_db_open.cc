@@ -17,6 +17,22 @@ namespace adrs {
 
 namespace {
 
+const char* const kSchema1ReadCompat = R"sql(
+CREATE TEMP VIEW candidates AS SELECT *, '' AS behavior_hash, NULL AS access_density FROM main.candidates;
+CREATE TEMP TABLE setting_results (
+  candidate_id INTEGER NOT NULL, kind TEXT NOT NULL, setting TEXT NOT NULL, workload TEXT NOT NULL,
+  target_density REAL NOT NULL, weight REAL NOT NULL, track TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'ok',
+  score REAL NOT NULL, error REAL NOT NULL, density REAL NOT NULL, score_std REAL NOT NULL DEFAULT 0,
+  access_density REAL, ci_low REAL, ci_high REAL, metrics_json TEXT NOT NULL DEFAULT '');
+CREATE TEMP TABLE heldout_baselines (
+  setting TEXT NOT NULL, baseline TEXT NOT NULL, track TEXT NOT NULL, status TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '', score REAL, error REAL, density REAL, ci_low REAL, ci_high REAL);
+)sql";
+
+}  // namespace
+
+namespace {
+
 // SQLite URI for an immutable open: '%', '?' and '#' in the path must be escaped.
 std::string immutable_uri(const std::string& path) {
   std::string uri = "file:";
@@ -99,9 +115,13 @@ Status RunDb::Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* o
       has_state_table = s.integer(0) > 0;
     }
     if (version == 0 || !has_state_table)
-      return Status::Error(path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
-    if (mode == Mode::kReadOnly && version < kRunDbSchemaVersion)
-      return Status::Error(path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
+      return Status::WithCode(StatusCode::kNotAdrsRun, path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
+    // A run made before schema 3 reads as one whose candidates have no per-setting results: the
+    // new columns and tables appear as temporary (in-memory) stand-ins, so inspection writes nothing.
+    if (mode == Mode::kReadOnly && (version == 1 || version == 2))
+      if (Status st = db->exec(kSchema1ReadCompat); !st.ok()) return st;
+    if (mode == Mode::kReadOnly && version < 1)
+      return Status::WithCode(StatusCode::kOldSchema, path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
     if (mode == Mode::kReadWrite) {
       if (immutable) return Status::Error("cannot write " + path + ": the storage is read-only (inspection works; resume needs a writable copy)");
       sqlite3_close_v2(db->db_);

@@ -11,9 +11,13 @@
 //   (applied_seq) before any choice depends on it. Each choice records how many rows it saw, so
 //   every choice can be recomputed from the database and resume continues from exactly the
 //   population the killed process had; which order results arrive in is up to timing.
-// Stop conditions (checked in id order as results are taken in, plus wall time and interrupts):
-// max_candidates, target_score, patience, max_cost, max_wall_s, an interrupt (Ctrl-C: in-flight
-// work is abandoned and redone by resume) and a harness fault (database or disk errors).
+//   Duplicates (by source, by behavior) are looked up among all ids, the first stored being the
+//   original, instead of waiting for every smaller id (which may still be proposing).
+// Stop conditions (checked as results are taken in, in id or completion order, plus wall time and
+// interrupts): max_candidates, target_score, patience, max_cost, max_wall_s, proposer_errors
+// (max_proposer_errors proposer errors of one kind in a row: a broken LLM setup must not burn the
+// budget), an interrupt (Ctrl-C: in-flight work is abandoned and redone by resume) and a harness
+// fault (database or disk errors).
 #pragma once
 
 #include <atomic>
@@ -33,17 +37,17 @@ struct LoopOptions {
 };
 
 struct LoopResult {
-  std::string stop_reason;  // max_candidates, target_score, patience, max_cost, max_wall_s, interrupted, error
+  StopReason stop_reason = StopReason::kNone;
   std::string stop_detail;  // a sentence for `adrs status`
-  Status error;             // set when stop_reason is "error"
+  Status error;             // set when stop_reason is kError
 };
 
 LoopResult run_loop(const RunConfig& config, RunDb& db, Proposer& proposer, Proposer* tuner,
                     RunEvaluators& evaluators, const LoopOptions& options);
 
 // Evaluations at once: evaluation.eval_workers, or (0) executor.max_tasks on Slurm, else one
-// per core's worth of masker workers and at least two per GPU. `devices`: the GPUs scoring (0: CPU).
-int resolve_eval_workers(const RunConfig& config, int devices);
+// per core's worth of masker workers and at least two per GPU. `gpus`: the GPUs scoring (0: CPU).
+int resolve_eval_workers(const RunConfig& config, int gpus);
 // search.parallel, or (0) enough candidates in flight to keep every evaluation slot busy.
 int resolve_parallel(const RunConfig& config, int eval_workers);
 

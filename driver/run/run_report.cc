@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <map>
 
+#include "driver/run/heldout.h"
 #include "driver/run/run_config.h"
+#include "driver/run/suite.h"
 #include "driver/run/run_session.h"
 #include "driver/report/report_data.h"
 #include "driver/cli/table.h"
@@ -31,11 +33,29 @@ std::string explain_stop(const std::string& reason, const std::string& detail, c
   if (reason == "patience") return detail + "; to go on: " + resume + " --patience 0";
   if (reason == "max_cost") return detail + "; to go on: " + resume + " --max-cost USD";
   if (reason == "max_wall_s") return detail + "; to go on: " + resume + " --max-wall-s 0";
+  if (reason == "proposer_errors") return detail.substr(0, detail.find('\n')) + "; fix the cause, then " + resume;
   if (reason == "interrupted") return "interrupted; " + resume + " redoes the work that was in flight and continues";
   if (reason == "error") return "stopped by a fault: " + detail + "; fix the cause, then " + resume;
   if (reason == "unrecorded") return detail + "; " + resume + " redoes the work that was in flight and continues";
   return detail;
 }
+
+namespace {
+
+// How many candidates each device scored; a candidate counts once for every device that scored
+// one of its evaluations (a suite's settings may land on different GPUs).
+std::map<std::string, int64_t> candidates_by_device(const std::vector<CandidateRow>& rows) {
+  std::map<std::string, int64_t> counts;
+  for (const CandidateRow& r : rows)
+    for (size_t at = 0; at < r.device.size();) {
+      const size_t comma = std::min(r.device.find(',', at), r.device.size());
+      ++counts[r.device.substr(at, comma - at)];
+      at = comma + 1;
+    }
+  return counts;
+}
+
+}  // namespace
 
 Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* out, bool own_lock) {
   std::vector<CandidateRow> rows;
@@ -47,6 +67,11 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
   j["name"] = config.name;
   j["workload"] = config.workload;
   j["target_density"] = config.target_density;
+  j["track"] = config.track;
+  j["suite"] = nlohmann::json::array();
+  for (const Setting& setting : selection_suite(config))
+    j["suite"].push_back({{"setting", setting.key()}, {"workload", setting.workload}, {"target_density", setting.target_density},
+                          {"weight", setting.weight}});
   j["proposer"] = config.proposer;
   j["adrs_version"] = db.state("adrs_version");
   std::string status = db.state("status", "running");  // created, then ended before its start was recorded
@@ -65,19 +90,21 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
   j["stop_reason"] = status == "running" ? "" : reason;
   j["stop_detail"] = status == "running" ? "" : detail;
   j["explanation"] = status == "running" ? "running now (pid " + db.state("pid") + ")" : explain_stop(reason, detail, run_dir);
-  std::map<std::string, int64_t> by_status, by_failure, by_device;
+  std::map<std::string, int64_t> by_status, by_failure;
   int64_t terminal = 0;
   double cost = 0, proposal_s = 0;
-  const CandidateRow* best = nullptr;
+  const CandidateRow *best = nullptr, *runner_up = nullptr;
   for (const CandidateRow& r : rows) {
-    ++by_status[r.status];
+    ++by_status[candidate_status_name(r.status)];
     if (r.terminal()) ++terminal;
-    if (r.status == "failed" || r.status == "filtered") ++by_failure[r.failure];
-    if (!r.device.empty()) ++by_device[r.device];
+    if (r.status == CandidateStatus::kFailed || r.status == CandidateStatus::kFiltered) ++by_failure[r.failure];
     cost += r.cost_usd;
     proposal_s += r.proposal_s;
-    if (r.status == "evaluated" && r.score && (!best || *r.score > *best->score)) best = &r;
+    if (r.status == CandidateStatus::kEvaluated && r.score && (!best || *r.score > *best->score)) best = &r;
   }
+  for (const CandidateRow& r : rows)  // the best other source
+    if (best && r.status == CandidateStatus::kEvaluated && r.score && r.source_hash != best->source_hash && (!runner_up || *r.score > *runner_up->score))
+      runner_up = &r;
   const double elapsed = std::strtod(db.state("elapsed_s", "0").c_str(), nullptr);  // never throws on a damaged value
   j["candidates"] = {{"total", rows.size()},
                      {"finished", terminal},
@@ -91,7 +118,7 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
   // The devices the run scores on (as configured) and how many candidates each one scored.
   j["device"] = config.device;
   j["devices"] = db.state("scoring_devices", config.device);  // as the last start found them
-  j["scored_by_device"] = by_device;
+  j["scored_by_device"] = candidates_by_device(rows);
   // The agent proposer's drafts: evaluated in the sandbox, never candidates, counted apart.
   int64_t drafts = 0;
   if (Status s = db.count_draft_evaluations(&drafts); !s.ok()) return s;
@@ -102,7 +129,26 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
                           {"score_std", r.score_std.value_or(0.0)}, {"mutation", r.mutation}, {"message", r.message}};
   };
   j["best"] = best ? candidate_json(*best) : nlohmann::json();
-  j["seed"] = !rows.empty() && rows[0].status == "evaluated" ? candidate_json(rows[0]) : nlohmann::json();
+  j["seed"] = !rows.empty() && rows[0].status == CandidateStatus::kEvaluated ? candidate_json(rows[0]) : nlohmann::json();
+  j["runner_up"] = best && runner_up ? candidate_json(*runner_up) : nlohmann::json();
+  // Significance: the winner's lead over the runner-up against the seed noise of the two.
+  if (best && runner_up) {
+    const double best_std = best->score_std.value_or(0.0), runner_std = runner_up->score_std.value_or(0.0);
+    j["best"]["lead_over_runner_up"] = *best->score - *runner_up->score;
+    j["best"]["noise"] = noise_of(best_std, runner_std);
+    j["best"]["within_noise_of_runner_up"] =
+        !significantly_better(*best->score, best_std, *runner_up->score, runner_std, config.improvement_margin);
+  }
+  if (best) {
+    CandidateRow full;
+    if (Status s = db.get_candidate(best->id, &full); !s.ok()) return s;
+    j["best"]["settings"] = nlohmann::json::array();
+    for (const SettingResult& r : full.settings)
+      j["best"]["settings"].push_back({{"setting", r.setting}, {"weight", r.weight}, {"score", r.score}, {"score_std", r.score_std},
+                                       {"error", r.error}, {"density", r.density},
+                                       {"access_density", r.access_density ? nlohmann::json(*r.access_density) : nlohmann::json()}});
+  }
+  if (Status s = heldout_summary(db, config, &j["heldout"]); !s.ok()) return s;
   if (best) {
     const std::string adrs = adrs_command_name(), id = std::to_string(best->id);
     j["inspect"] = {adrs + " show " + run_dir + " " + id + " --diff", adrs + " lineage " + run_dir + " " + id,
@@ -148,13 +194,21 @@ void print_run_summary(const nlohmann::json& j) {
   };
   add("seed", j["seed"]);
   add("best", j["best"]);
+  add("runner-up", j["runner_up"]);
   std::printf("\n%s\n", table.render("  ").c_str());
-  std::printf("workload %s, target density %.3g\n", j["workload"].get<std::string>().c_str(), j["target_density"].get<double>());
+  std::string suite;
+  for (const auto& setting : j["suite"])
+    suite += (suite.empty() ? "" : ", ") + setting["setting"].get<std::string>() + format(" (weight %g)", setting["weight"].get<double>());
+  std::printf("%s track; %s %s\n", j["track"].get<std::string>().c_str(), j["suite"].size() > 1 ? "suite" : "setting", suite.c_str());
+  if (j["best"].value("within_noise_of_runner_up", false))
+    std::printf("the best is within noise of the runner-up: it leads by %.3g, the seed noise of the two is %.3g (more eval_seeds tell them apart)\n",
+                j["best"]["lead_over_runner_up"].get<double>(), j["best"]["noise"].get<double>());
   if (const nlohmann::json& b = j["best_baseline"]; !b.is_null()) {
     const double gap = j["gap_to_best_baseline"].get<double>();
     std::printf("best baseline at this setting (scored by the last report): %s, score %.6f; the best candidate is %.6f %s\n",
                 b["baseline"].get<std::string>().c_str(), b["score"].get<double>(), std::abs(gap), gap >= 0 ? "ahead" : "behind");
   }
+  print_heldout_summary(j.value("heldout", nlohmann::json()));
   std::printf("\nthe whole run at a glance, beside the baselines: %s\n", j["report"].get<std::string>().c_str());
   std::printf("\ninspect the best candidate:\n");
   for (const auto& line : j["inspect"]) std::printf("  %s\n", line.get<std::string>().c_str());

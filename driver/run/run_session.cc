@@ -1,7 +1,6 @@
 #include "driver/run/run_session.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -23,9 +22,26 @@ namespace fs = std::filesystem;
 
 std::string run_db_path(const std::string& run_dir) { return run_dir + "/run.db"; }
 
+std::string resolve_run_dir(const std::string& given) {
+  std::error_code ec;
+  std::string trimmed = given;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  if (fs::exists(run_db_path(trimmed), ec) || trimmed.find('/') != std::string::npos || trimmed.empty() || trimmed[0] == '.')
+    return trimmed;
+  const std::string named = "runs/" + trimmed;
+  return fs::exists(run_db_path(named), ec) ? named : trimmed;
+}
+
 Status open_run_for_reading(const std::string& run_dir, std::unique_ptr<RunDb>* db) {
   std::error_code ec;
-  if (!fs::exists(run_dir, ec)) return Status::Error("no run directory '" + run_dir + "' (runs live in runs/<name>/; see ls runs)");
+  if (!fs::exists(run_dir, ec)) {
+    std::string names;
+    if (run_dir.find('/') == std::string::npos && fs::is_directory("runs", ec))
+      for (const auto& entry : fs::directory_iterator("runs", ec))
+        if (fs::exists(run_db_path(entry.path().string()), ec)) names += (names.empty() ? "" : ", ") + entry.path().filename().string();
+    return Status::Error("no run directory '" + run_dir + "'" + (run_dir.find('/') == std::string::npos ? " (nor runs/" + run_dir + ")" : "") +
+                         "; give a run's folder or its name in runs/" + (names.empty() ? "" : " (runs here: " + names + ")"));
+  }
   if (!fs::is_directory(run_dir, ec)) return Status::Error("'" + run_dir + "' is a file, not a run directory (runs live in runs/<name>/)");
   if (!fs::exists(run_db_path(run_dir), ec))
     return Status::Error("'" + run_dir + "' is not an adrs run (it has no run.db); start one with adrs run --config runs/demo.toml");
@@ -71,7 +87,7 @@ Status RunLock::Acquire(const std::string& run_dir, std::unique_ptr<RunLock>* ou
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int error = errno;
-    return Status::Error("cannot create " + path + ": " + std::strerror(error) +
+    return Status::Fault("cannot create " + path + ": " + std::strerror(error) +
                          (error == EROFS ? " (the storage is read-only: inspection works, resume needs writable storage)"
                           : error == ENOSPC ? " (the disk is full; free space, then try again)" : ""));
   }
@@ -82,7 +98,7 @@ Status RunLock::Acquire(const std::string& run_dir, std::unique_ptr<RunLock>* ou
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ' || pid.back() == '\0')) pid.pop_back();
     if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) pid = lock_holder_from_proc(fd);
     ::close(fd);
-    return Status::Error("another adrs process (pid " + (pid.empty() ? std::string("unknown: see /proc/locks") : pid) +
+    return Status::Busy("another adrs process (pid " + (pid.empty() ? std::string("unknown: see /proc/locks") : pid) +
                          ") is running " + run_dir + "; watch it with adrs status " + run_dir + ", or stop it first");
   }
   // One pwrite of a fixed-width record, no truncate first: a reader never sees an empty file
@@ -103,31 +119,14 @@ RunLock::~RunLock() {
 }
 
 namespace {
-std::atomic<bool> g_interrupted{false};
-void on_interrupt(int) {
-  if (g_interrupted.exchange(true)) ::_exit(130);
-  static const char message[] = "\nadrs: stopping: abandoning work in flight (Ctrl-C again to quit at once)\n";
-  [[maybe_unused]] const ssize_t ignored = ::write(2, message, sizeof message - 1);
-}
 ProposerFactory& llm_factory() {
   static ProposerFactory factory;
   return factory;
 }
 }  // namespace
 
-const std::atomic<bool>& install_interrupt_handler() {
-  struct sigaction action {};
-  action.sa_handler = on_interrupt;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  // A full disk or file-size limit must become a write error with a message, not a silent death.
-  // (A handler, not SIG_IGN: handlers reset at exec, so children keep the default.)
-  struct sigaction file_size {};
-  file_size.sa_handler = [](int) {};
-  sigemptyset(&file_size.sa_mask);
-  sigaction(SIGXFSZ, &file_size, nullptr);
-  return g_interrupted;
+const std::atomic<bool>& install_run_interrupt_handler() {
+  return install_interrupt_handler("\nadrs: stopping: abandoning work in flight (Ctrl-C again to quit at once)\n");
 }
 
 void set_llm_proposer_factory(ProposerFactory factory) { llm_factory() = std::move(factory); }

@@ -11,6 +11,7 @@
 #include "driver/propose/proposer.h"
 #include "driver/run/run_config.h"
 #include "driver/run/run_db.h"
+#include "util/interrupt.h"
 
 namespace adrs {
 
@@ -19,6 +20,11 @@ namespace adrs {
 inline constexpr const char* kAdrsVersion = "0.1.0";
 
 std::string run_db_path(const std::string& run_dir);
+
+// What a user typed for a run: a path (runs/my-run, /abs/runs/my-run) or a bare name (my-run,
+// meaning runs/my-run). A path that holds a run wins; else runs/<name> when that holds one; else
+// the text unchanged (the error then names it).
+std::string resolve_run_dir(const std::string& given);
 
 // Opens an existing run for reading (works while another process runs it). Errors say whether
 // the directory is missing, is not a run, or holds a damaged database.
@@ -38,9 +44,9 @@ class RunLock {
   int fd_ = -1;
 };
 
-// SIGINT/SIGTERM set the returned flag; a second Ctrl-C exits at once (the database stays
-// consistent; resume redoes what was in flight).
-const std::atomic<bool>& install_interrupt_handler();
+// The Ctrl-C handler of run and resume (util/interrupt.h): the database stays consistent; resume
+// redoes what was in flight.
+const std::atomic<bool>& install_run_interrupt_handler();
 
 // Makes the proposer named by config.proposer: "offline", or "llm" (driver/llm/llm_proposer.h, from
 // the config's [llm] table). set_llm_proposer_factory replaces the LLM one (tests, fakes).

@@ -14,7 +14,7 @@ CandidateRow evaluated(int64_t id, double score, const char* hash) {
   CandidateRow row;
   row.id = id;
   if (id > 1) row.parent_id = 1;
-  row.status = "evaluated";
+  row.status = CandidateStatus::kEvaluated;
   row.score = score;
   row.error = -score;
   row.density = 0.1;

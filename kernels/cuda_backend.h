@@ -1,7 +1,8 @@
 // The CUDA backend: the same contract as the CPU backend (backend.h), computed on a GPU.
 // The workload is uploaded once; the reference pass (true outputs, oracle scores, row statistics)
 // runs once; per candidate only the selections go up and the per-row errors come down.
-// Declarations only: the implementation lives in kernels/ and exists when ADRS_HAVE_CUDA is 1.
+// The library registers itself with the evaluator's backend registry (cuda_registration.cc), so
+// the evaluator never calls these directly; benchmarks and tests may.
 #pragma once
 
 #include <memory>
@@ -35,16 +36,6 @@ struct CudaTimings {
   std::string storage;   // "bf16", "fp16" or "fp32"
 };
 
-// True when this binary was built with the CUDA backend.
-inline bool cuda_backend_built() {
-#ifdef ADRS_HAVE_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
-
-#ifdef ADRS_HAVE_CUDA
 // Ok when a CUDA device can be used; otherwise a one-line reason (no device, driver error).
 Status cuda_device_status();
 
@@ -64,6 +55,5 @@ CudaTimings cuda_backend_timings(const Backend& backend);
 // Builds a synthetic preset on the GPU (the same numbers as make_synthetic_workload on the host,
 // see evaluator/synthetic_model.h) and copies it into host memory.
 Status make_synthetic_workload_on_device(const SyntheticPreset& preset, Workload* out);
-#endif
 
 }  // namespace adrs

@@ -1,0 +1,65 @@
+// The evaluators of a run and how one candidate's results over a suite fold into its row.
+//
+// RunEvaluators holds one evaluator per (setting, evaluation seed), ordered cheapest setting
+// first (rows x keys), so a candidate that fails or is a behavioral duplicate costs the least;
+// plus the cascade's stage-1 evaluator. Every evaluator of a run draws its probe rows (the
+// behavioral fingerprint) from the run seed.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "driver/run/run_config.h"
+#include "driver/run/run_db.h"
+#include "driver/run/suite.h"
+#include "evaluator/evaluator.h"
+
+namespace adrs {
+
+struct SettingEvaluators {
+  Setting setting;
+  size_t suite_index = 0;  // position in selection_suite(config): the order results are shown in
+  std::vector<std::unique_ptr<Evaluator>> per_seed;
+};
+
+class Executor;
+
+// Every evaluator of a run (each setting and seed, and stage 1) scores on the same devices through
+// one shared DevicePool (evaluator/device_pool.h): one backend per GPU each, least-busy dispatch
+// over the whole run.
+struct RunEvaluators {
+  std::vector<SettingEvaluators> settings;  // cheapest first
+  std::unique_ptr<Evaluator> stage1;        // null without a cascade
+  Executor* executor = nullptr;             // where evaluations run (driver/run/executor.h); null: here
+  Evaluator& first() { return *settings.front().per_seed.front(); }
+  const Evaluator& first() const { return *settings.front().per_seed.front(); }
+  // The devices scoring ("cpu", or "cuda:0", "cuda:1", ...) and the GPUs among them (0: the CPU).
+  std::vector<std::string> device_labels() const { return first().device_labels(); }
+  int gpus() const { return first().gpu_count(); }
+};
+
+// The evaluator options every evaluation of a run shares (limits, device, GPUs, track, probe seed).
+// Fails when evaluation.devices names GPUs this machine or this build does not have.
+Status run_eval_options(const RunConfig& config, const std::string& cache_dir, EvalOptions* out);
+Status make_run_evaluators(const RunConfig& config, const std::string& cache_dir, RunEvaluators* out);
+
+// One setting's evaluations of one candidate (one result per seed, all ok).
+struct SettingRun {
+  Setting setting;
+  std::vector<EvalResult> results;
+  std::vector<uint64_t> seeds;
+};
+
+// Mean and standard deviation over seeds of one setting.
+SettingResult fold_setting(const SettingRun& run, const std::string& track);
+
+// Folds a suite's runs (in suite order) into the row (status "evaluated"): per-setting results,
+// and the weighted means as the candidate's score, error, density (and access density); score_std
+// is the standard deviation over seeds of the suite score.
+void store_suite_metrics(const std::vector<SettingRun>& runs, const std::string& track, CandidateRow* row);
+
+// A suite of one (replay of one setting, old callers).
+void store_metrics(const std::vector<EvalResult>& results, const std::vector<uint64_t>& seeds, CandidateRow* row);
+
+}  // namespace adrs
