@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "driver/cli/commands.h"
-#include "driver/cli/table.h"
+#include "util/table.h"
 #include "evaluator/evaluator.h"
 #include "util/interrupt.h"
 
