@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "driver/cli/commands.h"
-#include "driver/cli/table.h"
 #include "evaluator/compiler.h"
+#include "util/table.h"
 #include "evaluator/evaluator.h"
 #include "util/interrupt.h"
 

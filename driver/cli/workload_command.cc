@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "driver/cli/commands.h"
-#include "driver/cli/table.h"
+#include "util/table.h"
 #include "evaluator/backend.h"
 #include "evaluator/evaluator.h"
 #include "evaluator/workload_stats.h"

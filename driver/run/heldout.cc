@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <set>
 
-#include "driver/cli/table.h"
-#include "driver/report/baselines.h"
+#include "util/table.h"
+#include "evaluator/baselines.h"
 #include "driver/run/suite.h"
 #include "driver/run/suite_eval.h"
 

@@ -1,4 +1,4 @@
-#include "driver/report/baselines.h"
+#include "evaluator/baselines.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "driver/cli/table.h"
+#include "util/table.h"
 #include "util/resources.h"
 
 namespace adrs {
