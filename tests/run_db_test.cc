@@ -107,6 +107,70 @@ TEST_F(RunDbTest, RefusesFilesThatAreNotRunsAndNewerSchemas) {
   EXPECT_NE(s.message().find("no run directory"), std::string::npos) << s.message();
 }
 
+// What each schema added, undone: a file as an older adrs left it (SQLite drops columns since 3.35).
+const char* const kUndoSchema4 = "ALTER TABLE candidates DROP COLUMN applied_seq; ALTER TABLE candidates DROP COLUMN device;";
+const char* const kUndoSchema3 =
+    "DROP INDEX candidates_by_behavior; ALTER TABLE candidates DROP COLUMN behavior_hash; "
+    "ALTER TABLE candidates DROP COLUMN access_density; DROP TABLE setting_results; DROP TABLE heldout_baselines;";
+
+int user_version(const std::string& path) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return -1;
+  sqlite3_stmt* s = nullptr;
+  int version = -1;
+  if (sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+    version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(raw);
+  return version;
+}
+
+// Runs made by older adrs versions (schema 2: before suites; schema 3: before the asynchronous
+// schedule's applied order and the scoring devices) open for inspection without a write, their
+// rows read with the new fields empty, and resume's read-write open migrates them forward.
+TEST_F(RunDbTest, RunsOfOlderSchemasOpenForReadingUnchangedAndMigrateOnResume) {
+  for (int old_version : {2, 3}) {
+    const std::string file = path("v" + std::to_string(old_version) + ".db");
+    {
+      std::unique_ptr<RunDb> db;
+      ASSERT_TRUE(RunDb::Open(file, RunDb::Mode::kCreate, &db).ok());
+      CandidateRow r = row(1, "evaluated");
+      r.score = -0.5;
+      ASSERT_TRUE(db->insert_candidate(r, {{"next_candidate_id", "2"}}).ok());
+    }
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &raw), SQLITE_OK);
+    std::string undo = kUndoSchema4;
+    if (old_version < 3) undo += kUndoSchema3;
+    undo += " PRAGMA user_version = " + std::to_string(old_version) + ";";
+    char* error = nullptr;
+    ASSERT_EQ(sqlite3_exec(raw, undo.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+    sqlite3_close(raw);
+
+    std::unique_ptr<RunDb> db;
+    Status s = RunDb::Open(file, RunDb::Mode::kReadOnly, &db);
+    ASSERT_TRUE(s.ok()) << "schema " << old_version << ": " << s.message();
+    std::vector<CandidateRow> rows;
+    s = db->list_candidates(&rows, true);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(*rows[0].score, -0.5);
+    EXPECT_FALSE(rows[0].applied_seq.has_value());
+    EXPECT_EQ(rows[0].device, "");
+    db.reset();
+    EXPECT_EQ(user_version(file), old_version) << "inspection must not write";
+
+    s = RunDb::Open(file, RunDb::Mode::kReadWrite, &db);
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(user_version(file), kRunDbSchemaVersion);
+    ASSERT_TRUE(db->set_applied_order({{1, 1}}).ok());
+    CandidateRow back;
+    ASSERT_TRUE(db->get_candidate(1, &back).ok());
+    EXPECT_EQ(back.applied_seq, std::optional<int64_t>(1));
+    EXPECT_EQ(*back.score, -0.5);
+  }
+}
+
 // A full disk (simulated with a file-size limit) makes writes fail with a clear message; rows
 // written before stay, and the database is intact afterwards.
 TEST_F(RunDbTest, FullDiskGivesAClearErrorAndLosesNoRows) {

@@ -17,8 +17,9 @@ namespace adrs {
 
 namespace {
 
-const char* const kSchema1ReadCompat = R"sql(
-CREATE TEMP VIEW candidates AS SELECT *, '' AS behavior_hash, NULL AS access_density FROM main.candidates;
+// Read-only stand-ins for what later schemas added, so inspection of an old run writes nothing:
+// temporary (in-memory) views and tables with the new columns empty.
+const char* const kBeforeSchema3Tables = R"sql(
 CREATE TEMP TABLE setting_results (
   candidate_id INTEGER NOT NULL, kind TEXT NOT NULL, setting TEXT NOT NULL, workload TEXT NOT NULL,
   target_density REAL NOT NULL, weight REAL NOT NULL, track TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'ok',
@@ -28,6 +29,16 @@ CREATE TEMP TABLE heldout_baselines (
   setting TEXT NOT NULL, baseline TEXT NOT NULL, track TEXT NOT NULL, status TEXT NOT NULL,
   message TEXT NOT NULL DEFAULT '', score REAL, error REAL, density REAL, ci_low REAL, ci_high REAL);
 )sql";
+
+// The candidates view of a schema `version` file (1..kRunDbSchemaVersion - 1).
+std::string read_compat_sql(int version) {
+  std::string columns;
+  if (version < 3) columns += ", '' AS behavior_hash, NULL AS access_density";  // suites, fingerprints (3)
+  if (version < 4) columns += ", NULL AS applied_seq, '' AS device";            // schedule order, devices (4)
+  std::string sql = "CREATE TEMP VIEW candidates AS SELECT *" + columns + " FROM main.candidates;";
+  if (version < 3) sql += kBeforeSchema3Tables;
+  return sql;
+}
 
 }  // namespace
 
@@ -116,10 +127,11 @@ Status RunDb::Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* o
     }
     if (version == 0 || !has_state_table)
       return Status::WithCode(StatusCode::kNotAdrsRun, path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
-    // A run made before schema 3 reads as one whose candidates have no per-setting results: the
-    // new columns and tables appear as temporary (in-memory) stand-ins, so inspection writes nothing.
-    if (mode == Mode::kReadOnly && (version == 1 || version == 2))
-      if (Status st = db->exec(kSchema1ReadCompat); !st.ok()) return st;
+    // A run made by an older adrs reads as one whose candidates lack what later schemas record (per-
+    // setting results, the applied order, the scoring devices): the new columns and tables appear
+    // as temporary (in-memory) stand-ins, so inspection writes nothing. Resume migrates the file.
+    if (mode == Mode::kReadOnly && version >= 1 && version < kRunDbSchemaVersion)
+      if (Status st = db->exec(read_compat_sql(version)); !st.ok()) return st;
     if (mode == Mode::kReadOnly && version < 1)
       return Status::WithCode(StatusCode::kOldSchema, path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
     if (mode == Mode::kReadWrite) {
