@@ -55,6 +55,15 @@ std::map<std::string, int64_t> candidates_by_device(const std::vector<CandidateR
   return counts;
 }
 
+// The schedule, the devices the run scores on (--device as configured, the devices the last
+// session found) and how many candidates each device scored.
+void add_schedule_and_devices(const RunDb& db, const RunConfig& config, const std::vector<CandidateRow>& rows, nlohmann::json* j) {
+  (*j)["schedule"] = config.schedule;
+  (*j)["device"] = config.device;
+  (*j)["devices"] = db.state("scoring_devices", config.device);
+  (*j)["scored_by_device"] = candidates_by_device(rows);
+}
+
 }  // namespace
 
 Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* out, bool own_lock) {
@@ -114,11 +123,7 @@ Status run_summary(const RunDb& db, const std::string& run_dir, nlohmann::json* 
                      {"per_minute", elapsed > 0 ? 60.0 * terminal / elapsed : 0.0}};
   j["elapsed_s"] = elapsed;
   j["cost_usd"] = cost;
-  j["schedule"] = config.schedule;
-  // The devices the run scores on (as configured) and how many candidates each one scored.
-  j["device"] = config.device;
-  j["devices"] = db.state("scoring_devices", config.device);  // as the last start found them
-  j["scored_by_device"] = candidates_by_device(rows);
+  add_schedule_and_devices(db, config, rows, &j);
   // The agent proposer's drafts: evaluated in the sandbox, never candidates, counted apart.
   int64_t drafts = 0;
   if (Status s = db.count_draft_evaluations(&drafts); !s.ok()) return s;
