@@ -26,11 +26,17 @@ std::string proposer_error_kind(const CandidateRow& row) {
 
 }  // namespace
 
-// Adds one terminal row (a duplicate with the result of the row it copies).
+// Adds one terminal row (a duplicate with the result of the row it copies). A duplicate may point
+// to a row that became a duplicate itself after the lookup (the same source as a candidate still
+// being evaluated, which then turned out to select like an earlier one): the chain is followed to
+// the row whose result counts.
 void Loop::absorb(const CandidateRow& row) {
   const CandidateRow* resolved = &row;
-  if (row.status == CandidateStatus::kDuplicate && row.duplicate_of && rows_.count(*row.duplicate_of))
-    resolved = &rows_[*row.duplicate_of];
+  for (int hops = 0; hops < 16 && resolved->status == CandidateStatus::kDuplicate && resolved->duplicate_of; ++hops) {
+    auto it = rows_.find(*resolved->duplicate_of);
+    if (it == rows_.end()) break;
+    resolved = &it->second;
+  }
   population_.add(row, *resolved);
   count_proposer_errors(row);
   check_population_stops();
