@@ -9,9 +9,10 @@
 # Run from the repository root on the GPU machine with the binaries bench/pack_device_build.sh
 # packed into build-dev/ (the device machine cannot build adrs: carry build-dev with the call):
 #   here:   cmake -S . -B build-cuda -G Ninja -DADRS_CUDA=ON -DBUILD_TESTING=OFF && \
-#           cmake --build build-cuda --target adrs adrs-worker adrs-bench adrs-async-bench && \
-#           BINARIES="adrs adrs-worker adrs-bench adrs-async-bench" bench/pack_device_build.sh build-cuda
-#   device: bash bench/device_scale.sh      (carry build-dev; kind nvidia-h200-x2 or larger)
+#           cmake --build build-cuda --target adrs adrs-worker adrs-async-bench && \
+#           BINARIES="adrs adrs-worker adrs-async-bench" ARCHIVE=1 bench/pack_device_build.sh build-cuda
+#   device: bash bench/device_scale.sh      (carry build-pack; kind nvidia-h200-x2 or larger)
+# (add adrs-bench to the build and BINARIES for the scoring-throughput part: ~62 of the 64 MiB).
 # Writes to $OUT: device_scale.md (the table), device_scale.json (every run's numbers), scaling.json
 # (adrs-bench), machine.txt, log.txt.
 # Knobs: WALL_S (seconds each run issues candidates, default 75), WORKLOAD (large), EVAL_WORKERS
@@ -29,6 +30,8 @@ WORKLOAD=${WORKLOAD:-large}
 EVAL_WORKERS=${EVAL_WORKERS:-0}
 rm -rf "$WORK" && mkdir -p "$OUT" "$WORK/runs" "$WORK/xdg"
 exec > >(tee "$OUT/log.txt") 2>&1
+# A pack carried compressed (ARCHIVE=1 bench/pack_device_build.sh): unpack it first.
+if [ ! -d "$B" ] && [ -f "$ROOT/build-pack/build-dev.tgz" ]; then tar xzf "$ROOT/build-pack/build-dev.tgz" -C "$ROOT"; fi
 for b in adrs adrs-worker; do
   [ -x "$B/$b" ] || { echo "no $B/$b: pack a build first (bench/pack_device_build.sh) and carry it"; exit 2; }
 done
@@ -113,7 +116,7 @@ json.dump({"workload": workload, "wall_s": float(wall_s), "runs": rows}, open(f"
 fmt = lambda v, d=1: "-" if v is None else f"{v:.{d}f}"
 lines = [f"candidates per minute, {workload}, offline proposer, async schedule, {wall_s} s of issuing per run",
          "",
-         "| devices | candidates | per minute | ratio to 1 GPU | ratio / GPUs | scored by device | mean GPU util % | median compile / worker / metrics s |",
+         "| devices | candidates | per minute | ratio to 1 GPU | ratio / GPUs | scored by device (seed included) | mean GPU util % | median compile / worker / metrics s |",
          "|---|---|---|---|---|---|---|---|"]
 for r in rows:
     if "error" in r:
