@@ -8,11 +8,11 @@
 #include <fmt/format.h>
 
 #include "driver/cli/commands.h"
-#include "driver/cli/table.h"
 #include "evaluator/compiler.h"
 #include "evaluator/evaluator.h"
 #include "util/file.h"
 #include "util/interrupt.h"
+#include "util/table.h"
 
 namespace adrs {
 

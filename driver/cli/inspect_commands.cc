@@ -12,7 +12,7 @@
 #include "driver/run/run_hints.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
-#include "driver/cli/table.h"
+#include "util/table.h"
 #include "driver/cli/transcript.h"
 #include "driver/patch/text_diff.h"
 #include "evaluator/compiler.h"

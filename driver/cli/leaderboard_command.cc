@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
-#include "driver/report/baselines.h"
+#include "evaluator/baselines.h"
 #include "driver/cli/commands.h"
-#include "driver/cli/table.h"
+#include "util/table.h"
 #include "evaluator/evaluator.h"
 
 namespace adrs {

@@ -10,7 +10,7 @@
 #include "driver/run/replay.h"
 #include "driver/cli/commands.h"
 #include "driver/run/run_session.h"
-#include "driver/cli/table.h"
+#include "util/table.h"
 
 namespace adrs {
 

@@ -27,7 +27,7 @@
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
 #include "driver/run/suite.h"
-#include "driver/cli/table.h"
+#include "util/table.h"
 
 namespace adrs {
 

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "driver/cli/commands.h"
-#include "driver/cli/table.h"
+#include "util/table.h"
 #include "evaluator/backend.h"
 #include "evaluator/workload_stats.h"
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <sstream>
 
-#include "driver/report/baselines.h"
+#include "evaluator/baselines.h"
 #include "driver/run/candidate_step.h"
 #include "driver/run/run_config.h"
 #include "driver/run/run_hints.h"

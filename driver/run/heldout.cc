@@ -7,10 +7,10 @@
 
 #include <fmt/format.h>
 
-#include "driver/cli/table.h"
-#include "driver/report/baselines.h"
 #include "driver/run/suite.h"
 #include "driver/run/suite_eval.h"
+#include "evaluator/baselines.h"
+#include "util/table.h"
 
 namespace adrs {
 

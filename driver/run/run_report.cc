@@ -16,7 +16,7 @@
 #include "driver/run/suite.h"
 #include "driver/run/run_session.h"
 #include "driver/report/report_data.h"
-#include "driver/cli/table.h"
+#include "util/table.h"
 
 namespace adrs {
 

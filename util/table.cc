@@ -1,4 +1,4 @@
-#include "driver/cli/table.h"
+#include "util/table.h"
 
 #include <algorithm>
 

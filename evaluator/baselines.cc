@@ -1,4 +1,4 @@
-#include "driver/report/baselines.h"
+#include "evaluator/baselines.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "driver/cli/table.h"
 #include "util/file.h"
+#include "util/table.h"
 #include "util/resources.h"
 
 namespace adrs {
