@@ -92,7 +92,8 @@ class JsonVocabularyTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = (fs::temp_directory_path() / ("adrs-json-" + std::to_string(::getpid()))).string();
     fs::remove_all(dir_);
-    const auto run = test::run_adrs("run --config runs/demo.toml --workload smoke --max-candidates 6 --device cpu --runs-dir " + dir_ +
+    // A held-out setting too, so the held-out block of run and status is checked.
+    const auto run = test::run_adrs("run --config runs/demo.toml --workload smoke --heldout smoke@0.05 --heldout-top-k 2 --max-candidates 6 --device cpu --runs-dir " + dir_ +
                                     " --name j --cache-dir " + test::binary_dir() + "/test-cache/json --quiet --json");
     run_out_ = run.out;
     ASSERT_EQ(run.exit_code, 0) << run.err;
