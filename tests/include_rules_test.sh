@@ -44,6 +44,7 @@ while IFS= read -r file; do
   from=$(folder_of "$file")
   [[ -v ALLOWED[$from] ]] || continue
   allowed=" $from ${ALLOWED[$from]} "
+  [[ "$file" == *_test.cc ]] && allowed+="tests "  # a unit test beside its module uses the test helpers
   [[ "$allowed" == *" * "* ]] && continue
   while IFS= read -r included; do
     [[ "$included" == */* ]] || continue  # a system or same-folder header named bare

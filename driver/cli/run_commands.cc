@@ -1,5 +1,4 @@
 // adrs run --config FILE and adrs resume RUN_DIR: start or continue an evolution run.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,11 +18,8 @@
 #include "driver/llm/agent_proposer.h"
 #include "driver/llm/llm_preflight.h"
 #include "driver/llm/llm_proposer.h"
-#include "driver/propose/offline_proposer.h"
-#include "driver/run/heldout.h"
-#include "driver/run/run_create.h"
+#include "driver/run/run.h"
 #include "driver/run/run_hints.h"
-#include "driver/run/run_loop.h"
 #include "driver/run/run_report.h"
 #include "driver/run/run_session.h"
 #include "driver/run/suite.h"
@@ -73,36 +69,6 @@ bool terminal_escapes() {
   return ::isatty(2) && !(no_color && *no_color) && !(term && std::string(term) == "dumb");
 }
 
-// A few pages kept free on the run's file system: when a full disk stops the run, this file is
-// deleted first, so the stop (reason, status, event) can still be written and the run is not
-// later mistaken for one that was killed.
-constexpr size_t kReserveBytes = 64 * 1024;
-std::string reserve_path(const std::string& run_dir) { return run_dir + "/.reserve"; }
-
-void make_reserve(const std::string& run_dir) {
-  const int fd = ::open(reserve_path(run_dir).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  // Real blocks (posix_fallocate), not a hole: a sparse file would free nothing.
-  if (::posix_fallocate(fd, 0, kReserveBytes) != 0) {
-    ::close(fd);
-    ::unlink(reserve_path(run_dir).c_str());
-    return;
-  }
-  ::close(fd);
-}
-
-// The run directory was deleted while a compile was starting: the compile cache may have put
-// back an empty run_dir/cache. Remove what it re-created (only adrs's entries, no run.db), so a
-// deleted run stays deleted; a directory holding anything else is left alone.
-void forget_recreated_cache(const std::string& run_dir) {
-  std::string why;
-  std::error_code ec;
-  if (!fs::exists(run_dir, ec) || fs::exists(run_db_path(run_dir), ec)) return;
-  if (classify_run_dir(run_dir, &why) != RunDirKind::kLeftover) return;
-  fs::remove_all(run_dir, ec);
-  if (!ec) std::fprintf(stderr, "adrs: removed %s again: a compile in flight had re-created its cache/\n", run_dir.c_str());
-}
-
 // --max-cost-usd and --prompts-dir: [llm] keys as flags (a run with an [llm] table only).
 Status apply_llm_flags(const RunArgs& args, RunConfig* config) {
   if (args.max_cost_usd.empty() && args.prompts_dir.empty()) return Status::Ok();
@@ -128,74 +94,24 @@ Status check_llm_before_running(const RunConfig& config, const RunArgs& args) {
   return s;
 }
 
-// When the loop stopped on its own (not a fault, not Ctrl-C): the held-out evaluation of the top
-// K, resumable (driver/run/heldout.h). Its interruption or fault becomes the run's stop.
-void finish_heldout(const RunConfig& config, RunDb& db, const std::string& run_dir, const RunArgs& args, LoopResult* result) {
-  if (result->stop_reason == StopReason::kError || result->stop_reason == StopReason::kInterrupted || heldout_settings(config).empty())
-    return;
-  HeldoutOptions options;
-  options.cache_dir = config.cache_dir.empty() ? run_dir + "/cache" : config.cache_dir;
-  options.cancel = &install_run_interrupt_handler();
-  options.progress = !args.json && !args.quiet;
-  if (options.progress) spdlog::info("held-out evaluation of the top {} on {}", config.heldout_top_k, config.heldout);
-  Status s = db.add_event("heldout", "evaluating the top " + std::to_string(config.heldout_top_k) + " on " + config.heldout);
-  if (s.ok()) s = run_heldout(config, db, options);
-  if (s.ok()) return;
-  const bool interrupted = options.cancel->load();
-  *result = {interrupted ? StopReason::kInterrupted : StopReason::kError, s.message(), interrupted ? Status::Ok() : s};
-}
-
-// Runs the loop on an open, locked run and reports. Shared by run and resume.
-int drive(const std::string& command, const RunArgs& args, const std::string& run_dir, const RunConfig& config, RunDb& db) {
+// Drives an open, locked run (Run::Drive) and prints its summary. Shared by run and resume.
+int drive(const RunArgs& args, const std::string& command, Run& run) {
   // Logs go to stderr, so --json output on stdout stays parseable.
   static const auto logger = spdlog::stderr_color_mt("adrs", terminal_escapes() ? spdlog::color_mode::automatic : spdlog::color_mode::never);
   spdlog::set_default_logger(logger);
-  make_reserve(run_dir);
-  RunEvaluators evaluators;
-  // The config was validated when the run was created: an evaluator that cannot start now is a
-  // fault of the machine (a full disk, a missing temp dir), exit 1.
-  if (Status s = make_run_evaluators(config, config.cache_dir.empty() ? run_dir + "/cache" : config.cache_dir, &evaluators); !s.ok()) {
-    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), s.message().c_str());
-    return 1;
-  }
-  std::unique_ptr<Proposer> proposer;
-  if (Status s = make_proposer(config, db, &proposer); !s.ok()) return fail(command, s);
-  OfflineProposer tuner;
-  LoopOptions options;
+  DriveOptions options;
+  options.command = command;
   options.interrupt = &install_run_interrupt_handler();
   options.live_status = !args.json && !args.quiet && terminal_escapes();
   options.quiet = args.quiet;
-  const std::string backend = evaluators.first().backend().name();  // what --device auto chose
-  Status started = db.set_states({{"status", "running"}, {"pid", std::to_string(::getpid())}, {"stop_reason", ""}, {"stop_detail", ""}});
-  if (started.ok())
-    started = db.add_event(command, "adrs " + std::string(kAdrsVersion) + ", pid " + std::to_string(::getpid()) + ", proposer " +
-                                        proposer->describe() + ", scored on " + backend);
-  if (!started.ok()) {
-    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), started.message().c_str());
-    return 1;
-  }
-  if (!args.json && !args.quiet)
-    spdlog::info("{} {}: workload {} scored on {}, target density {}, proposer {}, parallel {}, budget {} candidates", command,
-                 run_dir, config.workload, backend, config.target_density, proposer->describe(), config.parallel,
-                 config.max_candidates);
-  LoopResult result = run_loop(config, db, *proposer, &tuner, evaluators, options);
-  evaluators = RunEvaluators();  // their memory goes back before the held-out workloads are built
-  finish_heldout(config, db, run_dir, args, &result);
-  // A fault (disk full, a database error) is never recorded as an interruption: the reserve is
-  // given back first, so the stop record fits on a full disk.
-  if (result.stop_reason == StopReason::kError) ::unlink(reserve_path(run_dir).c_str());
-  const std::string status = result.stop_reason == StopReason::kInterrupted ? "interrupted" : result.stop_reason == StopReason::kError ? "failed" : "stopped";
-  Status recorded = db.set_states({{"status", status}, {"stop_reason", stop_reason_name(result.stop_reason)}, {"stop_detail", result.stop_detail}});
-  if (recorded.ok()) recorded = db.add_event("stop", std::string(stop_reason_name(result.stop_reason)) + ": " + result.stop_detail);
-  if (!db.check_identity().ok() && config.cache_dir.empty()) forget_recreated_cache(run_dir);
-  if (!recorded.ok()) {
-    // The stop could not be stored: say so, and what stopped the run, and exit as a fault.
-    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), result.stop_reason == StopReason::kError ? result.stop_detail.c_str() : ("stopped (" + std::string(stop_reason_name(result.stop_reason)) + ")").c_str());
-    std::fprintf(stderr, "adrs %s: the stop could not be recorded: %s\n", command.c_str(), recorded.message().c_str());
-    return 1;
+  options.progress = !args.json && !args.quiet;
+  LoopResult result;
+  if (Status s = run.Drive(options, &result); !s.ok()) {
+    std::fprintf(stderr, "adrs %s: %s\n", command.c_str(), s.message().c_str());
+    return exit_code(s);
   }
   nlohmann::json summary;
-  if (Status s = run_summary(db, run_dir, &summary, true); !s.ok()) return fail(command, s);
+  if (Status s = run.Summary(&summary); !s.ok()) return fail(command, s);
   if (args.json) {
     std::printf("%s\n", summary.dump(2).c_str());
   } else {
@@ -255,84 +171,45 @@ int run_new(RunArgs& args) {
     if (Status s = check_llm_keys(llm); !s.ok())
       return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
   }
-  CreatedRun created;
-  CreateFailure failure = CreateFailure::kNone;
-  if (Status s = create_run(config, seed_source, args.runs_dir, args.force, install_run_interrupt_handler(), &created, &failure); !s.ok()) {
+  CreateOptions options;
+  options.runs_dir = args.runs_dir;
+  options.force = args.force;
+  options.interrupt = &install_run_interrupt_handler();
+  std::unique_ptr<Run> run;
+  if (Status s = Run::Create(config, seed_source, options, &run); !s.ok()) {
     std::fprintf(stderr, "adrs run: %s\n", s.message().c_str());
-    if (failure == CreateFailure::kFault && !fs::exists(args.runs_dir + "/" + config.name) &&
-        s.message().find("no run was created") == std::string::npos)
+    if (s.is(StatusCode::kFault) && !fs::exists(args.runs_dir + "/" + config.name) && s.message().find("no run was created") == std::string::npos)
       std::fprintf(stderr, "adrs run: no run was created (there is nothing to resume); run this command again once the cause is fixed\n");
-    return failure == CreateFailure::kInterrupted ? 130 : failure == CreateFailure::kFault ? 1 : 2;
+    return exit_code(s);
   }
-  const std::string run_dir = created.run_dir;
-  RunDb* db = created.db.get();
-  return drive("run", args, run_dir, config, *db);
+  return drive(args, "run", *run);
 }
 
 int run_resume(RunArgs& args) {
   install_run_interrupt_handler();
-  std::string run_dir = args.run_dir;
-  while (run_dir.size() > 1 && run_dir.back() == '/') run_dir.pop_back();
-  remove_stale_creations(fs::path(run_dir).parent_path().empty() ? "." : fs::path(run_dir).parent_path().string());
-  {
-    std::string why;
-    if (classify_run_dir(run_dir, &why) == RunDirKind::kLeftover) {
-      const fs::path p(run_dir);
-      return fail("resume", run_dir + " is the leftover of a run whose creation did not finish (" + why +
-                                "); there is nothing to resume. Start it again with adrs run --runs-dir " +
-                                p.parent_path().string() + " --name " + p.filename().string() + " --force (which removes it)");
-    }
-    std::unique_ptr<RunDb> probe;  // the same clear errors as the inspection commands, before any write
-    if (Status s = open_run_for_reading(run_dir, &probe); !s.ok() && !s.is(StatusCode::kOldSchema))
-      return fail("resume", s);
-    if (probe)
-      if (Status s = probe->quick_check(); !s.ok()) return fail("resume", s);
-  }
-  std::unique_ptr<RunLock> lock;
-  if (Status s = RunLock::Acquire(run_dir, &lock); !s.ok()) return fail("resume", s);
-  std::unique_ptr<RunDb> db;
-  if (Status s = RunDb::Open(run_db_path(run_dir), RunDb::Mode::kReadWrite, &db); !s.ok()) return fail("resume", s);
-  std::string version;
-  bool has_version = false;
-  if (Status s = db->read_state("adrs_version", &version, &has_version); !s.ok()) return fail("resume", s);
-  if (!has_version) version = "unknown";
-  if (version != kAdrsVersion && !args.allow_version_change)
-    return fail("resume", run_dir + " was made by adrs " + version + ", this is adrs " + kAdrsVersion +
-                              "; scores may not be comparable. Pass --allow-version-change to continue anyway");
-  RunConfig stored;
-  if (Status s = stored_config(*db, &stored); !s.ok()) return fail("resume", s);
-  RunConfig wanted = stored;
+  OpenOptions options;
+  options.allow_version_change = args.allow_version_change;
+  std::unique_ptr<Run> run;
+  if (Status s = Run::Open(args.run_dir, options, &run); !s.ok()) return fail("resume", s);
+  RunConfig wanted = run->config();
   if (!args.config_path.empty()) {
     wanted = RunConfig();
     if (Status s = load_config_file(args.config_path, &wanted); !s.ok()) return fail("resume", s);
-    wanted.name = stored.name;
+    wanted.name = run->config().name;
   }
   if (Status s = args.flags.apply(&wanted); !s.ok()) return fail("resume", s);
   if (Status s = wanted.validate(); !s.ok()) return fail("resume", s);
   if (wanted.proposer == "llm")
     if (Status s = check_llm_before_running(wanted, args); !s.ok())
       return fail("resume", s.message() + "\nthe run is unchanged; fix the cause and resume again");
-  std::string refused, changed;
-  for (const ConfigDifference& d : diff_configs(stored, wanted))
-    (d.changeable ? changed : refused) += "\n  " + d.key + ": " + d.before + " -> " + d.after;
-  if (!refused.empty())
-    return fail("resume", "the config differs from the run's in keys that define the search, so the run cannot continue:" +
-                              refused + "\nstart a new run with adrs run for these settings, or drop the changes");
-  if (!changed.empty()) {
-    if (Status s = db->add_event("config", "changed on resume:" + changed); !s.ok()) return fail("resume", s);
-    if (Status s = db->set_state("config", config_to_json(wanted).dump()); !s.ok()) return fail("resume", s);
-    if (!args.json && !args.quiet) spdlog::info("resume with changed limits:{}", changed);
-  }
-  if (version != kAdrsVersion) {
-    if (Status s = db->add_event("version", "resumed by adrs " + std::string(kAdrsVersion) + " (made by " + version + ")"); !s.ok())
-      return fail("resume", s);
-    if (Status s = db->set_state("adrs_version", kAdrsVersion); !s.ok()) return fail("resume", s);
-  }
+  std::string changed;
+  if (Status s = run->Reconfigure(wanted, &changed); !s.ok()) return fail("resume", s);
+  if (!changed.empty() && !args.json && !args.quiet) spdlog::info("resume with changed limits:{}", changed);
   if (!args.hint.empty()) {
     RunHint hint;
-    if (Status s = add_hint(*db, args.hint, &hint); !s.ok()) return fail("resume", s.message());
+    if (Status s = add_hint(run->db(), args.hint, &hint); !s.ok()) return fail("resume", s.message());
   }
-  return drive("resume", args, run_dir, wanted, *db);
+  return drive(args, "resume", *run);
 }
 
 void add_common(CLI::App* cmd, RunArgs& args) {
