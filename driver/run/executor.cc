@@ -1,5 +1,6 @@
 #include "driver/run/executor.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +47,16 @@ std::vector<std::string> task_environment() {
   return env;
 }
 
+// The last `max_bytes` of a file (Slurm's outputs, written by us or by Slurm for us); "" when it
+// cannot be read.
+std::string file_tail(const std::string& path, size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return "";
+  std::string text = read_fd_tail(fd, max_bytes);
+  ::close(fd);
+  return text;
+}
+
 struct CommandOutput {
   ProcessResult run;
   std::string text;
@@ -60,7 +71,7 @@ CommandOutput slurm_command(const std::vector<std::string>& argv, const std::str
   p.output_path = scratch;
   p.timeout_s = timeout_s;
   out.run = run_process(p);
-  out.text = read_file_tail(scratch, 64 << 10);
+  out.text = file_tail(scratch, 64 << 10);
   while (!out.text.empty() && (out.text.back() == '\n' || out.text.back() == ' ')) out.text.pop_back();
   return out;
 }
@@ -293,7 +304,7 @@ class SlurmExecutor final : public Executor {
     EvalResult r;
     if (take_result(dir, nonce, &r, lost) || !lost->empty()) return r;
     *lost = "srun step ended (" + (run.exited ? "exit code " + std::to_string(run.exit_code) : signal_description(run.signal)) +
-            ") without a result: " + read_file_tail(dir + "/srun.out", 300);
+            ") without a result: " + file_tail(dir + "/srun.out", 300);
     return r;
   }
 
