@@ -213,7 +213,9 @@ TEST(ConfigValidate, NamesTheKeyAndItsRange) {
   };
   EXPECT_EQ(message([](RunConfig&) {}), "");
   EXPECT_EQ(message([](RunConfig& c) { c.target_density = 0; }), "config: evaluation.target_density must be in (0, 1], e.g. 0.1");
-  EXPECT_EQ(message([](RunConfig& c) { c.parallel = 0; }), "config: search.parallel must be in 1..256");
+  EXPECT_EQ(message([](RunConfig& c) { c.parallel = 257; }), "config: search.parallel must be in 0..256 (0: enough for every evaluation slot)");
+  EXPECT_EQ(message([](RunConfig& c) { c.schedule = "fast"; }), "config: search.schedule must be deterministic or async");
+  EXPECT_EQ(message([](RunConfig& c) { c.devices = "0,0"; }), "config: evaluation.devices names GPU 0 twice");
   EXPECT_EQ(message([](RunConfig& c) { c.device = "tpu"; }), "config: evaluation.device must be cpu, cuda or auto");
   EXPECT_EQ(message([](RunConfig& c) { c.feature_x = "size"; }),
             "config: search feature 'size' is unknown; choose density, code_length, error or blocks");
