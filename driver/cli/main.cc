@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   add(adrs::add_export_command(app));
   add(adrs::add_report_command(app));
   add(adrs::add_hint_command(app));
+  add(adrs::add_init_command(app));
   std::string names;
   std::vector<std::string> commands;
   bool known = false;
