@@ -3,12 +3,11 @@
 // candidate the sandboxed worker (the masker runs on the CPU) and the metrics.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 
 #include "bench/bench_kernels.h"
 #include "evaluator/cuda_backend.h"
 #include "evaluator/evaluator.h"
+#include "util/file.h"
 
 namespace adrs::bench {
 
@@ -32,8 +31,11 @@ void end_to_end(const std::string& preset, const std::vector<std::string>& maske
   (*out)["e2e"] = {{"workload", preset}, {"create_s", create_s}, {"reference_gpu_s", setup.reference_gpu_s},
                    {"storage", setup.storage}};
   for (const std::string& masker_path : masker_paths) {
-    std::ifstream in(masker_path);
-    const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string source;
+    if (Status s = read_file(masker_path, &source); !s.ok()) {
+      std::printf("  masker %s: %s\n", masker_path.c_str(), s.message().c_str());
+      continue;
+    }
     std::printf("  masker %s\n", masker_path.c_str());
     for (int rep = 0; rep < 2; ++rep) {
       const auto t0 = std::chrono::steady_clock::now();

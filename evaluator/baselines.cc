@@ -7,6 +7,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
+#include "util/file.h"
 #include "util/table.h"
 #include "util/resources.h"
 
@@ -47,11 +50,9 @@ Status load_baselines(const std::string& dir, const std::vector<std::string>& on
       return Status::Error("--only: no baseline '" + want + "' in " + dir);
   for (const std::string& name : names) {
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
-    std::ifstream in(dir + "/" + name + ".cpp", std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in && !in.eof()) return Status::Error("cannot read " + dir + "/" + name + ".cpp");
-    out->push_back({name, text.str()});
+    std::string text;
+    if (!read_file(dir + "/" + name + ".cpp", &text).ok()) return Status::Error("cannot read " + dir + "/" + name + ".cpp");
+    out->push_back({name, std::move(text)});
   }
   if (out->empty()) return Status::Error("no baseline .cpp files in " + dir);
   return Status::Ok();
@@ -67,7 +68,7 @@ std::vector<BaselineResult> score_baselines(Evaluator& evaluator, const std::vec
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (progress)
       std::fprintf(stderr, "[%zu/%zu] %-18s @ %.2f  %s  (%.1f s)\n", ++progress->done, progress->total, b.name.c_str(), target,
-                   r.result.ok() ? format("error %.4f  density %.4f", r.result.metrics.error, r.result.metrics.density).c_str()
+                   r.result.ok() ? fmt::format("error {:.4f}  density {:.4f}", r.result.metrics.error, r.result.metrics.density).c_str()
                                  : status_name(r.result.status),
                    seconds);
     results.push_back(std::move(r));

@@ -74,33 +74,6 @@ bool read_blob(const std::string& text, size_t* at, const std::string& label, st
 
 }  // namespace
 
-Status read_regular_file(const std::string& path, size_t max_bytes, std::string* out) {
-  // O_NONBLOCK: opening a FIFO planted under this name must not wait for a writer.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return Status::Error("cannot open " + path + ": " + errno_text(errno));
-  struct stat st {};
-  Status status;
-  if (::fstat(fd, &st) != 0) {
-    status = Status::Error("cannot stat " + path + ": " + errno_text(errno));
-  } else if (!S_ISREG(st.st_mode)) {
-    status = Status::Error(path + " is not a regular file");
-  } else if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    status = Status::Error(path + " is larger than " + std::to_string(max_bytes) + " bytes");
-  } else {
-    out->assign(static_cast<size_t>(st.st_size), '\0');
-    size_t done = 0;
-    while (done < out->size()) {
-      const ssize_t n = ::pread(fd, out->data() + done, out->size() - done, static_cast<off_t>(done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<size_t>(n);
-    }
-    if (done != out->size()) status = Status::Error("cannot read " + path + " (short read)");
-  }
-  ::close(fd);
-  return status;
-}
-
 Status write_file_atomically(const std::string& dir, const std::string& name, const std::string& bytes) {
   const std::string temp = dir + "/" + temp_name(name);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);

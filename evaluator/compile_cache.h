@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "util/file.h"  // read_regular_file: how every cache file is read
 #include "util/status.h"
 
 namespace adrs {
@@ -53,10 +54,6 @@ class CompileCache {
   explicit CompileCache(std::string dir) : dir_(std::move(dir)) {}
   std::string dir_;
 };
-
-// Reads a whole regular file without following a final symlink and without blocking on a FIFO;
-// fails when it is larger than `max_bytes`.
-Status read_regular_file(const std::string& path, size_t max_bytes, std::string* out);
 
 // Writes `bytes` to `dir`/tmp.<pid>.<unique>, fsyncs and renames it to `dir`/`name`.
 Status write_file_atomically(const std::string& dir, const std::string& name, const std::string& bytes);

@@ -77,26 +77,7 @@ void append_capped(JailRun* run, const char* data, size_t size, size_t cap, size
   *dropped += size - std::min(room, size);
 }
 
-}  // namespace
-
-JailRun run_compile_jail(const JailRequest& request) {
-  JailRun run;
-  run.start = check_file_size_limit(static_cast<uint64_t>(request.max_file_mb) << 20, "the compiler's object");
-  if (!run.start.ok()) return run;
-  const auto start = std::chrono::steady_clock::now();
-  Fds fds;
-  const int source = fds.add(sealed_memfd("adrs-masker-source", request.source));
-  const int header = fds.add(sealed_memfd("adrs-masker-api", request.header));
-  const int object = high_fd(::memfd_create("adrs-masker-object", MFD_CLOEXEC));
-  int log_pipe[2] = {-1, -1};
-  if (source < 0 || header < 0 || object < 0 || ::pipe2(log_pipe, O_CLOEXEC) != 0) {
-    run.start = Status::Error(errno_text("cannot prepare the compiler jail (descriptors)"));
-    if (object >= 0) ::close(object);
-    return run;
-  }
-  fds.add(log_pipe[0]);
-  const int log_write = fds.add(high_fd(log_pipe[1]));
-
+std::vector<std::string> jail_argv(const JailRequest& request) {
   std::vector<std::string> argv = {worker_binary(), "compile",
                                    "--parent", std::to_string(::getpid()),
                                    "--compiler", request.compiler,
@@ -110,18 +91,33 @@ JailRun run_compile_jail(const JailRequest& request) {
   if (!request.pch_dir.empty()) argv.insert(argv.end(), {"--pch-dir", std::filesystem::absolute(request.pch_dir).string()});
   argv.push_back("--");
   argv.insert(argv.end(), request.args.begin(), request.args.end());
-  const std::vector<std::string> env;  // empty: nothing of ours (API keys) reaches the compiler
+  return argv;
+}
 
+// The descriptors the compile worker gets: stdout and stderr to the log pipe, and the source,
+// header and object memfds on compile_worker's fixed numbers.
+struct JailFds {
+  int log_write = -1;
+  int source = -1;
+  int header = -1;
+  int object = -1;
+};
+
+// Starts the compile worker in its own process group with default signals and an empty
+// environment (nothing of ours, API keys included, reaches the compiler). Returns posix_spawn's
+// error number (0 on success).
+int spawn_jail(const std::vector<std::string>& argv, const JailFds& fds, pid_t* pid) {
+  const std::vector<std::string> env;
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, log_write, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, log_write, STDERR_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, source, cw::kSourceFd);
-  posix_spawn_file_actions_adddup2(&actions, header, cw::kHeaderFd);
-  posix_spawn_file_actions_adddup2(&actions, object, cw::kObjectFd);
+  posix_spawn_file_actions_adddup2(&actions, fds.log_write, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds.log_write, STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds.source, cw::kSourceFd);
+  posix_spawn_file_actions_adddup2(&actions, fds.header, cw::kHeaderFd);
+  posix_spawn_file_actions_adddup2(&actions, fds.object, cw::kObjectFd);
   posix_spawn_file_actions_addclosefrom_np(&actions, cw::kObjectFd + 1);
   sigset_t defaults, empty;
   sigfillset(&defaults);
@@ -131,69 +127,109 @@ JailRun run_compile_jail(const JailRequest& request) {
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   std::vector<char*> c_argv = c_strings(argv), c_env = c_strings(env);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, c_argv[0], &actions, &attr, c_argv.data(), c_env.data());
+  const int rc = ::posix_spawn(pid, c_argv[0], &actions, &attr, c_argv.data(), c_env.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    run.start = Status::Error("cannot start " + argv[0] + ": " + std::strerror(rc));
-    ::close(object);
-    return run;
-  }
-  ::close(log_write);
-  fds.fds.pop_back();
+  return rc;
+}
 
-  const auto deadline = start + std::chrono::duration<double>(request.timeout_s);
-  size_t dropped = 0;
-  bool open = true;
+// How the compile worker ended, as wait4 saw it, and how much of its output was over the cap.
+struct JailEnd {
   int wstatus = 0;
   rusage usage{};
-  bool done = false;
+  size_t dropped = 0;
+};
+
+// Collects the worker's output (capped) until it exits, its deadline passes or the caller
+// cancels; the last two kill its process group. Then drains the pipe.
+JailEnd watch_jail(pid_t pid, int log_read, const JailRequest& request,
+                   std::chrono::steady_clock::time_point start, JailRun* run) {
+  const auto deadline = start + std::chrono::duration<double>(request.timeout_s);
+  JailEnd end;
+  bool open = true;
   char buffer[1 << 14];
-  while (!done) {
+  while (true) {
     if (open) {
-      pollfd p{log_pipe[0], POLLIN, 0};
+      pollfd p{log_read, POLLIN, 0};
       if (::poll(&p, 1, 20) > 0) {
-        const ssize_t n = ::read(log_pipe[0], buffer, sizeof buffer);
-        if (n > 0) append_capped(&run, buffer, static_cast<size_t>(n), request.max_log_bytes, &dropped);
+        const ssize_t n = ::read(log_read, buffer, sizeof buffer);
+        if (n > 0) append_capped(run, buffer, static_cast<size_t>(n), request.max_log_bytes, &end.dropped);
         else if (n == 0 || errno != EINTR) open = false;
       }
     } else {
       ::usleep(20000);
     }
-    const pid_t waited = ::wait4(pid, &wstatus, WNOHANG, &usage);
+    const pid_t waited = ::wait4(pid, &end.wstatus, WNOHANG, &end.usage);
     if (waited == pid || (waited < 0 && errno != EINTR)) break;
     const bool late = std::chrono::steady_clock::now() >= deadline;
     const bool cancel = request.cancel && request.cancel->load();
     if (late || cancel) {
-      run.timed_out = late;
-      run.cancelled = cancel && !late;
+      run->timed_out = late;
+      run->cancelled = cancel && !late;
       ::kill(-pid, SIGKILL);
-      while (::wait4(pid, &wstatus, 0, &usage) < 0 && errno == EINTR) {
+      while (::wait4(pid, &end.wstatus, 0, &end.usage) < 0 && errno == EINTR) {
       }
-      done = true;
+      break;
     }
   }
   // Whatever is left of the group goes (the jail's PID namespace went with its init already).
   ::kill(-pid, SIGKILL);
   // Every writer is gone: read what is left in the pipe without blocking.
-  ::fcntl(log_pipe[0], F_SETFL, O_NONBLOCK);
-  for (ssize_t n; open && (n = ::read(log_pipe[0], buffer, sizeof buffer)) > 0;)
-    append_capped(&run, buffer, static_cast<size_t>(n), request.max_log_bytes, &dropped);
-  if (dropped > 0) run.log += "\n[adrs: " + std::to_string(dropped) + " more bytes of compiler output dropped]\n";
-  for (char& c : run.log)
+  ::fcntl(log_read, F_SETFL, O_NONBLOCK);
+  for (ssize_t n; open && (n = ::read(log_read, buffer, sizeof buffer)) > 0;)
+    append_capped(run, buffer, static_cast<size_t>(n), request.max_log_bytes, &end.dropped);
+  return end;
+}
+
+// Fills the run's log note, times and exit from how the worker ended.
+void record_end(const JailEnd& end, std::chrono::steady_clock::time_point start, JailRun* run) {
+  if (end.dropped > 0) run->log += "\n[adrs: " + std::to_string(end.dropped) + " more bytes of compiler output dropped]\n";
+  for (char& c : run->log)
     if (!(c == '\n' || c == '\t' || (static_cast<unsigned char>(c) >= 32 && c != 127))) c = '?';
-  run.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  run.cpu_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-              1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-  if (!run.timed_out && !run.cancelled) {
-    if (WIFEXITED(wstatus)) {
-      run.exited = true;
-      run.exit_code = WEXITSTATUS(wstatus);
-    } else if (WIFSIGNALED(wstatus)) {
-      run.signal = WTERMSIG(wstatus);
-    }
+  run->wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  run->cpu_s = static_cast<double>(end.usage.ru_utime.tv_sec + end.usage.ru_stime.tv_sec) +
+               1e-6 * static_cast<double>(end.usage.ru_utime.tv_usec + end.usage.ru_stime.tv_usec);
+  if (run->timed_out || run->cancelled) return;
+  if (WIFEXITED(end.wstatus)) {
+    run->exited = true;
+    run->exit_code = WEXITSTATUS(end.wstatus);
+  } else if (WIFSIGNALED(end.wstatus)) {
+    run->signal = WTERMSIG(end.wstatus);
   }
+}
+
+}  // namespace
+
+JailRun run_compile_jail(const JailRequest& request) {
+  JailRun run;
+  run.start = check_file_size_limit(static_cast<uint64_t>(request.max_file_mb) << 20, "the compiler's object");
+  if (!run.start.ok()) return run;
+  const auto start = std::chrono::steady_clock::now();
+  Fds fds;
+  JailFds jail_fds;
+  jail_fds.source = fds.add(sealed_memfd("adrs-masker-source", request.source));
+  jail_fds.header = fds.add(sealed_memfd("adrs-masker-api", request.header));
+  const int object = jail_fds.object = high_fd(::memfd_create("adrs-masker-object", MFD_CLOEXEC));
+  int log_pipe[2] = {-1, -1};
+  if (jail_fds.source < 0 || jail_fds.header < 0 || object < 0 || ::pipe2(log_pipe, O_CLOEXEC) != 0) {
+    run.start = Status::Error(errno_text("cannot prepare the compiler jail (descriptors)"));
+    if (object >= 0) ::close(object);
+    return run;
+  }
+  fds.add(log_pipe[0]);
+  jail_fds.log_write = fds.add(high_fd(log_pipe[1]));
+
+  const std::vector<std::string> argv = jail_argv(request);
+  pid_t pid = -1;
+  if (const int rc = spawn_jail(argv, jail_fds, &pid); rc != 0) {
+    run.start = Status::Error("cannot start " + argv[0] + ": " + std::strerror(rc));
+    ::close(object);
+    return run;
+  }
+  ::close(jail_fds.log_write);
+  fds.fds.pop_back();
+
+  record_end(watch_jail(pid, log_pipe[0], request, start, &run), start, &run);
   struct stat st {};
   if (::fstat(object, &st) == 0 && st.st_size >= 0) run.object_size = static_cast<size_t>(st.st_size);
   run.object_fd = object;

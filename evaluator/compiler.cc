@@ -249,6 +249,72 @@ Outcome classify(const JailRun& run, const CompileOptions& options, std::string*
   }
 }
 
+// A cached outcome: the stored object, or the stored compile error.
+void take_cached(const CompileCache::Lookup& hit, CompileResult* result) {
+  result->cached = true;
+  result->log = hit.log;
+  if (hit.hit == CompileCache::Hit::kCompiled) {
+    result->outcome = Outcome::kCompiled;
+    result->so_path = hit.so_path;
+  } else {
+    result->outcome = Outcome::kCompileError;
+    result->message = "the masker does not compile:\n" + trim_compiler_log(hit.log, 20);
+  }
+}
+
+JailRequest jail_request(const std::string& source, const Toolchain& tc, const std::string& pch_dir,
+                         const CompileOptions& options) {
+  JailRequest request;
+  request.compiler = tc.compiler;
+  request.args.assign(std::begin(kFlags), std::end(kFlags));
+  request.args.insert(request.args.end(), {"-wrapper", "/adrs/wrap", "-B/adrs/bin/", "-include", "/pch/masker_pch.h", "-I/src",
+                                           "/src/masker.cpp", "-o", "/out/result"});
+  request.source = source;
+  request.header = tc.header;
+  request.pch_dir = pch_dir;
+  request.memory_mb = options.memory_mb;
+  request.timeout_s = options.timeout_s;
+  request.max_file_mb = static_cast<long>(kMaxMaskerObjectBytes >> 20);
+  request.cancel = options.cancel;
+  return request;
+}
+
+// Checks the jail's object and stores it in the cache (result->so_path is the cached copy).
+void store_object(const JailRun& run, const std::string& source, CompileCache& cache, CompileResult* result) {
+  if (run.object_size == 0) {  // the jail checked the file; an empty copy is our failure
+    result->outcome = Outcome::kSetupError;
+    result->message = "the compiled object came back empty from the compiler jail";
+  } else if (run.object_size > kMaxMaskerObjectBytes) {
+    result->outcome = Outcome::kCompileError;
+    result->message = "the masker's compiled object is larger than the file-size limit";
+  } else if (Status s = cache.store_compiled(result->key, source, result->log, run.object_fd, run.object_size, &result->so_path);
+             !s.ok()) {
+    result->outcome = Outcome::kSetupError;
+    result->message = s.message();
+  }
+}
+
+// Compiles in the jail (cache miss) and caches what is the masker's own: its object or its
+// deterministic compile error.
+void compile_in_jail(const std::string& source, const Toolchain& tc, const std::string& pch_dir,
+                     const CompileOptions& options, CompileCache& cache, CompileResult* result) {
+  const JailRun run = run_compile_jail(jail_request(source, tc, pch_dir, options));
+  result->wall_s = run.wall_s;
+  result->cpu_s = run.cpu_s;
+  result->log = rename_jail_paths(run.log);
+  bool cacheable = false;
+  result->outcome = classify(run, options, &result->message, &cacheable);
+  result->message = rename_jail_paths(result->message);
+  if (result->outcome == Outcome::kCompiled) {
+    store_object(run, source, cache, result);
+  } else if (cacheable) {
+    // A compile error that cannot be cached is still a compile error: it will be recompiled later.
+    Status ignored = cache.store_compile_error(result->key, source, result->log);
+    (void)ignored;
+  }
+  if (run.object_fd >= 0) ::close(run.object_fd);
+}
+
 }  // namespace
 
 std::string default_cache_dir() {
@@ -294,62 +360,16 @@ CompileResult compile_masker(const std::string& source, const CompileOptions& op
     return result;
   }
   result.key = sha256_fields_hex({"adrs masker v2", source, flags_text(), tc.compiler, tc.version, tc.header, pch_text()});
-  const CompileCache::Lookup hit = cache->find(result.key, source);
-  if (hit.hit != CompileCache::Hit::kMiss) {
-    result.cached = true;
-    result.log = hit.log;
-    if (hit.hit == CompileCache::Hit::kCompiled) {
-      result.outcome = Outcome::kCompiled;
-      result.so_path = hit.so_path;
-    } else {
-      result.outcome = Outcome::kCompileError;
-      result.message = "the masker does not compile:\n" + trim_compiler_log(hit.log, 20);
-    }
+  if (const CompileCache::Lookup hit = cache->find(result.key, source); hit.hit != CompileCache::Hit::kMiss) {
+    take_cached(hit, &result);
     return result;
   }
-
   std::string pch_dir;
   if (Status s = precompiled_header(tc, *cache, options, &pch_dir); !s.ok()) {
     result.message = s.message();
     return result;
   }
-  JailRequest request;
-  request.compiler = tc.compiler;
-  request.args.assign(std::begin(kFlags), std::end(kFlags));
-  request.args.insert(request.args.end(), {"-wrapper", "/adrs/wrap", "-B/adrs/bin/", "-include", "/pch/masker_pch.h", "-I/src",
-                                           "/src/masker.cpp", "-o", "/out/result"});
-  request.source = source;
-  request.header = tc.header;
-  request.pch_dir = pch_dir;
-  request.memory_mb = options.memory_mb;
-  request.timeout_s = options.timeout_s;
-  request.max_file_mb = static_cast<long>(kMaxMaskerObjectBytes >> 20);
-  request.cancel = options.cancel;
-  const JailRun run = run_compile_jail(request);
-  result.wall_s = run.wall_s;
-  result.cpu_s = run.cpu_s;
-  result.log = rename_jail_paths(run.log);
-  bool cacheable = false;
-  result.outcome = classify(run, options, &result.message, &cacheable);
-  result.message = rename_jail_paths(result.message);
-  if (result.outcome == Outcome::kCompiled) {
-    if (run.object_size == 0) {  // the jail checked the file; an empty copy is our failure
-      result.outcome = Outcome::kSetupError;
-      result.message = "the compiled object came back empty from the compiler jail";
-    } else if (run.object_size > kMaxMaskerObjectBytes) {
-      result.outcome = Outcome::kCompileError;
-      result.message = "the masker's compiled object is larger than the file-size limit";
-    } else if (Status s = cache->store_compiled(result.key, source, result.log, run.object_fd, run.object_size, &result.so_path);
-               !s.ok()) {
-      result.outcome = Outcome::kSetupError;
-      result.message = s.message();
-    }
-  } else if (cacheable) {
-    // A compile error that cannot be cached is still a compile error: it will be recompiled later.
-    Status ignored = cache->store_compile_error(result.key, source, result.log);
-    (void)ignored;
-  }
-  if (run.object_fd >= 0) ::close(run.object_fd);
+  compile_in_jail(source, tc, pch_dir, options, *cache, &result);
   if (!result.ok()) result.so_path.clear();
   return result;
 }

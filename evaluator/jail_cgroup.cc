@@ -19,6 +19,8 @@
 
 #include <linux/magic.h>
 
+#include "util/file.h"
+
 namespace adrs::jail_internal {
 
 bool write_text(const std::string& path, const std::string& text) {
@@ -30,8 +32,8 @@ bool write_text(const std::string& path, const std::string& text) {
 }
 
 std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  return read_file(path, &text).ok() ? text : "";
 }
 
 namespace {

@@ -5,9 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <limits>
+
+#include <fmt/format.h>
 
 namespace adrs {
 
@@ -147,15 +148,23 @@ Status compute_key_read(const Workload& w, int64_t row, const KeyRequest& r, std
   return Status::Ok();
 }
 
+void copy_to_error_buffer(const std::string& text, char* error, std::size_t error_size) {
+  if (error_size == 0) return;
+  const size_t length = std::min(text.size(), error_size - 1);
+  std::memcpy(error, text.data(), length);
+  error[length] = '\0';
+}
+
 int KeyClient::read(int64_t row, int32_t num_keys, int32_t head_dim, const KeyRequest& r, float* out, float* out2, char* error,
                     std::size_t error_size) {
   const int64_t floats = key_read_output_floats(num_keys, head_dim, r);
   if (floats < 0) {
-    std::snprintf(error, error_size, "key read out of range ([%d, %d) with n = %d, or a list longer than allowed)", r.begin, r.end, num_keys);
+    copy_to_error_buffer(fmt::format("key read out of range ([{}, {}) with n = {}, or a list longer than allowed)", r.begin, r.end, num_keys),
+                         error, error_size);
     return 1;
   }
   if (r.count > 0 && !r.list) {
-    std::snprintf(error, error_size, "key read with a null list");
+    copy_to_error_buffer("key read with a null list", error, error_size);
     return 1;
   }
   std::lock_guard lock(mutex_);
@@ -163,19 +172,19 @@ int KeyClient::read(int64_t row, int32_t num_keys, int32_t head_dim, const KeyRe
   AnswerWire answer{};
   if (!write_all(fd_, &wire, sizeof wire) || (r.count > 0 && !write_all(fd_, r.list, sizeof(int32_t) * r.count)) ||
       !recv_all(fd_, &answer, sizeof answer)) {
-    std::snprintf(error, error_size, "the evaluator's key reader is gone");
+    copy_to_error_buffer("the evaluator's key reader is gone", error, error_size);
     return 1;
   }
   if (answer.status != 0) {
     std::string text(static_cast<size_t>(std::clamp(answer.error_bytes, 0, 4096)), '\0');
     recv_all(fd_, text.data(), text.size());
-    std::snprintf(error, error_size, "%s", text.c_str());
+    copy_to_error_buffer(text.c_str(), error, error_size);  // up to its first NUL, as the server wrote it
     return 1;
   }
   const bool two = r.op == kPageBounds;
   if (answer.floats != floats * (two ? 2 : 1) || !recv_all(fd_, out, sizeof(float) * floats) ||
       (two && !recv_all(fd_, out2, sizeof(float) * floats))) {
-    std::snprintf(error, error_size, "the evaluator's key reader answered out of turn");
+    copy_to_error_buffer("the evaluator's key reader answered out of turn", error, error_size);
     return 1;
   }
   return 0;

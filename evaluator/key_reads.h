@@ -38,6 +38,9 @@ Status compute_key_read(const Workload& workload, int64_t row, const KeyRequest&
 // How many floats a request writes into out (and out2); -1 for a request that is malformed.
 int64_t key_read_output_floats(int32_t num_keys, int32_t head_dim, const KeyRequest& request);
 
+// Copies `text` into a C error buffer of the masker API: cut to fit, always terminated.
+void copy_to_error_buffer(const std::string& text, char* error, std::size_t error_size);
+
 // The worker side of the blind track: one socket shared by the worker's threads (a request and its
 // answer are exchanged under a lock).
 class KeyClient {

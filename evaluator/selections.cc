@@ -7,6 +7,8 @@
 #include <set>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "util/hash.h"
 
 #include "util/parallel.h"
@@ -45,12 +47,9 @@ Status validate_selections(const Workload& workload, const Selections& s) {
       if (index < 0 || index >= n)
         return Status::Error(describe_row(workload, r) + ": index " + std::to_string(index) +
                              " is out of range [0, " + std::to_string(n) + ")");
-      if (!std::isfinite(weight) || weight < 1.0) {
-        char text[64];
-        std::snprintf(text, sizeof text, "%g", weight);
+      if (!std::isfinite(weight) || weight < 1.0)
         return Status::Error(describe_row(workload, r) + ": key " + std::to_string(index) + " has weight " +
-                             text + "; weights must be finite and >= 1");
-      }
+                             fmt::format("{:g}", weight) + "; weights must be finite and >= 1");
     }
   }
   return Status::Ok();

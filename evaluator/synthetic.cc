@@ -100,20 +100,8 @@ Status with_value_secret(const SyntheticPreset& preset, const uint64_t* secret, 
   return load_value_secret(value_secret_dir(), &out->value_secret);
 }
 
-uint64_t synthetic_hash(uint64_t seed, uint32_t tag, uint32_t a, uint32_t b, uint32_t c, uint32_t dim) {
-  return synthetic::hash(seed, tag, a, b, c, dim);
-}
-
-double synthetic_uniform(uint64_t seed, uint32_t tag, uint32_t a, uint32_t b, uint32_t c, uint32_t dim) {
-  return synthetic::uniform(seed, tag, a, b, c, dim);
-}
-
 double synthetic_normal(uint64_t seed, uint32_t tag, uint32_t a, uint32_t b, uint32_t c, uint32_t dim) {
   return synthetic::normal(seed, tag, a, b, c, dim);
-}
-
-SyntheticHead synthetic_head(const SyntheticPreset& p, int layer, int head, int num_keys) {
-  return synthetic::head_of(p.params(), layer, head, num_keys);
 }
 
 void synthetic_sink_direction(const SyntheticPreset& p, int layer, int kv_head, double* out) {

@@ -57,11 +57,7 @@ Status with_value_secret(const SyntheticPreset& preset, const uint64_t* secret, 
 // ---- the counter-based primitives (evaluator/synthetic_model.h has the element functions) ----------
 using synthetic::Tag;
 using synthetic::kTagKey;
-using SyntheticHead = synthetic::Head;
-uint64_t synthetic_hash(uint64_t seed, uint32_t tag, uint32_t a, uint32_t b, uint32_t c, uint32_t dim);
-double synthetic_uniform(uint64_t seed, uint32_t tag, uint32_t a, uint32_t b, uint32_t c, uint32_t dim);
 double synthetic_normal(uint64_t seed, uint32_t tag, uint32_t a, uint32_t b, uint32_t c, uint32_t dim);
-SyntheticHead synthetic_head(const SyntheticPreset& p, int layer, int head, int num_keys);
 // The unit sink direction of (layer, kv head): `head_dim` doubles (in the rotated space: sinks
 // attract queries at every position).
 void synthetic_sink_direction(const SyntheticPreset& p, int layer, int kv_head, double* out);

@@ -190,6 +190,95 @@ int64_t integer_at(const TensorView& t, int64_t i) {
   return v;
 }
 
+// Checks the trace's format and version and that its tensors are layer.0.* .. layer.(n-1).*
+// without gaps; sets *entries to n.
+Status count_entries(const TraceReader& reader, int* entries) {
+  if (reader.metadata("format") != "adrs-attention-trace")
+    return reader.error("not an adrs attention trace (metadata 'format' must be 'adrs-attention-trace'; write "
+                        "traces with tools/dump_attention_trace.py)");
+  if (reader.metadata("version") != "1")
+    return reader.error("trace format version '" + reader.metadata("version") + "' is not supported (this adrs reads version 1)");
+  int n = 0;
+  while (reader.has("layer." + std::to_string(n) + ".keys")) ++n;
+  for (const auto& [name, unused] : reader.header().items()) {
+    if (name == "__metadata__") continue;
+    const size_t dot = name.find('.', 6);
+    const bool ours = name.rfind("layer.", 0) == 0 && dot != std::string::npos;
+    const int index = ours ? std::atoi(name.substr(6, dot - 6).c_str()) : -1;
+    if (!ours || index >= n) {
+      if (n == 0) return reader.error("missing tensor 'layer.0.keys' (a trace holds layer.i.keys, .values, .queries, .num_keys)");
+      return reader.error("unexpected tensor '" + name + "' (entries must be numbered 0.." + std::to_string(n - 1) +
+                          " without gaps; is layer." + std::to_string(n) + ".keys missing?)");
+    }
+  }
+  if (n == 0) return reader.error("missing tensor 'layer.0.keys' (the trace holds no entries)");
+  *entries = n;
+  return Status::Ok();
+}
+
+// One entry of the trace: a layer's keys and values, and its queries and key counts per step.
+struct TraceEntry {
+  TensorView keys, values, queries, counts;
+};
+
+// Reads entry i's tensors and checks their shapes against each other and against entry 0.
+Status read_entry(const TraceReader& reader, int i, const Workload& w, TraceEntry* e) {
+  const std::string base = "layer." + std::to_string(i) + ".";
+  if (Status s = reader.tensor(base + "keys", kFloatTypes, &e->keys); !s.ok()) return s;
+  if (Status s = reader.tensor(base + "values", kFloatTypes, &e->values); !s.ok()) return s;
+  if (Status s = reader.tensor(base + "queries", kFloatTypes, &e->queries); !s.ok()) return s;
+  if (Status s = reader.tensor(base + "num_keys", {"I32", "I64"}, &e->counts); !s.ok()) return s;
+  const auto& k = e->keys.shape;
+  const auto& q = e->queries.shape;
+  if (k.size() != 3 || k[0] < 1 || k[1] < 1 || k[2] < 2)
+    return reader.error("tensor '" + base + "keys' has shape " + shape_text(k) + "; expected [kv_heads, capacity, head_dim]");
+  if (e->values.shape != k)
+    return reader.error("tensor '" + base + "values' has shape " + shape_text(e->values.shape) + " but the keys have " + shape_text(k));
+  if (q.size() != 3 || q[0] < 1 || q[2] != k[2] || q[1] < 1 || q[1] % k[0] != 0)
+    return reader.error("tensor '" + base + "queries' has shape " + shape_text(q) + "; expected [steps, q_heads, " +
+                        std::to_string(k[2]) + "] with q_heads a multiple of the keys' " + std::to_string(k[0]) + " kv heads");
+  if (e->counts.shape != std::vector<int64_t>{q[0]})
+    return reader.error("tensor '" + base + "num_keys' has shape " + shape_text(e->counts.shape) + "; expected [" + std::to_string(q[0]) + "] (one per step)");
+  if (i > 0 && (k[0] != w.num_kv_heads || q[1] != w.num_q_heads || k[2] != w.head_dim))
+    return reader.error("entry " + std::to_string(i) + " has other head counts or head_dim than entry 0");
+  if (k[1] > (int64_t{1} << 30)) return reader.error("tensor '" + base + "keys' has too many keys");
+  return Status::Ok();
+}
+
+// Adds entry i's layer (its keys start at kv_offset floats) and one call per step to the workload.
+Status add_entry_calls(const TraceReader& reader, int i, const TraceEntry& e, int64_t kv_offset, Workload* w) {
+  const auto& k = e.keys.shape;
+  w->layers.push_back({static_cast<int32_t>(k[1]), 0, kv_offset});
+  for (int64_t s = 0; s < e.queries.shape[0]; ++s) {
+    const int64_t n = integer_at(e.counts, s);
+    if (n < 1 || n > k[1])
+      return reader.error("tensor 'layer." + std::to_string(i) + ".num_keys' holds " + std::to_string(n) + " at step " +
+                          std::to_string(s) + "; each must be in [1, " + std::to_string(k[1]) + "] (the keys' capacity)");
+    w->calls.push_back({i, static_cast<int32_t>(s), static_cast<int32_t>(n), 0});
+  }
+  return Status::Ok();
+}
+
+// Converts every entry to float32 into one buffer (keys, then values, then queries) that the
+// workload keeps; fails on a non-finite number.
+Status attach_floats(const TraceReader& reader, const std::vector<TraceEntry>& entries, int64_t kv_floats,
+                     int64_t query_floats, Workload* w) {
+  auto storage = std::make_shared<std::vector<float>>(2 * kv_floats + query_floats);
+  float* k_out = storage->data();
+  float* v_out = k_out + kv_floats;
+  float* q_out = v_out + kv_floats;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string base = "layer." + std::to_string(i) + ".";
+    const int64_t at = w->layers[i].kv_offset;
+    if (!convert(entries[i].keys, k_out + at)) return reader.error("tensor '" + base + "keys' holds a non-finite number");
+    if (!convert(entries[i].values, v_out + at)) return reader.error("tensor '" + base + "values' holds a non-finite number");
+    if (!convert(entries[i].queries, q_out)) return reader.error("tensor '" + base + "queries' holds a non-finite number");
+    q_out += entries[i].queries.count;
+  }
+  w->attach(storage, k_out, v_out, k_out + 2 * kv_floats);
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool is_trace_path(const std::string& workload) {
@@ -206,85 +295,29 @@ std::string shipped_workloads_dir() {
 Status load_trace(const std::string& path, Workload* out) {
   TraceReader reader(path);
   if (Status s = reader.open(); !s.ok()) return s;
-  if (reader.metadata("format") != "adrs-attention-trace")
-    return reader.error("not an adrs attention trace (metadata 'format' must be 'adrs-attention-trace'; write "
-                        "traces with tools/dump_attention_trace.py)");
-  if (reader.metadata("version") != "1")
-    return reader.error("trace format version '" + reader.metadata("version") + "' is not supported (this adrs reads version 1)");
-  int entries = 0;
-  while (reader.has("layer." + std::to_string(entries) + ".keys")) ++entries;
-  for (const auto& [name, unused] : reader.header().items()) {
-    if (name == "__metadata__") continue;
-    const size_t dot = name.find('.', 6);
-    const bool ours = name.rfind("layer.", 0) == 0 && dot != std::string::npos;
-    const int index = ours ? std::atoi(name.substr(6, dot - 6).c_str()) : -1;
-    if (!ours || index >= entries) {
-      if (entries == 0) return reader.error("missing tensor 'layer.0.keys' (a trace holds layer.i.keys, .values, .queries, .num_keys)");
-      return reader.error("unexpected tensor '" + name + "' (entries must be numbered 0.." + std::to_string(entries - 1) +
-                          " without gaps; is layer." + std::to_string(entries) + ".keys missing?)");
-    }
-  }
-  if (entries == 0) return reader.error("missing tensor 'layer.0.keys' (the trace holds no entries)");
-
+  int count = 0;
+  if (Status s = count_entries(reader, &count); !s.ok()) return s;
   Workload& w = *out;
   w = Workload();
   w.name = reader.metadata("name").empty() ? path : reader.metadata("name");
-  std::vector<TensorView> keys(entries), values(entries), queries(entries), counts(entries);
+  std::vector<TraceEntry> entries(count);
   int64_t kv_floats = 0, query_floats = 0;
-  for (int i = 0; i < entries; ++i) {
-    const std::string base = "layer." + std::to_string(i) + ".";
-    if (Status s = reader.tensor(base + "keys", kFloatTypes, &keys[i]); !s.ok()) return s;
-    if (Status s = reader.tensor(base + "values", kFloatTypes, &values[i]); !s.ok()) return s;
-    if (Status s = reader.tensor(base + "queries", kFloatTypes, &queries[i]); !s.ok()) return s;
-    if (Status s = reader.tensor(base + "num_keys", {"I32", "I64"}, &counts[i]); !s.ok()) return s;
-    const auto& k = keys[i].shape;
-    const auto& q = queries[i].shape;
-    if (k.size() != 3 || k[0] < 1 || k[1] < 1 || k[2] < 2)
-      return reader.error("tensor '" + base + "keys' has shape " + shape_text(k) + "; expected [kv_heads, capacity, head_dim]");
-    if (values[i].shape != k)
-      return reader.error("tensor '" + base + "values' has shape " + shape_text(values[i].shape) + " but the keys have " + shape_text(k));
-    if (q.size() != 3 || q[0] < 1 || q[2] != k[2] || q[1] < 1 || q[1] % k[0] != 0)
-      return reader.error("tensor '" + base + "queries' has shape " + shape_text(q) + "; expected [steps, q_heads, " +
-                          std::to_string(k[2]) + "] with q_heads a multiple of the keys' " + std::to_string(k[0]) + " kv heads");
-    if (counts[i].shape != std::vector<int64_t>{q[0]})
-      return reader.error("tensor '" + base + "num_keys' has shape " + shape_text(counts[i].shape) + "; expected [" + std::to_string(q[0]) + "] (one per step)");
+  for (int i = 0; i < count; ++i) {
+    if (Status s = read_entry(reader, i, w, &entries[i]); !s.ok()) return s;
     if (i == 0) {
-      w.num_kv_heads = static_cast<int32_t>(k[0]);
-      w.num_q_heads = static_cast<int32_t>(q[1]);
-      w.head_dim = static_cast<int32_t>(k[2]);
-    } else if (k[0] != w.num_kv_heads || q[1] != w.num_q_heads || k[2] != w.head_dim) {
-      return reader.error("entry " + std::to_string(i) + " has other head counts or head_dim than entry 0");
+      w.num_kv_heads = static_cast<int32_t>(entries[0].keys.shape[0]);
+      w.num_q_heads = static_cast<int32_t>(entries[0].queries.shape[1]);
+      w.head_dim = static_cast<int32_t>(entries[0].keys.shape[2]);
     }
-    if (k[1] > (int64_t{1} << 30)) return reader.error("tensor '" + base + "keys' has too many keys");
-    w.layers.push_back({static_cast<int32_t>(k[1]), 0, kv_floats});
-    for (int64_t s = 0; s < q[0]; ++s) {
-      const int64_t n = integer_at(counts[i], s);
-      if (n < 1 || n > k[1])
-        return reader.error("tensor '" + base + "num_keys' holds " + std::to_string(n) + " at step " + std::to_string(s) +
-                            "; each must be in [1, " + std::to_string(k[1]) + "] (the keys' capacity)");
-      w.calls.push_back({i, static_cast<int32_t>(s), static_cast<int32_t>(n), 0});
-    }
-    kv_floats += keys[i].count;
-    query_floats += queries[i].count;
+    if (Status s = add_entry_calls(reader, i, entries[i], kv_floats, &w); !s.ok()) return s;
+    kv_floats += entries[i].keys.count;
+    query_floats += entries[i].queries.count;
   }
   const std::string scale = reader.metadata("scale");
   w.scale = static_cast<float>(scale.empty() ? 1.0 / std::sqrt(static_cast<double>(w.head_dim)) : std::atof(scale.c_str()));
   if (!(w.scale > 0.0f) || !std::isfinite(w.scale))
     return reader.error("metadata 'scale' is '" + scale + "'; it must be a positive number (or absent for 1/sqrt(d))");
-
-  auto storage = std::make_shared<std::vector<float>>(2 * kv_floats + query_floats);
-  float* k_out = storage->data();
-  float* v_out = k_out + kv_floats;
-  float* q_out = v_out + kv_floats;
-  for (int i = 0; i < entries; ++i) {
-    const std::string base = "layer." + std::to_string(i) + ".";
-    const int64_t at = w.layers[i].kv_offset;
-    if (!convert(keys[i], k_out + at)) return reader.error("tensor '" + base + "keys' holds a non-finite number");
-    if (!convert(values[i], v_out + at)) return reader.error("tensor '" + base + "values' holds a non-finite number");
-    if (!convert(queries[i], q_out)) return reader.error("tensor '" + base + "queries' holds a non-finite number");
-    q_out += queries[i].count;
-  }
-  w.attach(storage, k_out, v_out, k_out + 2 * kv_floats);
+  if (Status s = attach_floats(reader, entries, kv_floats, query_floats, &w); !s.ok()) return s;
   return w.check_shape();
 }
 

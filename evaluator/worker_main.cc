@@ -59,7 +59,7 @@ int read_keys_for_row(void* context, const KeyRequest* request, float* out, floa
   std::vector<float> a, b;
   double charge = 0;
   if (Status s = compute_key_read(w, reads.row, *request, &a, &b, &charge); !s.ok()) {
-    std::snprintf(error, error_size, "%s", s.message().c_str());
+    copy_to_error_buffer(s.message(), error, error_size);
     return 1;
   }
   std::copy(a.begin(), a.end(), out);
@@ -154,21 +154,13 @@ JailSpec worker_jail(const Args& args, int threads) {
   return spec;
 }
 
-int run_select(const Args& args) {
-  const int message_fd = worker_fd::kMessage;
-  if (!follow_parent(static_cast<int>(args.number("parent", -1))))
-    fail(message_fd, worker_exit::kUsage, "worker: its parent is gone");
-  WorkerInput input;
-  if (Status s = map_worker_input(worker_fd::kInput, &input); !s.ok())
-    fail(message_fd, worker_exit::kUsage, "worker: " + s.message());
-  ::close(worker_fd::kInput);
-  const Workload& w = input.workload;
-  const int threads = static_cast<int>(std::min<int64_t>(resolve_threads(static_cast<int>(args.number("threads", 0))), w.num_rows()));
+// Trusted setup, from the jail to the "ready" line: returns the path dlopen loads the masker from.
+// With a private root the masker gets a copy in its tmpfs; without one (the kernel refused the
+// namespaces: the summary says so) it is loaded through its descriptor and has no scratch.
+std::string confine_worker(const Args& args, int threads, const Workload& w, int message_fd) {
   JailReport jail;
   if (Status s = enter_jail(worker_jail(args, threads), &jail); !s.ok())
     fail(message_fd, worker_exit::kUsage, "worker: the jail could not be set up: " + s.message());
-  // With a private root the masker gets a copy in its tmpfs; without one (the kernel refused the
-  // namespaces: the summary says so) it is loaded through its descriptor and has no scratch.
   std::string masker_path = std::string(kScratch) + "/masker.so";
   int masker_fd = -1;
   if (jail.private_root) {
@@ -190,8 +182,11 @@ int run_select(const Args& args) {
   if (::write(worker_fd::kReady, ready.data(), ready.size()) != static_cast<ssize_t>(ready.size()))
     fail(message_fd, worker_exit::kUsage, "worker: cannot report that it is ready");
   ::close(worker_fd::kReady);
+  return masker_path;
+}
 
-  // Candidate code runs from here on (static initializers run inside dlopen).
+// Loads the masker (its static initializers run here: candidate code) and finds its entry point.
+EntryFn load_masker(const std::string& masker_path, int message_fd) {
   void* library = ::dlopen(masker_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!library) {
     const std::string why = dlerror();
@@ -211,54 +206,76 @@ int run_select(const Args& args) {
     fail(message_fd, worker_exit::kBadMasker,
          "the masker was built for API version " + std::to_string(version()) + "; this evaluator speaks " +
              std::to_string(kMaskerApiVersion));
+  return entry;
+}
 
-  const uint64_t seed = static_cast<uint64_t>(std::strtoull(args.get("seed", "0").c_str(), nullptr, 10));
-  const float target = std::strtof(args.get("target-density", "0.1").c_str(), nullptr);
+// What every row's select() call shares.
+struct SelectJob {
+  const WorkerInput& input;
+  EntryFn entry;
+  uint64_t seed = 0;
+  float target_density = 0;
+  KeyClient* blind_client = nullptr;  // set on the blind track: keys are read through the evaluator
+};
+
+// The inputs the masker sees for row r (the key reader is added by the caller, which owns it).
+Row make_row(const SelectJob& job, int64_t r) {
+  const Workload& w = job.input.workload;
+  const bool blind = job.blind_client != nullptr;
+  const RowInfo info = w.row_info(r);
+  const CallInfo& call = w.calls[info.call];
+  Row row{};
+  row.num_keys = call.num_keys;
+  row.head_dim = w.head_dim;
+  row.layer = call.layer;
+  row.head = info.head;
+  row.kv_head = info.kv_head;
+  row.step = call.step;
+  row.scale = w.scale;
+  row.target_density = job.target_density;
+  row.seed = combine_seed(job.seed, static_cast<uint64_t>(r));
+  row.query = w.query(r);
+  row.keys = blind ? nullptr : w.keys(r);
+  row.scores = !blind && job.input.scores ? job.input.scores + job.input.score_offsets[r] : nullptr;
+  row.values = w.values(r);
+  return row;
+}
+
+// Calls the masker's select() on row r; returns its code (0 ok, 2 out of memory, else it threw).
+int select_row(const SelectJob& job, int64_t r, RowOutput* out, char* error, size_t error_size) {
+  Row row = make_row(job, r);
+  RowReads reads{&job.input.workload, job.blind_client, r};
+  const KeyReader reader{&reads, read_keys_for_row};
+  row.reader = &reader;
+  out->cap = max_entries_per_row(row.num_keys);
+  set_current_row(r);
+  const int rc = job.entry(&row, emit, out, error, error_size);
+  set_current_row(-1);
+  return rc;
+}
+
+// Runs select() on every row from `threads` threads; the first failure stops the others and ends
+// the worker with its exit code.
+std::vector<RowOutput> select_all_rows(const SelectJob& job, int threads, int message_fd) {
+  const Workload& w = job.input.workload;
   const int64_t rows = w.num_rows();
   std::vector<RowOutput> outputs(rows);
-  const bool blind = args.get("track", "oracle") == "blind";
-  KeyClient client(worker_fd::kKeys);
   std::atomic<bool> failed{false};
   std::mutex failure_mutex;
   int failure_code = 0;
   std::string failure_message;
-
   std::atomic<int64_t> next{0};
   auto work = [&] {
     prepare_thread_for_crash_reports();
     for (int64_t r = next.fetch_add(1); r < rows && !failed.load(); r = next.fetch_add(1)) {
-      const RowInfo info = w.row_info(r);
-      const CallInfo& call = w.calls[info.call];
-      Row row{};
-      row.num_keys = call.num_keys;
-      row.head_dim = w.head_dim;
-      row.layer = call.layer;
-      row.head = info.head;
-      row.kv_head = info.kv_head;
-      row.step = call.step;
-      row.scale = w.scale;
-      row.target_density = target;
-      row.seed = combine_seed(seed, static_cast<uint64_t>(r));
-      row.query = w.query(r);
-      row.keys = blind ? nullptr : w.keys(r);
-      row.scores = !blind && input.scores ? input.scores + input.score_offsets[r] : nullptr;
-      row.values = w.values(r);
-      RowReads reads{&w, blind ? &client : nullptr, r};
-      const KeyReader reader{&reads, read_keys_for_row};
-      row.reader = &reader;
-      outputs[r].cap = max_entries_per_row(call.num_keys);
       char error[512] = "";
-      set_current_row(r);
-      const int rc = entry(&row, emit, &outputs[r], error, sizeof error);
-      set_current_row(-1);
-      if (rc != 0) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (!failed.exchange(true)) {
-          failure_code = rc == 2 ? worker_exit::kOutOfMemory : worker_exit::kMaskerException;
-          failure_message = std::string(rc == 2 ? "the masker ran out of memory" : "the masker threw") +
-                            " in " + describe_row(w, r) + ": " + error;
-        }
-      }
+      const int rc = select_row(job, r, &outputs[r], error, sizeof error);
+      if (rc == 0) continue;
+      std::lock_guard<std::mutex> lock(failure_mutex);
+      if (failed.exchange(true)) continue;
+      failure_code = rc == 2 ? worker_exit::kOutOfMemory : worker_exit::kMaskerException;
+      failure_message = std::string(rc == 2 ? "the masker ran out of memory" : "the masker threw") + " in " +
+                        describe_row(w, r) + ": " + error;
     }
   };
   std::vector<std::thread> pool;
@@ -266,7 +283,10 @@ int run_select(const Args& args) {
   work();
   for (auto& thread : pool) thread.join();
   if (failed) fail(message_fd, failure_code, failure_message);
+  return outputs;
+}
 
+void send_selections(const std::vector<RowOutput>& outputs, int message_fd) {
   Selections selections;
   for (const RowOutput& out : outputs)
     selections.append_row(out.indices.data(), out.weights.data(), static_cast<int64_t>(out.indices.size()));
@@ -275,6 +295,28 @@ int run_select(const Args& args) {
     fail(message_fd, worker_exit::kOutputError, "worker: cannot reset its selections channel");
   if (Status s = write_selections(worker_fd::kSelections, selections); !s.ok())
     fail(message_fd, worker_exit::kOutputError, s.message());
+}
+
+int run_select(const Args& args) {
+  const int message_fd = worker_fd::kMessage;
+  if (!follow_parent(static_cast<int>(args.number("parent", -1))))
+    fail(message_fd, worker_exit::kUsage, "worker: its parent is gone");
+  WorkerInput input;
+  if (Status s = map_worker_input(worker_fd::kInput, &input); !s.ok())
+    fail(message_fd, worker_exit::kUsage, "worker: " + s.message());
+  ::close(worker_fd::kInput);
+  const Workload& w = input.workload;
+  const int threads = static_cast<int>(std::min<int64_t>(resolve_threads(static_cast<int>(args.number("threads", 0))), w.num_rows()));
+  const std::string masker_path = confine_worker(args, threads, w, message_fd);
+
+  // Candidate code runs from here on (static initializers run inside dlopen).
+  const EntryFn entry = load_masker(masker_path, message_fd);
+  KeyClient client(worker_fd::kKeys);
+  SelectJob job{input, entry};
+  job.seed = static_cast<uint64_t>(std::strtoull(args.get("seed", "0").c_str(), nullptr, 10));
+  job.target_density = std::strtof(args.get("target-density", "0.1").c_str(), nullptr);
+  if (args.get("track", "oracle") == "blind") job.blind_client = &client;
+  send_selections(select_all_rows(job, threads, message_fd), message_fd);
   ::_exit(worker_exit::kOk);  // skip the masker's static destructors
 }
 

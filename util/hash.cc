@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include <fmt/format.h>
+
 namespace adrs {
 
 namespace {
@@ -48,5 +50,7 @@ std::string sha256_hex(std::string_view bytes) {
   if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) std::abort();
   return to_hex(digest, length);
 }
+
+std::string hex64(uint64_t value) { return fmt::format("{:016x}", value); }
 
 }  // namespace adrs

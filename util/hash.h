@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <initializer_list>
@@ -28,11 +27,8 @@ inline uint64_t hash64(std::string_view bytes, uint64_t seed = 0) {
   return XXH64(bytes.data(), bytes.size(), seed);
 }
 
-inline std::string hex64(uint64_t value) {
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
+// Lower-case hex of `value`, 16 characters.
+std::string hex64(uint64_t value);
 
 // splitmix64 finalizer: a cheap, well-mixed function of its input.
 inline uint64_t mix64(uint64_t x) {

@@ -38,7 +38,6 @@ class [[nodiscard]] Status {
   bool is(StatusCode code) const { return code_ == code; }
   const std::string& message() const { return message_; }
   // The same failure with more context in front of its message ("reading x: " + message).
-  Status Prefixed(const std::string& context) const { return ok() ? *this : Status(code_, context + message_); }
   // For the rare call whose failure changes nothing (best-effort cleanup); comment why at the call.
   void IgnoreError() const {}
 

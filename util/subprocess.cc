@@ -12,8 +12,8 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
-#include <fstream>
 #include <thread>
+#include <utility>
 
 namespace adrs {
 
@@ -26,45 +26,48 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   return out;
 }
 
-}  // namespace
+// The descriptors passed to the child, first duplicated above every target number so that the
+// spawn's dup2s cannot overwrite a source that happens to be 3, 4, ... in this process.
+struct StagedFds {
+  std::vector<int> fds;  // become 3, 4, ... in the child
+  int output = -1;       // becomes stdout and stderr, when the caller passes one
+  bool ok = true;
 
-ProcessResult run_process(const ProcessOptions& options) {
-  ProcessResult result;
-  const auto start = std::chrono::steady_clock::now();
+  explicit StagedFds(const ProcessOptions& options) {
+    for (int fd : options.fds) fds.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 100));
+    output = options.output_fd >= 0 ? ::fcntl(options.output_fd, F_DUPFD_CLOEXEC, 100) : -1;
+    ok = std::find(fds.begin(), fds.end(), -1) == fds.end() && (options.output_fd < 0 || output >= 0);
+  }
+  StagedFds(const StagedFds&) = delete;
+  StagedFds& operator=(const StagedFds&) = delete;
+  ~StagedFds() { close(); }
+  void close() {
+    for (int& fd : fds)
+      if (fd >= 0) ::close(std::exchange(fd, -1));
+    if (output >= 0) ::close(std::exchange(output, -1));
+  }
+};
+
+// Starts the child: stdin from /dev/null, stdout and stderr to the output descriptor or file, the
+// staged descriptors from 3 on and nothing else. Returns posix_spawn's error number (0 on success).
+int spawn_child(const ProcessOptions& options, const StagedFds& staged, pid_t* pid) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
   const std::string output = options.output_path.empty() ? "/dev/null" : options.output_path;
-  // The passed descriptors are first duplicated above every target number, so that the dup2s
-  // below cannot overwrite a source that happens to be 3, 4, ... in this process.
-  std::vector<int> staged;
-  for (int fd : options.fds) staged.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 100));
-  const int staged_output = options.output_fd >= 0 ? ::fcntl(options.output_fd, F_DUPFD_CLOEXEC, 100) : -1;
-  auto close_staged = [&] {
-    for (int fd : staged)
-      if (fd >= 0) ::close(fd);
-    if (staged_output >= 0) ::close(staged_output);
-  };
-  if (std::find(staged.begin(), staged.end(), -1) != staged.end() || (options.output_fd >= 0 && staged_output < 0)) {
-    close_staged();
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    result.start = Status::Error("cannot pass descriptors to " + options.argv[0] + ": " + std::strerror(errno));
-    return result;
-  }
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  if (staged_output >= 0)
-    posix_spawn_file_actions_adddup2(&actions, staged_output, STDOUT_FILENO);
+  if (staged.output >= 0)
+    posix_spawn_file_actions_adddup2(&actions, staged.output, STDOUT_FILENO);
   else
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  for (size_t i = 0; i < staged.size(); ++i)
-    posix_spawn_file_actions_adddup2(&actions, staged[i], 3 + static_cast<int>(i));
+  for (size_t i = 0; i < staged.fds.size(); ++i)
+    posix_spawn_file_actions_adddup2(&actions, staged.fds[i], 3 + static_cast<int>(i));
   // Whatever else this process holds (a libcurl socket, a database, another evaluation's files)
   // never reaches the child, even where someone forgot O_CLOEXEC.
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3 + static_cast<int>(staged.size()));
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3 + static_cast<int>(staged.fds.size()));
   if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
   // Own process group, so that a kill reaches everything the child started; default signal
   // dispositions and an empty signal mask, whatever the driver had.
@@ -77,17 +80,16 @@ ProcessResult run_process(const ProcessOptions& options) {
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   std::vector<char*> argv = c_strings(options.argv);
   std::vector<char*> envp = c_strings(options.env);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  const int rc = posix_spawn(pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  close_staged();
-  result.pid = pid;
-  if (rc != 0) {
-    result.start = Status::Error("cannot start " + options.argv[0] + ": " + std::strerror(rc));
-    return result;
-  }
+  return rc;
+}
 
+// Waits for the child (polling, with a growing pause) until it exits, its deadline passes or the
+// caller cancels; the last two kill its process group. Returns the wait status.
+int wait_for_child(pid_t pid, const ProcessOptions& options, std::chrono::steady_clock::time_point start,
+                   ProcessResult* result) {
   const auto deadline = start + std::chrono::duration<double>(options.timeout_s);
   auto pause = std::chrono::microseconds(200);
   int wstatus = 0;
@@ -98,8 +100,8 @@ ProcessResult run_process(const ProcessOptions& options) {
     const bool late = options.timeout_s > 0 && std::chrono::steady_clock::now() >= deadline;
     const bool cancel = options.cancel && options.cancel->load();
     if (late || cancel) {
-      result.timed_out = late;
-      result.cancelled = cancel && !late;
+      result->timed_out = late;
+      result->cancelled = cancel && !late;
       ::kill(-pid, SIGKILL);
       while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
       }
@@ -108,6 +110,30 @@ ProcessResult run_process(const ProcessOptions& options) {
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(10000));
   }
+  return wstatus;
+}
+
+}  // namespace
+
+ProcessResult run_process(const ProcessOptions& options) {
+  ProcessResult result;
+  const auto start = std::chrono::steady_clock::now();
+  StagedFds staged(options);
+  if (!staged.ok) {
+    const int error = errno;
+    staged.close();
+    result.start = Status::Error("cannot pass descriptors to " + options.argv[0] + ": " + std::strerror(error));
+    return result;
+  }
+  pid_t pid = -1;
+  const int rc = spawn_child(options, staged, &pid);
+  staged.close();
+  result.pid = pid;
+  if (rc != 0) {
+    result.start = Status::Error("cannot start " + options.argv[0] + ": " + std::strerror(rc));
+    return result;
+  }
+  const int wstatus = wait_for_child(pid, options, start, &result);
   // Whatever the child left behind in its group goes too.
   ::kill(-pid, SIGKILL);
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -118,19 +144,6 @@ ProcessResult run_process(const ProcessOptions& options) {
     result.signal = WTERMSIG(wstatus);
   }
   return result;
-}
-
-std::string read_file_tail(const std::string& path, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  const std::streamoff from = std::max<std::streamoff>(0, size - static_cast<std::streamoff>(max_bytes));
-  in.seekg(from);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  for (char& c : text)
-    if (!(c == '\n' || c == '\t' || (static_cast<unsigned char>(c) >= 32 && c != 127))) c = '?';
-  return text;
 }
 
 std::string read_fd_tail(int fd, size_t max_bytes) {

@@ -39,10 +39,9 @@ struct ProcessResult {
 
 ProcessResult run_process(const ProcessOptions& options);
 
-// The last `max_bytes` of a file, with non-printable bytes replaced; "" when it cannot be read.
-std::string read_file_tail(const std::string& path, size_t max_bytes);
-// The same for a descriptor (read with pread from its current size; never blocks on a regular
-// file or memfd). A descriptor that is not a regular file gives "".
+// The last `max_bytes` of a descriptor, with non-printable bytes replaced (read with pread from
+// its current size; never blocks on a regular file or memfd). A descriptor that is not a regular
+// file gives "".
 std::string read_fd_tail(int fd, size_t max_bytes);
 
 // Human name of a signal: "SIGSEGV (segmentation fault)".

@@ -1,8 +1,6 @@
 #include "util/table.h"
 
 #include <algorithm>
-#include <cstdarg>
-#include <cstdio>
 
 namespace adrs {
 
@@ -27,15 +25,6 @@ std::string Table::render(const std::string& indent) const {
   std::string out = line(headers_);
   for (const auto& row : rows_) out += line(row);
   return out;
-}
-
-std::string format(const char* pattern, ...) {
-  va_list args;
-  va_start(args, pattern);
-  char buffer[512];
-  std::vsnprintf(buffer, sizeof buffer, pattern, args);
-  va_end(args);
-  return buffer;
 }
 
 }  // namespace adrs

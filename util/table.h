@@ -18,7 +18,4 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// printf-style formatting into a std::string.
-std::string format(const char* pattern, ...) __attribute__((format(printf, 1, 2)));
-
 }  // namespace adrs

@@ -21,12 +21,6 @@ void ConfigFlags::add_to(CLI::App* command, bool only_changeable) {
   }
 }
 
-bool ConfigFlags::any_given() const {
-  for (const auto& [key, option] : options_)
-    if (option->count() > 0) return true;
-  return false;
-}
-
 Status ConfigFlags::apply(RunConfig* config) const {
   for (const auto& [key, option] : options_) {
     if (option->count() == 0) continue;

@@ -19,7 +19,6 @@ class ConfigFlags {
  public:
   void add_to(CLI::App* command, bool only_changeable = false);
   Status apply(RunConfig* config) const;
-  bool any_given() const;
 
  private:
   std::vector<std::pair<const ConfigKey*, CLI::Option*>> options_;

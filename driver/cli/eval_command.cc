@@ -5,11 +5,14 @@
 #include <memory>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "driver/cli/commands.h"
 #include "evaluator/compiler.h"
-#include "util/table.h"
 #include "evaluator/evaluator.h"
+#include "util/file.h"
 #include "util/interrupt.h"
+#include "util/table.h"
 
 namespace adrs {
 
@@ -28,7 +31,7 @@ std::string describe_shape(const Workload& w) {
     min_n = std::min(min_n, c.num_keys);
     max_n = std::max(max_n, c.num_keys);
   }
-  return format("%lld rows: %zu layers, %zu calls, %d query / %d kv heads, d=%d, n %d..%d",
+  return fmt::format("{} rows: {} layers, {} calls, {} query / {} kv heads, d={}, n {}..{}",
                 static_cast<long long>(w.num_rows()), w.layers.size(), w.calls.size(), w.num_q_heads,
                 w.num_kv_heads, w.head_dim, min_n, max_n);
 }
@@ -46,20 +49,20 @@ void print_human(const EvalResult& r, const Evaluator& e, const std::string& fil
   const Metrics& m = r.metrics;
   Table summary({"metric", "value"});
   summary.add_row({"status", "ok"});
-  summary.add_row({"score", format("%.6f", m.score)});
-  summary.add_row({"error", format("%.6f", m.error)});
-  summary.add_row({"density", format("%.4f", m.density)});
-  summary.add_row({"target density", format("%.4f", m.target_density)});
-  if (m.access_density) summary.add_row({"access density (key reads / n, blind track)", format("%.4f", *m.access_density)});
-  summary.add_row({"penalty", format("%.4f", m.penalty)});
-  summary.add_row({"row error p50 / p90 / max", format("%.4f / %.4f / %.4f", m.row_error_p50, m.row_error_p90, m.row_error_max)});
-  summary.add_row({"attention mass kept", format("%.4f", m.attention_mass_kept)});
-  summary.add_row({"weight mass (sum w / n)", format("%.4f", m.weight_mass)});
+  summary.add_row({"score", fmt::format("{:.6f}", m.score)});
+  summary.add_row({"error", fmt::format("{:.6f}", m.error)});
+  summary.add_row({"density", fmt::format("{:.4f}", m.density)});
+  summary.add_row({"target density", fmt::format("{:.4f}", m.target_density)});
+  if (m.access_density) summary.add_row({"access density (key reads / n, blind track)", fmt::format("{:.4f}", *m.access_density)});
+  summary.add_row({"penalty", fmt::format("{:.4f}", m.penalty)});
+  summary.add_row({"row error p50 / p90 / max", fmt::format("{:.4f} / {:.4f} / {:.4f}", m.row_error_p50, m.row_error_p90, m.row_error_max)});
+  summary.add_row({"attention mass kept", fmt::format("{:.4f}", m.attention_mass_kept)});
+  summary.add_row({"weight mass (sum w / n)", fmt::format("{:.4f}", m.weight_mass)});
   std::printf("%s\n", summary.render("  ").c_str());
   Table buckets({"entropy", "rows", "mean error", "density"});
   for (const EntropyBucket& b : m.entropy_buckets)
-    buckets.add_row({format("%.1f-%.1f", b.low, b.high), std::to_string(b.rows),
-                     b.rows ? format("%.4f", b.mean_error) : "-", b.rows ? format("%.4f", b.mean_density) : "-"});
+    buckets.add_row({fmt::format("{:.1f}-{:.1f}", b.low, b.high), std::to_string(b.rows),
+                     b.rows ? fmt::format("{:.4f}", b.mean_error) : "-", b.rows ? fmt::format("{:.4f}", b.mean_density) : "-"});
   std::printf("  error by normalized entropy of the true attention\n%s\n", buckets.render("  ").c_str());
   std::printf("compile %.2f s%s, worker %.2f s, metrics %.2f s\nsandbox: %s\n", r.compile_s,
               r.compile_cached ? " (cached)" : "", r.worker_s, r.metrics_s, r.sandbox.c_str());
@@ -73,10 +76,8 @@ int run_eval(EvalArgs& args) {
                  args.file.c_str());
     return 2;
   }
-  std::ifstream in(args.file, std::ios::binary);
-  std::stringstream source;
-  source << in.rdbuf();
-  if (!in && !in.eof()) {
+  std::string source;
+  if (!read_file(args.file, &source).ok()) {
     std::fprintf(stderr, "adrs eval: cannot read '%s'\n", args.file.c_str());
     return 2;
   }
@@ -87,7 +88,7 @@ int run_eval(EvalArgs& args) {
     return 2;
   }
   install_interrupt_handler("\ninterrupted: stopping (press Ctrl-C again to quit at once)\n");
-  EvalResult result = evaluator->evaluate_source(source.str(), interrupt_flag());
+  EvalResult result = evaluator->evaluate_source(source, interrupt_flag());
   // The compiler saw the source as masker.cpp inside its jail; the user knows it by its own name.
   result.message = name_masker_file(result.message, std::filesystem::path(args.file).filename().string());
   if (args.json) {

@@ -5,6 +5,8 @@
 #include <map>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "driver/cli/commands.h"
 #include "driver/run/heldout.h"
 #include "driver/run/run_hints.h"
@@ -27,7 +29,7 @@ struct InspectArgs {
   std::string output;
 };
 
-std::string opt(const std::optional<double>& v, const char* pattern) { return v ? format(pattern, *v) : "-"; }
+std::string opt(const std::optional<double>& v, fmt::format_string<double> pattern) { return v ? fmt::format(pattern, double{*v}) : "-"; }
 
 nlohmann::json row_json(const CandidateRow& r, bool with_source) {
   auto o = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
@@ -127,12 +129,12 @@ int run_best(const InspectArgs& a) {
   Table t(head);
   for (const CandidateRow* r : ranked) {
     std::vector<std::string> cells = {std::to_string(r->id), std::to_string(r->generation), r->parent_id ? std::to_string(*r->parent_id) : "-",
-                                      std::to_string(r->island), r->mutation, opt(r->score, "%.6f"), opt(r->score_std, "%.2g"),
-                                      opt(r->error, "%.6f"), opt(r->density, "%.4f")};
+                                      std::to_string(r->island), r->mutation, opt(r->score, "{:.6f}"), opt(r->score_std, "{:.2g}"),
+                                      opt(r->error, "{:.6f}"), opt(r->density, "{:.4f}")};
     for (const std::string& k : setting_keys) {
       std::string cell = "-";
       for (const SettingResult& s : r->settings)
-        if (s.setting == k) cell = format("%.6f", s.score);
+        if (s.setting == k) cell = fmt::format("{:.6f}", s.score);
       cells.push_back(cell);
     }
     cells.push_back(candidate_status_name(r->status) + (r->failure.empty() ? "" : " " + r->failure));
@@ -182,25 +184,25 @@ void print_candidate_fields(const CandidateRow& r, const nlohmann::json& m) {
   t.add_row({"mutation", r.mutation});
   if (const RunHint hint = hint_of_request(r.request_json); hint.number > 0)
     t.add_row({"hint", "#" + std::to_string(hint.number) + ": " + hint.text.substr(0, hint.text.find('\n')).substr(0, 100)});
-  t.add_row({"score (mean over seeds)", opt(r.score, "%.6f") + (r.score_std && *r.score_std > 0 ? " ± " + opt(r.score_std, "%.2g") : "")});
-  t.add_row({"error", opt(r.error, "%.6f")});
-  t.add_row({"density", opt(r.density, "%.4f")});
+  t.add_row({"score (mean over seeds)", opt(r.score, "{:.6f}") + (r.score_std && *r.score_std > 0 ? " ± " + opt(r.score_std, "{:.2g}") : "")});
+  t.add_row({"error", opt(r.error, "{:.6f}")});
+  t.add_row({"density", opt(r.density, "{:.4f}")});
   if (m.is_object() && m.contains("row_error"))
-    t.add_row({"row error p50 / p90 / max", format("%.4f / %.4f / %.4f", m["row_error"].value("p50", 0.0),
+    t.add_row({"row error p50 / p90 / max", fmt::format("{:.4f} / {:.4f} / {:.4f}", m["row_error"].value("p50", 0.0),
                                                    m["row_error"].value("p90", 0.0), m["row_error"].value("max", 0.0))});
-  if (r.stage1_score) t.add_row({"stage-1 score", opt(r.stage1_score, "%.6f")});
-  if (r.access_density) t.add_row({"access density (key reads / n)", opt(r.access_density, "%.4f")});
+  if (r.stage1_score) t.add_row({"stage-1 score", opt(r.stage1_score, "{:.6f}")});
+  if (r.access_density) t.add_row({"access density (key reads / n)", opt(r.access_density, "{:.4f}")});
   if (!r.behavior_hash.empty()) t.add_row({"behavior fingerprint", r.behavior_hash});
   t.add_row({"seconds: propose/check/compile/worker/metrics/db",
-             format("%.2f / %.3f / %.2f / %.2f / %.3f / %.3f s", r.proposal_s, r.check_s, r.compile_s, r.worker_s, r.metrics_s, r.db_s)});
-  if (r.cost_usd > 0) t.add_row({"cost", format("$%.5f (%lld in, %lld out tokens)", r.cost_usd, static_cast<long long>(r.tokens_in), static_cast<long long>(r.tokens_out))});
+             fmt::format("{:.2f} / {:.3f} / {:.2f} / {:.2f} / {:.3f} / {:.3f} s", r.proposal_s, r.check_s, r.compile_s, r.worker_s, r.metrics_s, r.db_s)});
+  if (r.cost_usd > 0) t.add_row({"cost", fmt::format("${:.5f} ({} in, {} out tokens)", r.cost_usd, static_cast<long long>(r.tokens_in), static_cast<long long>(r.tokens_out))});
   std::printf("%s", t.render("  ").c_str());
   if (!r.message.empty()) std::printf("\n  %s\n", r.message.c_str());
   if (r.settings.size() > 1) {
     Table st({"setting", "weight", "score", "std", "error", "density"});
     for (const SettingResult& s : r.settings)
-      st.add_row({s.setting, format("%g", s.weight), format("%.6f", s.score), format("%.2g", s.score_std), format("%.6f", s.error),
-                  format("%.4f", s.density)});
+      st.add_row({s.setting, fmt::format("{:g}", s.weight), fmt::format("{:.6f}", s.score), fmt::format("{:.2g}", s.score_std), fmt::format("{:.6f}", s.error),
+                  fmt::format("{:.4f}", s.density)});
     std::printf("\n  per setting of the suite (the score is their weighted mean)\n%s", st.render("  ").c_str());
   }
 }
@@ -210,15 +212,15 @@ void print_metric_tables(const nlohmann::json& m) {
   if (m.is_object() && m.contains("error_by_entropy")) {
     Table b({"entropy", "rows", "mean error", "density"});
     for (const auto& bucket : m["error_by_entropy"])
-      b.add_row({format("%.1f-%.1f", bucket.value("entropy_low", 0.0), bucket.value("entropy_high", 0.0)), std::to_string(bucket.value("rows", 0)),
-                 format("%.4f", bucket.value("mean_error", 0.0)), format("%.4f", bucket.value("mean_density", 0.0))});
+      b.add_row({fmt::format("{:.1f}-{:.1f}", bucket.value("entropy_low", 0.0), bucket.value("entropy_high", 0.0)), std::to_string(bucket.value("rows", 0)),
+                 fmt::format("{:.4f}", bucket.value("mean_error", 0.0)), fmt::format("{:.4f}", bucket.value("mean_density", 0.0))});
     std::printf("\n  error by normalized entropy of the true attention\n%s", b.render("  ").c_str());
   }
   if (m.is_object() && m.contains("per_seed") && m["per_seed"].size() > 1) {
     Table s({"seed", "score", "error", "density"});
     for (const auto& p : m["per_seed"])
-      s.add_row({std::to_string(p.value("seed", uint64_t{0})), format("%.6f", p.value("score", 0.0)),
-                 format("%.6f", p.value("error", 0.0)), format("%.4f", p.value("density", 0.0))});
+      s.add_row({std::to_string(p.value("seed", uint64_t{0})), fmt::format("{:.6f}", p.value("score", 0.0)),
+                 fmt::format("{:.6f}", p.value("error", 0.0)), fmt::format("{:.4f}", p.value("density", 0.0))});
     std::printf("\n  per evaluation seed\n%s", s.render("  ").c_str());
   }
 }
@@ -228,7 +230,7 @@ void print_llm_calls(const InspectArgs& a, const std::vector<LlmCallRecord>& cal
     Table c({"llm call", "model", "status", "tokens in", "tokens out", "cost", "latency"});
     for (size_t i = 0; i < calls.size(); ++i)
       c.add_row({std::to_string(i + 1), calls[i].model, calls[i].status, std::to_string(calls[i].tokens_in),
-                 std::to_string(calls[i].tokens_out), format("$%.5f", calls[i].cost_usd), format("%.2f s", calls[i].latency_s)});
+                 std::to_string(calls[i].tokens_out), fmt::format("${:.5f}", calls[i].cost_usd), fmt::format("{:.2f} s", calls[i].latency_s)});
     std::printf("\n%s", c.render("  ").c_str());
     if (!a.prompt) std::printf("  (--prompt prints the exact prompts and answers)\n");
   }
@@ -293,8 +295,8 @@ int run_lineage(const InspectArgs& a) {
   }
   Table t({"id", "generation", "mutation", "score", "error", "density", "change"});
   for (const CandidateRow& c : chain)
-    t.add_row({std::to_string(c.id), std::to_string(c.generation), c.mutation, opt(c.score, "%.6f"), opt(c.error, "%.6f"),
-               opt(c.density, "%.4f"), c.message.substr(0, 70)});
+    t.add_row({std::to_string(c.id), std::to_string(c.generation), c.mutation, opt(c.score, "{:.6f}"), opt(c.error, "{:.6f}"),
+               opt(c.density, "{:.4f}"), c.message.substr(0, 70)});
   std::printf("lineage of candidate %lld, from the seed:\n%s", static_cast<long long>(r.id), t.render("  ").c_str());
   return 0;
 }
@@ -317,11 +319,11 @@ int run_export(const InspectArgs& a) {
     // The same setting as the run, so the suggested eval prints the run's score.
     RunConfig config;
     const std::string setting = stored_config(*db, &config).ok()
-                                    ? format(" --workload %s --target-density %g --seed %llu", config.workload.c_str(), config.target_density,
+                                    ? fmt::format(" --workload {} --target-density {:g} --seed {}", config.workload.c_str(), config.target_density,
                                              static_cast<unsigned long long>(config.eval_seed))
                                     : "";
     std::printf("wrote candidate %lld (score %s) to %s; score it with adrs eval %s%s\n", static_cast<long long>(r.id),
-                opt(r.score, "%.6f").c_str(), a.output.c_str(), a.output.c_str(), setting.c_str());
+                opt(r.score, "{:.6f}").c_str(), a.output.c_str(), a.output.c_str(), setting.c_str());
   }
   return 0;
 }

@@ -5,6 +5,8 @@
 #include <memory>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "evaluator/baselines.h"
 #include "driver/cli/commands.h"
 #include "util/table.h"
@@ -43,14 +45,14 @@ void print_human(const std::string& workload, const std::string& track, const st
   std::printf("adrs leaderboard --workload %s --track %s\n", workload.c_str(), track.c_str());
   std::printf("relative attention-output error (density kept) per target density; lower error is better\n\n");
   std::vector<std::string> headers = {"baseline"};
-  for (double d : densities) headers.push_back(format("@ %.2f", d));
+  for (double d : densities) headers.push_back(fmt::format("@ {:.2f}", d));
   Table table(headers);
   for (const Baseline& b : baselines) {
     std::vector<std::string> cells = {b.name};
     for (double d : densities)
       for (const Entry& e : entries)
         if (e.baseline == b.name && e.target_density == d)
-          cells.push_back(e.result.ok() ? format("%.4f (%.3f)", e.result.metrics.error, e.result.metrics.density)
+          cells.push_back(e.result.ok() ? fmt::format("{:.4f} ({:.3f})", e.result.metrics.error, e.result.metrics.density)
                                         : std::string(status_name(e.result.status)));
     table.add_row(cells);
   }
@@ -58,6 +60,65 @@ void print_human(const std::string& workload, const std::string& track, const st
   for (const Entry& e : entries)
     if (!e.result.ok())
       std::printf("\n%s @ %.2f: %s: %s\n", e.baseline.c_str(), e.target_density, status_name(e.result.status), e.result.message.c_str());
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// A blind leaderboard refuses baselines that read exact scores or raw keys: their numbers would
+// not mean what a blind score means. Returns the names of those taken out.
+std::vector<std::string> keep_blind_baselines(std::vector<Baseline>* baselines) {
+  std::vector<std::string> refused;
+  std::vector<Baseline> blind;
+  for (Baseline& b : *baselines) (baseline_track(b) == "blind" ? blind.push_back(std::move(b)) : refused.push_back(b.name));
+  *baselines = std::move(blind);
+  return refused;
+}
+
+// Scores every baseline at every density (one Evaluator per density); *workload_name is the
+// workload's own name.
+Status score_all(const LeaderboardArgs& args, const std::vector<double>& densities, const std::vector<Baseline>& baselines,
+                 std::vector<Entry>* entries, std::string* workload_name) {
+  *workload_name = args.options.workload;
+  BaselineProgress progress{0, densities.size() * baselines.size()};
+  for (double density : densities) {
+    EvalOptions options = args.options;
+    options.target_density = density;
+    std::unique_ptr<Evaluator> evaluator;
+    if (Status s = Evaluator::Create(options, &evaluator); !s.ok()) return s;
+    *workload_name = evaluator->workload().name;
+    for (Entry& e : score_baselines(*evaluator, baselines, &progress)) entries->push_back(std::move(e));
+  }
+  return Status::Ok();
+}
+
+nlohmann::json leaderboard_json(const LeaderboardArgs& args, const std::string& workload_name, const std::vector<double>& densities,
+                                const std::vector<std::string>& refused, const std::vector<Entry>& entries) {
+  nlohmann::json j = {{"workload", workload_name}, {"densities", densities}, {"eval_seed", args.options.seed},
+                      {"track", args.options.track}, {"refused_oracle_baselines", refused},
+                      {"value_secret", args.options.value_secret ? nlohmann::json(*args.options.value_secret) : nlohmann::json("per-user")}};
+  j["results"] = nlohmann::json::array();
+  for (const Entry& e : entries) {
+    nlohmann::json r = {{"baseline", e.baseline}, {"target_density", e.target_density}, {"status", status_name(e.result.status)},
+                        {"track", args.options.track},
+                        {"message", e.result.message}};
+    if (e.result.ok()) {
+      if (e.result.metrics.access_density) r["access_density"] = *e.result.metrics.access_density;
+      r["error"] = e.result.metrics.error;
+      r["density"] = e.result.metrics.density;
+      r["density_of_target"] = e.result.metrics.density / e.target_density;
+      r["score"] = e.result.metrics.score;
+      r["row_error"] = {{"p50", e.result.metrics.row_error_p50}, {"p90", e.result.metrics.row_error_p90},
+                        {"max", e.result.metrics.row_error_max}};
+    } else {
+      r["error"] = r["density"] = r["score"] = nullptr;
+    }
+    j["results"].push_back(r);
+  }
+  return j;
 }
 
 int run_leaderboard(LeaderboardArgs& args) {
@@ -71,67 +132,26 @@ int run_leaderboard(LeaderboardArgs& args) {
     std::fprintf(stderr, "adrs leaderboard: %s\n", s.message().c_str());
     return 2;
   }
-  // A blind leaderboard refuses baselines that read exact scores or raw keys: their numbers would
-  // not mean what a blind score means.
-  std::vector<std::string> refused;
-  if (args.options.track == "blind") {
-    std::vector<Baseline> blind;
-    for (Baseline& b : baselines) (baseline_track(b) == "blind" ? blind.push_back(std::move(b)) : refused.push_back(b.name));
-    baselines = std::move(blind);
-    if (!args.only.empty() && !refused.empty()) {
-      std::string names;
-      for (const std::string& n : refused) names += (names.empty() ? "" : ", ") + n;
-      std::fprintf(stderr, "adrs leaderboard: %s read exact scores or raw keys (oracle baselines); the blind track refuses them. "
-                           "Use --track oracle, or baselines that read keys through Row's counted readers\n", names.c_str());
-      return 2;
-    }
+  const std::vector<std::string> refused = args.options.track == "blind" ? keep_blind_baselines(&baselines) : std::vector<std::string>();
+  if (!args.only.empty() && !refused.empty()) {
+    std::fprintf(stderr, "adrs leaderboard: %s read exact scores or raw keys (oracle baselines); the blind track refuses them. "
+                         "Use --track oracle, or baselines that read keys through Row's counted readers\n", joined(refused).c_str());
+    return 2;
   }
   std::vector<Entry> entries;
-  std::string workload_name = args.options.workload;
-  BaselineProgress progress{0, densities.size() * baselines.size()};
-  for (double density : densities) {
-    EvalOptions options = args.options;
-    options.target_density = density;
-    std::unique_ptr<Evaluator> evaluator;
-    if (Status s = Evaluator::Create(options, &evaluator); !s.ok()) {
-      std::fprintf(stderr, "adrs leaderboard: %s\n", s.message().c_str());
-      return 2;
-    }
-    workload_name = evaluator->workload().name;
-    for (Entry& e : score_baselines(*evaluator, baselines, &progress)) entries.push_back(std::move(e));
+  std::string workload_name;
+  if (Status s = score_all(args, densities, baselines, &entries, &workload_name); !s.ok()) {
+    std::fprintf(stderr, "adrs leaderboard: %s\n", s.message().c_str());
+    return 2;
   }
   bool all_ok = true;
   for (const Entry& e : entries) all_ok = all_ok && e.result.ok();
   if (args.json) {
-    nlohmann::json j = {{"workload", workload_name}, {"densities", densities}, {"eval_seed", args.options.seed},
-                        {"track", args.options.track}, {"refused_oracle_baselines", refused},
-                        {"value_secret", args.options.value_secret ? nlohmann::json(*args.options.value_secret) : nlohmann::json("per-user")}};
-    j["results"] = nlohmann::json::array();
-    for (const Entry& e : entries) {
-      nlohmann::json r = {{"baseline", e.baseline}, {"target_density", e.target_density}, {"status", status_name(e.result.status)},
-                          {"track", args.options.track},
-                          {"message", e.result.message}};
-      if (e.result.ok()) {
-        if (e.result.metrics.access_density) r["access_density"] = *e.result.metrics.access_density;
-        r["error"] = e.result.metrics.error;
-        r["density"] = e.result.metrics.density;
-        r["density_of_target"] = e.result.metrics.density / e.target_density;
-        r["score"] = e.result.metrics.score;
-        r["row_error"] = {{"p50", e.result.metrics.row_error_p50}, {"p90", e.result.metrics.row_error_p90},
-                          {"max", e.result.metrics.row_error_max}};
-      } else {
-        r["error"] = r["density"] = r["score"] = nullptr;
-      }
-      j["results"].push_back(r);
-    }
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", leaderboard_json(args, workload_name, densities, refused, entries).dump(2).c_str());
   } else {
     print_human(workload_name, args.options.track, densities, baselines, entries);
-    if (!refused.empty()) {
-      std::string names;
-      for (const std::string& n : refused) names += (names.empty() ? "" : ", ") + n;
-      std::printf("\nrefused on the blind track (oracle baselines: they read exact scores or raw keys): %s\n", names.c_str());
-    }
+    if (!refused.empty())
+      std::printf("\nrefused on the blind track (oracle baselines: they read exact scores or raw keys): %s\n", joined(refused).c_str());
   }
   return all_ok ? 0 : 1;
 }

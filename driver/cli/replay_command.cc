@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "driver/run/replay.h"
 #include "driver/cli/commands.h"
 #include "driver/run/run_session.h"
@@ -49,7 +51,7 @@ void print_replay_table(const ReplayArgs& a, const ReplayOutcome& r) {
   } else {
     Table t({"metric", "stored", "replayed", "difference"});
     auto add = [&](const char* name, const std::optional<double>& x, const std::optional<double>& y) {
-      t.add_row({name, x ? format("%.9f", *x) : "-", format("%.9f", *y), x && r.own_setting ? format("%.3g", *y - *x) : "-"});
+      t.add_row({name, x ? fmt::format("{:.9f}", *x) : "-", fmt::format("{:.9f}", *y), x && r.own_setting ? fmt::format("{:.3g}", *y - *x) : "-"});
     };
     add("score", r.stored.score, r.replayed.score);
     add("error", r.stored.error, r.replayed.error);

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <set>
 
+#include <fmt/format.h>
+
 namespace adrs {
 namespace {
 
@@ -53,11 +55,9 @@ std::string sent_text(const nlohmann::json& request, bool with_system_prompt) {
 }
 
 std::string turn_text(const AgentTurnRecord& t, bool with_system_prompt) {
-  char head[200];
-  std::snprintf(head, sizeof head, "\n===== agent proposal %d, turn %d (%lld in, %lld out tokens, $%.5f, %d draft evaluation%s) =====\n",
-                t.proposal, t.turn, static_cast<long long>(t.tokens_in), static_cast<long long>(t.tokens_out), t.cost_usd,
-                t.draft_evals, t.draft_evals == 1 ? "" : "s");
-  std::string out = head;
+  std::string out = fmt::format("\n===== agent proposal {}, turn {} ({} in, {} out tokens, ${:.5f}, {} draft evaluation{}) =====\n",
+                                t.proposal, t.turn, t.tokens_in, t.tokens_out, t.cost_usd, t.draft_evals,
+                                t.draft_evals == 1 ? "" : "s");
   out += "--- sent ---\n" + sent_text(parsed(t.request), with_system_prompt);
   const nlohmann::json response = parsed(t.response);
   out += "--- model ---\n";

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "driver/cli/commands.h"
 #include "util/table.h"
 #include "evaluator/backend.h"
@@ -23,26 +25,26 @@ void print_human(const Workload& w, const WorkloadStats& st) {
   std::printf("adrs workload info %s\n\n", w.name.c_str());
   Table shape({"property", "value"});
   shape.add_row({"rows (query heads x calls)", std::to_string(st.rows)});
-  shape.add_row({"layers / calls", format("%zu / %zu", w.layers.size(), w.calls.size())});
-  shape.add_row({"query / kv heads", format("%d / %d", w.num_q_heads, w.num_kv_heads)});
+  shape.add_row({"layers / calls", fmt::format("{} / {}", w.layers.size(), w.calls.size())});
+  shape.add_row({"query / kv heads", fmt::format("{} / {}", w.num_q_heads, w.num_kv_heads)});
   shape.add_row({"head dim", std::to_string(w.head_dim)});
-  shape.add_row({"keys per row", format("%d..%d", st.min_keys, st.max_keys)});
-  shape.add_row({"logit scale", format("%.6g", w.scale)});
-  shape.add_row({"memory (k, v, q as float32)", format("%.1f MiB", st.memory_bytes / (1 << 20))});
+  shape.add_row({"keys per row", fmt::format("{}..{}", st.min_keys, st.max_keys)});
+  shape.add_row({"logit scale", fmt::format("{:.6g}", w.scale)});
+  shape.add_row({"memory (k, v, q as float32)", fmt::format("{:.1f} MiB", st.memory_bytes / (1 << 20))});
   std::printf("%s\n", shape.render("  ").c_str());
   Table spread({"over rows", "mean", "p10", "p50", "p90", "min", "max"});
   auto add = [&](const char* name, const Spread& s) {
-    spread.add_row({name, format("%.3f", s.mean), format("%.3f", s.p10), format("%.3f", s.p50), format("%.3f", s.p90),
-                    format("%.3f", s.min), format("%.3f", s.max)});
+    spread.add_row({name, fmt::format("{:.3f}", s.mean), fmt::format("{:.3f}", s.p10), fmt::format("{:.3f}", s.p50), fmt::format("{:.3f}", s.p90),
+                    fmt::format("{:.3f}", s.min), fmt::format("{:.3f}", s.max)});
   };
   add("normalized entropy", st.entropy);
   add("first-key mass", st.first_key_mass);
-  add(format("sink mass (first %d keys)", kStatsSinkKeys).c_str(), st.sink_mass);
-  add(format("local mass (newest %d keys)", kStatsLocalKeys).c_str(), st.local_mass);
+  add(fmt::format("sink mass (first {} keys)", kStatsSinkKeys).c_str(), st.sink_mass);
+  add(fmt::format("local mass (newest {} keys)", kStatsLocalKeys).c_str(), st.local_mass);
   add("top-10% mass", st.top10_mass);
   std::printf("%s", spread.render("  ").c_str());
   std::string by_layer;
-  for (double m : st.first_key_mass_by_layer) by_layer += format(by_layer.empty() ? "%.2f" : " %.2f", m);
+  for (double m : st.first_key_mass_by_layer) by_layer += (by_layer.empty() ? "" : " ") + fmt::format("{:.2f}", m);
   std::printf("\nmean first-key mass by layer: %s\n", by_layer.c_str());
 }
 

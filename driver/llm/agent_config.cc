@@ -58,9 +58,4 @@ Status parse_agent_llm_config(const nlohmann::json& llm, LlmConfig* llm_config, 
   return parse_llm_config(rest, llm_config);
 }
 
-nlohmann::json agent_config_to_json(const AgentConfig& c) {
-  return {{"max_turns", c.max_turns}, {"max_draft_evals", c.max_draft_evals}, {"max_tokens", c.max_tokens},
-          {"max_wall_s", c.max_wall_s}, {"max_draft_evals_total", c.max_draft_evals_total}, {"draft_setting", c.draft_setting}};
-}
-
 }  // namespace adrs

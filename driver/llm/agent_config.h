@@ -40,6 +40,4 @@ Status parse_agent_config(const nlohmann::json& agent, AgentConfig* config);
 // agent's limits.
 Status parse_agent_llm_config(const nlohmann::json& llm, LlmConfig* llm_config, AgentConfig* agent_config);
 
-nlohmann::json agent_config_to_json(const AgentConfig& config);
-
 }  // namespace adrs

@@ -5,6 +5,8 @@
 #include <random>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "driver/llm/llm_prompts.h"
 #include "driver/run/candidate_step.h"
 
@@ -135,10 +137,8 @@ bool AgentProposer::reserve(Session& s, double* estimate, std::string* why_not) 
   *estimate = s.model.cost(prompt_tokens, static_cast<int64_t>(expected_out));
   if (llm_.max_cost_usd > 0 && spent_ + reserved_ + *estimate > llm_.max_cost_usd) {
     exhausted_ = true;
-    char text[200];
-    std::snprintf(text, sizeof text, "LLM budget reached (spent $%.4f + in flight $%.4f + this turn ~$%.4f > max_cost_usd $%.2f)",
-                  spent_, reserved_, *estimate, llm_.max_cost_usd);
-    *why_not = text;
+    *why_not = fmt::format("LLM budget reached (spent ${:.4f} + in flight ${:.4f} + this turn ~${:.4f} > max_cost_usd ${:.2f})",
+                           spent_, reserved_, *estimate, llm_.max_cost_usd);
     return false;
   }
   reserved_ += *estimate;
@@ -289,12 +289,11 @@ void AgentProposer::record_end(Session& s, const Proposal& p) {
 // proposal fails naming the reason.
 Proposal AgentProposer::finish(Session& s, const std::string& reason) {
   Proposal p = s.p;
-  char text[160];
   if (const DraftRecord* best = s.tools->best_draft()) {
-    std::snprintf(text, sizeof text, "; submitted the best draft (score %.6f on %s)", best->score, best->setting.c_str());
     p.status = Proposal::Status::kOk;
     p.source = best->source;
-    p.message = "agent by " + s.model.name + ": " + reason + text;
+    p.message = "agent by " + s.model.name + ": " + reason +
+                fmt::format("; submitted the best draft (score {:.6f} on {})", best->score, best->setting);
   } else {
     p.status = Proposal::Status::kProposerError;
     p.message = "agent: " + reason + ", and no draft had scored (" + std::to_string(s.tools->draft_evals()) + " draft evaluations)";

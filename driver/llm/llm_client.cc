@@ -77,6 +77,96 @@ bool wait(double seconds, const std::atomic<bool>& cancel) {
   return !cancel.load();
 }
 
+// The API key from the model's environment variable ("" for a server without keys); false (and
+// a message naming the fix) when the variable is named but unset.
+bool read_api_key(const LlmModelConfig& model, std::string* key, std::string* message) {
+  if (model.api_key_env.empty()) return true;
+  const char* value = std::getenv(model.api_key_env.c_str());
+  if (value == nullptr || *value == '\0') {
+    *message = "the environment variable " + model.api_key_env + " (api_key_env of model '" + model.name +
+               "') is not set: export the API key in it, or set api_key_env = \"\" for a server without keys";
+    return false;
+  }
+  *key = value;
+  return true;
+}
+
+// The request's headers; the key (if any) goes in the provider's header.
+curl_slist* request_headers(const LlmModelConfig& model, const std::string& key) {
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  if (model.provider == LlmProvider::kAnthropic) {
+    headers = curl_slist_append(headers, "anthropic-version: 2023-06-01");
+    if (!key.empty()) headers = curl_slist_append(headers, ("x-api-key: " + key).c_str());
+  } else if (!key.empty()) {
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + key).c_str());
+  }
+  return headers;
+}
+
+// What one HTTP POST gave: curl's code, the HTTP status and how long it took.
+struct HttpOutcome {
+  CURLcode code = CURLE_OK;
+  long http = 0;
+  double latency_s = 0;
+};
+
+// POSTs `body` to `url` with the model's timeouts; the answer lands in `transfer`.
+HttpOutcome post(const LlmModelConfig& model, const std::string& url, const std::string& body, const std::string& key,
+                 Transfer* transfer) {
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = request_headers(model, key);
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_close_on_exec_socket);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(model.timeout_s * 1000));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min(model.timeout_s, 30.0) * 1000));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, transfer);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, transfer);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, transfer);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // whatever the server compresses with
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+
+  HttpOutcome outcome;
+  const auto start = Clock::now();
+  outcome.code = curl_easy_perform(curl);
+  outcome.latency_s = seconds_since(start);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &outcome.http);
+  curl_slist_free_all(headers);  // frees the only copy of the header holding the key
+  curl_easy_cleanup(curl);
+  return outcome;
+}
+
+// Parses a 2xx answer into the attempt's record and the response; scrubs the key from its text.
+void take_answer(const LlmModelConfig& model, const std::string& body, const std::string& key, LlmAttempt* attempt,
+                 LlmResponse* response) {
+  LlmResponse parsed;
+  std::string message;
+  attempt->status = llm_protocol::parse_answer(model, body, &parsed, &message);
+  scrub(&parsed.content, key);
+  scrub(&parsed.reasoning, key);
+  attempt->tokens_in = parsed.tokens_in;
+  attempt->tokens_out = parsed.tokens_out;
+  attempt->response = attempt->status == LlmStatus::kBadResponse ? body.substr(0, 2000) : parsed.content;
+  for (LlmToolCall& call : parsed.tool_calls) {
+    scrub(&call.arguments, key);
+    attempt->response += "\n[tool call " + call.name + "] " + call.arguments.substr(0, 4000);
+  }
+  response->content = parsed.content;
+  response->tool_calls = std::move(parsed.tool_calls);
+  response->assistant_message = std::move(parsed.assistant_message);
+  response->reasoning = parsed.reasoning;
+  response->finish_reason = parsed.finish_reason;
+  response->truncated = parsed.truncated;
+  response->message = message;
+}
+
 std::once_flag curl_init_once;
 
 }  // namespace
@@ -113,101 +203,40 @@ LlmAttempt LlmClient::attempt_once(const LlmModelConfig& model, const LlmRequest
   LlmAttempt attempt;
   *retry_after_s = -1;
   std::string key;
-  if (!model.api_key_env.empty()) {
-    const char* value = std::getenv(model.api_key_env.c_str());
-    if (value == nullptr || *value == '\0') {
-      attempt.status = LlmStatus::kMissingKey;
-      response->message = "the environment variable " + model.api_key_env + " (api_key_env of model '" + model.name +
-                          "') is not set: export the API key in it, or set api_key_env = \"\" for a server without keys";
-      return attempt;
-    }
-    key = value;
+  if (!read_api_key(model, &key, &response->message)) {
+    attempt.status = LlmStatus::kMissingKey;
+    return attempt;
   }
   const std::string url = endpoint_url(model);
-  const std::string body = build_request_body(model, request);
   Transfer transfer;
   transfer.limit = policy_.max_body_bytes;
   transfer.cancel = &cancel;
-
-  CURL* curl = curl_easy_init();
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  if (model.provider == LlmProvider::kAnthropic) {
-    headers = curl_slist_append(headers, "anthropic-version: 2023-06-01");
-    if (!key.empty()) headers = curl_slist_append(headers, ("x-api-key: " + key).c_str());
-  } else if (!key.empty()) {
-    headers = curl_slist_append(headers, ("Authorization: Bearer " + key).c_str());
-  }
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_close_on_exec_socket);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(model.timeout_s * 1000));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min(model.timeout_s, 30.0) * 1000));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // whatever the server compresses with
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-
-  const auto start = Clock::now();
-  const CURLcode code = curl_easy_perform(curl);
-  attempt.latency_s = seconds_since(start);
-  long http = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
-  curl_slist_free_all(headers);  // frees the only copy of the header holding the key
-  curl_easy_cleanup(curl);
-  attempt.http_status = static_cast<int>(http);
+  const HttpOutcome outcome = post(model, url, build_request_body(model, request), key, &transfer);
+  attempt.latency_s = outcome.latency_s;
+  attempt.http_status = static_cast<int>(outcome.http);
   scrub(&transfer.body, key);
 
-  if (code == CURLE_ABORTED_BY_CALLBACK || cancel.load()) {
+  if (outcome.code == CURLE_ABORTED_BY_CALLBACK || cancel.load()) {
     attempt.status = LlmStatus::kCancelled;
     response->message = "cancelled";
-    return attempt;
-  }
-  if (transfer.too_large) {
+  } else if (transfer.too_large) {
     attempt.status = LlmStatus::kTooLarge;
     response->message = "the answer from " + url + " passed " + std::to_string(policy_.max_body_bytes >> 20) + " MiB; not read";
-    return attempt;
-  }
-  if (code != CURLE_OK) {
-    attempt.status = code == CURLE_OPERATION_TIMEDOUT ? LlmStatus::kTimeout : LlmStatus::kConnection;
-    response->message = attempt.status == LlmStatus::kTimeout
-                            ? "no complete answer from " + url + " within timeout = " + std::to_string(model.timeout_s) + " s"
-                            : std::string(curl_easy_strerror(code)) + " (" + url + "): check base_url and that the server runs";
-    return attempt;
-  }
-  if (http < 200 || http >= 300) {
+  } else if (outcome.code == CURLE_OPERATION_TIMEDOUT) {
+    attempt.status = LlmStatus::kTimeout;
+    response->message = "no complete answer from " + url + " within timeout = " + std::to_string(model.timeout_s) + " s";
+  } else if (outcome.code != CURLE_OK) {
+    attempt.status = LlmStatus::kConnection;
+    response->message = std::string(curl_easy_strerror(outcome.code)) + " (" + url + "): check base_url and that the server runs";
+  } else if (outcome.http < 200 || outcome.http >= 300) {
+    const long http = outcome.http;
     attempt.status = http == 429 ? LlmStatus::kRateLimited : http >= 500 ? LlmStatus::kServerError : LlmStatus::kClientError;
     attempt.response = transfer.body.substr(0, 2000);
     response->message = llm_protocol::http_error_message(model, attempt.http_status, transfer.body);
     *retry_after_s = llm_protocol::parse_retry_after(transfer.retry_after);
-    return attempt;
+  } else {
+    take_answer(model, transfer.body, key, &attempt, response);
   }
-  LlmResponse parsed;
-  std::string message;
-  attempt.status = llm_protocol::parse_answer(model, transfer.body, &parsed, &message);
-  scrub(&parsed.content, key);
-  scrub(&parsed.reasoning, key);
-  attempt.tokens_in = parsed.tokens_in;
-  attempt.tokens_out = parsed.tokens_out;
-  attempt.response = attempt.status == LlmStatus::kBadResponse ? transfer.body.substr(0, 2000) : parsed.content;
-  for (LlmToolCall& call : parsed.tool_calls) {
-    scrub(&call.arguments, key);
-    attempt.response += "\n[tool call " + call.name + "] " + call.arguments.substr(0, 4000);
-  }
-  response->content = parsed.content;
-  response->tool_calls = std::move(parsed.tool_calls);
-  response->assistant_message = std::move(parsed.assistant_message);
-  response->reasoning = parsed.reasoning;
-  response->finish_reason = parsed.finish_reason;
-  response->truncated = parsed.truncated;
-  response->message = message;
   return attempt;
 }
 

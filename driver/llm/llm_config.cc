@@ -130,37 +130,4 @@ Status parse_llm_config(const nlohmann::json& llm, LlmConfig* config) {
   return Status::Ok();
 }
 
-Status load_llm_config(const std::string& toml_path, LlmConfig* config) {
-  toml::table root;
-  try {
-    root = toml::parse_file(toml_path);
-  } catch (const toml::parse_error& e) {
-    return Status::Error(toml_path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
-  const toml::table* llm = root["llm"].as_table();
-  if (llm == nullptr) return Status::Error(toml_path + ": no [llm] table (without it the offline proposer runs)");
-  std::stringstream json;
-  json << toml::json_formatter(*llm);
-  const Status s = parse_llm_config(nlohmann::json::parse(json.str(), nullptr, false), config);
-  return s.ok() ? s : Status::Error(toml_path + ": " + s.message());
-}
-
-nlohmann::json llm_config_to_json(const LlmConfig& config) {
-  nlohmann::json j = {{"max_cost_usd", config.max_cost_usd}, {"selection", config.selection},
-                      {"max_attempts", config.max_attempts}, {"retry_base_s", config.retry_base_s},
-                      {"retry_max_s", config.retry_max_s}, {"models", nlohmann::json::array()}};
-  if (!config.prompts_dir.empty()) j["prompts_dir"] = config.prompts_dir;
-  if (!config.preflight) j["preflight"] = false;
-  for (const auto& m : config.models) {
-    nlohmann::json mj = {{"name", m.name}, {"provider", provider_name(m.provider)}, {"base_url", m.base_url},
-                         {"api_key_env", m.api_key_env}, {"weight", m.weight},
-                         {"input_price_per_mtok", m.input_price_per_mtok}, {"output_price_per_mtok", m.output_price_per_mtok},
-                         {"max_tokens", m.max_tokens}, {"timeout", m.timeout_s}};
-    if (m.temperature) mj["temperature"] = *m.temperature;
-    if (!m.reasoning_effort.empty()) mj["reasoning_effort"] = m.reasoning_effort;
-    j["models"].push_back(mj);
-  }
-  return j;
-}
-
 }  // namespace adrs

@@ -63,10 +63,4 @@ struct LlmConfig {
 // naming the key and the fix. An empty object is an error: there is no model to call.
 Status parse_llm_config(const nlohmann::json& llm, LlmConfig* config);
 
-// Reads the [llm] table of a TOML file (tests, and checking a config without running).
-Status load_llm_config(const std::string& toml_path, LlmConfig* config);
-
-// Back to JSON (without secrets: there are none in the config) for storing with the run.
-nlohmann::json llm_config_to_json(const LlmConfig& config);
-
 }  // namespace adrs

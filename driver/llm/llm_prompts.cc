@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
+#include "util/file.h"
 #include "util/resources.h"
 
 namespace adrs {
@@ -36,24 +39,11 @@ const char* prompt_file(MutationKind kind) {
 
 namespace {
 
-std::string fmt(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value);
-  return buffer;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 std::string attempts_text(const ProposalRequest& request) {
   std::string out;
   for (const AttemptView& a : request.recent_attempts) {
     out += "- #" + std::to_string(a.id) + " (" + mutation_kind_name(a.kind) + "): " + a.outcome;
-    if (a.outcome.rfind("ok", 0) == 0) out += fmt(", score %.5f", a.score) + fmt(" (parent %.5f)", request.parent.score);
+    if (a.outcome.rfind("ok", 0) == 0) out += fmt::format(", score {:.5f}", a.score) + fmt::format(" (parent {:.5f})", request.parent.score);
     out += "\n";
   }
   return out;
@@ -62,8 +52,8 @@ std::string attempts_text(const ProposalRequest& request) {
 std::string inspirations_text(const ProposalRequest& request) {
   std::string out;
   for (const CandidateView& c : request.inspirations) {
-    out += "## Candidate #" + std::to_string(c.id) + fmt(": score %.5f", c.score) + fmt(", error %.5f", c.error) +
-           fmt(", density %.4f\n", c.density) + "```cpp\n" + evolve_block_body(c.source) + "```\n";
+    out += "## Candidate #" + std::to_string(c.id) + fmt::format(": score {:.5f}", c.score) + fmt::format(", error {:.5f}", c.error) +
+           fmt::format(", density {:.4f}\n", c.density) + "```cpp\n" + evolve_block_body(c.source) + "```\n";
   }
   return out;
 }
@@ -71,25 +61,22 @@ std::string inspirations_text(const ProposalRequest& request) {
 }  // namespace
 
 std::string format_metrics(const CandidateView& c) {
-  std::string out = fmt("score %.5f", c.score) + fmt(", error %.5f", c.error) + fmt(", density %.4f", c.density) + "\n";
+  std::string out = fmt::format("score {:.5f}", c.score) + fmt::format(", error {:.5f}", c.error) + fmt::format(", density {:.4f}", c.density) + "\n";
   const nlohmann::json m = c.metrics_json.empty() ? nlohmann::json() : nlohmann::json::parse(c.metrics_json, nullptr, false);
   if (!m.is_object()) return out;
-  if (m.contains("penalty")) out += fmt("density penalty %.5f", m.value("penalty", 0.0)) + "\n";
+  if (m.contains("penalty")) out += fmt::format("density penalty {:.5f}", m.value("penalty", 0.0)) + "\n";
   if (m.contains("row_error") && m["row_error"].is_object())
-    out += fmt("per-row relative error: p50 %.4f", m["row_error"].value("p50", 0.0)) +
-           fmt(", p90 %.4f", m["row_error"].value("p90", 0.0)) + fmt(", max %.4f", m["row_error"].value("max", 0.0)) + "\n";
+    out += fmt::format("per-row relative error: p50 {:.4f}", m["row_error"].value("p50", 0.0)) +
+           fmt::format(", p90 {:.4f}", m["row_error"].value("p90", 0.0)) + fmt::format(", max {:.4f}", m["row_error"].value("max", 0.0)) + "\n";
   if (m.contains("attention_mass_kept"))
-    out += fmt("true attention mass on kept keys (mean over rows) %.4f", m.value("attention_mass_kept", 0.0)) +
-           fmt("; weight mass (sum of weights / n) %.4f", m.value("weight_mass", 0.0)) + "\n";
+    out += fmt::format("true attention mass on kept keys (mean over rows) {:.4f}", m.value("attention_mass_kept", 0.0)) +
+           fmt::format("; weight mass (sum of weights / n) {:.4f}", m.value("weight_mass", 0.0)) + "\n";
   if (m.contains("error_by_entropy") && m["error_by_entropy"].is_array() && !m["error_by_entropy"].empty()) {
     out += "error by normalized entropy of the row's true attention (low = peaked, high = flat):\n";
     out += "  entropy      rows    mean error   mean density\n";
     for (const auto& b : m["error_by_entropy"]) {
-      char line[160];
-      std::snprintf(line, sizeof line, "  %.2f-%.2f  %6lld    %.4f       %.4f\n", b.value("entropy_low", 0.0),
-                    b.value("entropy_high", 0.0), static_cast<long long>(b.value("rows", int64_t{0})), b.value("mean_error", 0.0),
-                    b.value("mean_density", 0.0));
-      out += line;
+      out += fmt::format("  {:.2f}-{:.2f}  {:6}    {:.4f}       {:.4f}\n", b.value("entropy_low", 0.0), b.value("entropy_high", 0.0),
+                         b.value("rows", int64_t{0}), b.value("mean_error", 0.0), b.value("mean_density", 0.0));
     }
   }
   return out;
@@ -97,10 +84,12 @@ std::string format_metrics(const CandidateView& c) {
 
 PromptVariables prompt_variables(const ProposalRequest& request) {
   PromptVariables v;
-  v["target_density"] = fmt("%.4g", request.target_density);
+  v["target_density"] = fmt::format("{:.4g}", request.target_density);
   v["workload"] = request.workload;
   v["allowed_includes"] = kAllowedIncludes;
-  v["masker_api"] = read_text(data_dir() + "/masker_template/masker_api.h");
+  std::string masker_api;  // shown as empty when missing: the prompt still works
+  if (!read_file(data_dir() + "/masker_template/masker_api.h", &masker_api).ok()) masker_api.clear();
+  v["masker_api"] = masker_api;
   v["parent_id"] = std::to_string(request.parent.id);
   v["parent_source"] = request.parent.source;
   v["parent_metrics"] = format_metrics(request.parent);

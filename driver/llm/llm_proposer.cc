@@ -1,7 +1,8 @@
 #include "driver/llm/llm_proposer.h"
 
 #include <algorithm>
-#include <cstdio>
+
+#include <fmt/format.h>
 
 #include "driver/llm/llm_prompts.h"
 
@@ -125,53 +126,39 @@ void LlmProposer::record(const ProposalRequest& request, const LlmModelConfig& m
   }
 }
 
-Proposal LlmProposer::propose(const ProposalRequest& request, const std::atomic<bool>& cancel) {
-  Proposal p;
-  p.kind = request.kind;
-  learn_from(request);
-  LlmRequest prompt;
-  if (Status s = build_prompt(config_.prompts_dir, request, &prompt); !s.ok())
-    return failed(p, Proposal::Status::kProposerError, s.message());
-  std::mt19937_64 rng(request.seed);
-  const size_t index = choose_model(rng);
-  const LlmModelConfig& model = config_.models[index];
-  p.model = model.name;
-
-  const int64_t prompt_tokens = static_cast<int64_t>((prompt.system.size() + prompt.user.size()) / 4);
-  double estimate = 0;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const double expected_out = answers_ > 0 ? mean_tokens_out_ : std::min(model.max_tokens, 4000);
-    estimate = model.cost(prompt_tokens, static_cast<int64_t>(expected_out));
-    if (config_.max_cost_usd > 0 && spent_ + reserved_ + estimate > config_.max_cost_usd) {
-      exhausted_ = true;
-      char text[200];
-      std::snprintf(text, sizeof text, "LLM budget reached: spent $%.4f + in flight $%.4f + this call ~$%.4f > max_cost_usd $%.2f",
-                    spent_, reserved_, estimate, config_.max_cost_usd);
-      return failed(p, Proposal::Status::kProposerError, text);
-    }
-    reserved_ += estimate;
-    ++stats_[index].calls;
+bool LlmProposer::reserve_budget(const LlmModelConfig& model, size_t index, int64_t prompt_tokens, double* estimate,
+                                 std::string* why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const double expected_out = answers_ > 0 ? mean_tokens_out_ : std::min(model.max_tokens, 4000);
+  *estimate = model.cost(prompt_tokens, static_cast<int64_t>(expected_out));
+  if (config_.max_cost_usd > 0 && spent_ + reserved_ + *estimate > config_.max_cost_usd) {
+    exhausted_ = true;
+    *why = fmt::format("LLM budget reached: spent ${:.4f} + in flight ${:.4f} + this call ~${:.4f} > max_cost_usd ${:.2f}",
+                       spent_, reserved_, *estimate, config_.max_cost_usd);
+    return false;
   }
-  const LlmResponse response = client_.complete(model, prompt, cancel);
-  p.tokens_in = response.tokens_in;
-  p.tokens_out = response.tokens_out;
-  p.cost_usd = model.cost(response.tokens_in, response.tokens_out);
-  p.latency_s = response.latency_s;
-  p.raw_answer = response.content;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    reserved_ -= estimate;
-    spent_ += p.cost_usd;
-    stats_[index].cost += p.cost_usd;
-    if (response.tokens_out > 0) {
-      mean_tokens_out_ = (mean_tokens_out_ * answers_ + static_cast<double>(response.tokens_out)) / (answers_ + 1);
-      ++answers_;
-    }
-    model_of_candidate_[request.candidate_id] = index;
-  }
-  record(request, model, prompt, response);
+  reserved_ += *estimate;
+  ++stats_[index].calls;
+  return true;
+}
 
+void LlmProposer::settle(size_t index, double estimate, double cost, const LlmResponse& response, int64_t candidate_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  reserved_ -= estimate;
+  spent_ += cost;
+  stats_[index].cost += cost;
+  if (response.tokens_out > 0) {
+    mean_tokens_out_ = (mean_tokens_out_ * answers_ + static_cast<double>(response.tokens_out)) / (answers_ + 1);
+    ++answers_;
+  }
+  model_of_candidate_[candidate_id] = index;
+}
+
+namespace {
+
+// Turns the model's answer into the proposal's source: the edits applied to the parent, or to the
+// failed child for a fix-up.
+Proposal apply_answer(const ProposalRequest& request, const LlmResponse& response, const LlmModelConfig& model, Proposal p) {
   if (response.status == LlmStatus::kCancelled) return failed(p, Proposal::Status::kCancelled, "cancelled");
   if (!response.ok()) return failed(p, Proposal::Status::kProposerError, "llm:" + std::string(llm_status_name(response.status)) + ": " + response.message);
   if (response.truncated) {
@@ -180,7 +167,6 @@ Proposal LlmProposer::propose(const ProposalRequest& request, const std::atomic<
                                                         "): stored, not applied; raise max_tokens for model " + model.name);
   }
   const std::string answer = strip_thinking(response.content);
-  // A fix-up answer edits the failed child; anything else edits the parent.
   const bool fix_failed = request.kind == MutationKind::kFixUp && !request.failed_source.empty() &&
                           !evolve_block_body(request.failed_source).empty();
   const PatchResult patch = apply_llm_answer(fix_failed ? request.failed_source : request.parent.source, answer);
@@ -195,6 +181,35 @@ Proposal LlmProposer::propose(const ProposalRequest& request, const std::atomic<
   p.message = std::string(mutation_kind_name(p.kind)) + " by " + model.name + " (" + std::to_string(patch.edits_applied) + " edit" +
               (patch.edits_applied == 1 ? "" : "s") + ")";
   return p;
+}
+
+}  // namespace
+
+Proposal LlmProposer::propose(const ProposalRequest& request, const std::atomic<bool>& cancel) {
+  Proposal p;
+  p.kind = request.kind;
+  learn_from(request);
+  LlmRequest prompt;
+  if (Status s = build_prompt(config_.prompts_dir, request, &prompt); !s.ok())
+    return failed(p, Proposal::Status::kProposerError, s.message());
+  std::mt19937_64 rng(request.seed);
+  const size_t index = choose_model(rng);
+  const LlmModelConfig& model = config_.models[index];
+  p.model = model.name;
+
+  const int64_t prompt_tokens = static_cast<int64_t>((prompt.system.size() + prompt.user.size()) / 4);
+  double estimate = 0;
+  if (std::string why; !reserve_budget(model, index, prompt_tokens, &estimate, &why))
+    return failed(p, Proposal::Status::kProposerError, why);
+  const LlmResponse response = client_.complete(model, prompt, cancel);
+  p.tokens_in = response.tokens_in;
+  p.tokens_out = response.tokens_out;
+  p.cost_usd = model.cost(response.tokens_in, response.tokens_out);
+  p.latency_s = response.latency_s;
+  p.raw_answer = response.content;
+  settle(index, estimate, p.cost_usd, response, request.candidate_id);
+  record(request, model, prompt, response);
+  return apply_answer(request, response, model, std::move(p));
 }
 
 }  // namespace adrs

@@ -53,6 +53,10 @@ class LlmProposer : public Proposer {
   void learn_from(const ProposalRequest& request);
   void record(const ProposalRequest& request, const LlmModelConfig& model, const LlmRequest& prompt,
               const LlmResponse& response);
+  // Reserves the call's estimated cost against max_cost_usd; false (and why) when it would pass it.
+  bool reserve_budget(const LlmModelConfig& model, size_t index, int64_t prompt_tokens, double* estimate, std::string* why);
+  // Replaces the reservation by the call's real cost and learns the answer's length.
+  void settle(size_t index, double estimate, double cost, const LlmResponse& response, int64_t candidate_id);
 
   struct ModelStats {
     int calls = 0;

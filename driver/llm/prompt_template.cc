@@ -5,6 +5,8 @@
 #include <sstream>
 #include <vector>
 
+#include "util/file.h"
+
 namespace adrs {
 namespace {
 
@@ -76,11 +78,10 @@ Status render_template(const std::string& file_name, const std::string& text, co
 Status render_template_file(const std::string& dir, const std::string& name, const PromptVariables& variables,
                             std::string* out) {
   const std::string path = dir + "/" + name;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error("cannot read prompt template " + path + "; restore it from the source tree's prompts/");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return render_template(path, buffer.str(), variables, out);
+  std::string text;
+  if (!read_file(path, &text).ok())
+    return Status::Error("cannot read prompt template " + path + "; restore it from the source tree's prompts/");
+  return render_template(path, text, variables, out);
 }
 
 }  // namespace adrs

@@ -44,39 +44,43 @@ const char* const kEnd = "}\n";
 const char* const kBlockStart = "  // BLOCK ";
 const char* const kBlockEnd = "  // END BLOCK";
 
-std::vector<BuildingBlock> make_library() {
-  return {
-      {"sink", "sink", "the first keys, which attract attention mass in most heads", R"(  // BLOCK sink: the first keys, which attract attention mass in most heads
+// The blocks' code, each between its BLOCK and END BLOCK markers (the offline proposer splices
+// them into the prelude's select()).
+const char* const kSinkBlock = R"(  // BLOCK sink: the first keys, which attract attention mass in most heads
   {
     const int count = std::max(1, static_cast<int>(0.01 * n));
     for (int i = 0; i < count; ++i) keep(i);
   }
   // END BLOCK
-)"},
-      {"window", "window", "the most recent keys (a sliding window)", R"(  // BLOCK window: the most recent keys
+)";
+
+const char* const kWindowBlock = R"(  // BLOCK window: the most recent keys
   {
     const int count = std::max(1, static_cast<int>(0.02 * n));
     for (int i = n - 1; i >= 0 && i >= n - count; --i) keep(i);
   }
   // END BLOCK
-)"},
-      {"topk", "scores", "oracle top-k: the highest exact scores among keys not yet kept", R"(  // BLOCK topk: oracle top-k, a share of the remaining budget to the highest exact scores
+)";
+
+const char* const kTopkBlock = R"(  // BLOCK topk: oracle top-k, a share of the remaining budget to the highest exact scores
   {
     const int k = static_cast<int>(0.6 * (budget - used));
     const std::vector<int> order = unkept_by_score(0.0);
     for (int j = 0; j < k && j < static_cast<int>(order.size()); ++j) keep(order[j]);
   }
   // END BLOCK
-)"},
-      {"topk_recent", "scores", "top-k with a positional bias towards recent keys", R"(  // BLOCK topk_recent: top-k on score plus a bias towards recent keys
+)";
+
+const char* const kTopkRecentBlock = R"(  // BLOCK topk_recent: top-k on score plus a bias towards recent keys
   {
     const int k = static_cast<int>(0.6 * (budget - used));
     const std::vector<int> order = unkept_by_score(0.5);
     for (int j = 0; j < k && j < static_cast<int>(order.size()); ++j) keep(order[j]);
   }
   // END BLOCK
-)"},
-      {"top_p", "scores", "oracle top-p: best keys until they hold a share of the softmax mass", R"(  // BLOCK top_p: highest scores until they hold a share of the softmax mass
+)";
+
+const char* const kTopPBlock = R"(  // BLOCK top_p: highest scores until they hold a share of the softmax mass
   if (row.scores) {
     const double mass_share = 0.9;
     const int cap = used + static_cast<int>(0.8 * (budget - used));
@@ -95,17 +99,17 @@ std::vector<BuildingBlock> make_library() {
     }
   }
   // END BLOCK
-)"},
-      {"stride", "stride", "evenly spaced keys across the whole context", R"(  // BLOCK stride: evenly spaced keys across the context
+)";
+
+const char* const kStrideBlock = R"(  // BLOCK stride: evenly spaced keys across the context
   {
     const int count = static_cast<int>(0.1 * (budget - used));
     for (int j = 0; j < count; ++j) keep(static_cast<int>(static_cast<double>(j) * n / count));
   }
   // END BLOCK
-)"},
-      {"residual_sampling", "sampling",
-       "uniform draws with replacement from the keys not kept, weight n_s / b per draw (unbiased)",
-       R"(  // BLOCK residual_sampling: b uniform draws from the n_s keys not kept, weight n_s / b each
+)";
+
+const char* const kResidualSamplingBlock = R"(  // BLOCK residual_sampling: b uniform draws from the n_s keys not kept, weight n_s / b each
   {
     std::vector<int> residual;
     for (int i = 0; i < n; ++i)
@@ -120,10 +124,9 @@ std::vector<BuildingBlock> make_library() {
     }
   }
   // END BLOCK
-)"},
-      {"residual_stratified", "sampling",
-       "evenly spaced keys of those not kept, weight n_s / b each (stratified, deterministic)",
-       R"(  // BLOCK residual_stratified: b evenly spaced keys of the n_s not kept, weight n_s / b each
+)";
+
+const char* const kResidualStratifiedBlock = R"(  // BLOCK residual_stratified: b evenly spaced keys of the n_s not kept, weight n_s / b each
   {
     std::vector<int> residual;
     for (int i = 0; i < n; ++i)
@@ -138,7 +141,22 @@ std::vector<BuildingBlock> make_library() {
     }
   }
   // END BLOCK
-)"},
+)";
+
+std::vector<BuildingBlock> make_library() {
+  return {
+      {"sink", "sink", "the first keys, which attract attention mass in most heads", kSinkBlock},
+      {"window", "window", "the most recent keys (a sliding window)", kWindowBlock},
+      {"topk", "scores", "oracle top-k: the highest exact scores among keys not yet kept", kTopkBlock},
+      {"topk_recent", "scores", "top-k with a positional bias towards recent keys", kTopkRecentBlock},
+      {"top_p", "scores", "oracle top-p: best keys until they hold a share of the softmax mass", kTopPBlock},
+      {"stride", "stride", "evenly spaced keys across the whole context", kStrideBlock},
+      {"residual_sampling", "sampling",
+       "uniform draws with replacement from the keys not kept, weight n_s / b per draw (unbiased)",
+       kResidualSamplingBlock},
+      {"residual_stratified", "sampling",
+       "evenly spaced keys of those not kept, weight n_s / b each (stratified, deterministic)",
+       kResidualStratifiedBlock},
   };
 }
 

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "driver/propose/building_blocks.h"
 #include "util/hash.h"
 
@@ -16,9 +18,7 @@ namespace {
 bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 std::string format_real(double v) {
-  char text[48];
-  std::snprintf(text, sizeof text, "%.4g", std::fabs(v));
-  std::string s = text;
+  std::string s = fmt::format("{:.4g}", std::fabs(v));
   if (s.find_first_of(".en") == std::string::npos) s += ".0";
   return v < 0 ? "(-" + s + ")" : s;
 }

@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <set>
 
-#include "util/table.h"
-#include "evaluator/baselines.h"
+#include <fmt/format.h>
+
 #include "driver/run/suite.h"
 #include "driver/run/suite_eval.h"
+#include "evaluator/baselines.h"
+#include "util/table.h"
 
 namespace adrs {
 
@@ -236,19 +238,19 @@ void print_heldout_summary(const nlohmann::json& h) {
     for (const auto& c : h["candidates"]) {
       const nlohmann::json r = c["heldout"].value(key, nlohmann::json());
       const bool ok = r.is_object() && r.value("status", "") == "ok";
-      t.add_row({"#" + std::to_string(c["id"].get<int64_t>()), format("%.6f", c["selection_score"].get<double>()),
-                 ok ? format("%.6f", r["score"].get<double>()) : r.is_object() ? r.value("status", "") : "(pending)",
-                 ok && !r["ci_low"].is_null() ? format("[%.4f, %.4f]", r["ci_low"].get<double>(), r["ci_high"].get<double>()) : "-",
-                 ok ? format("%.4f", r["error"].get<double>()) : "-", ok ? format("%.4f", r["density"].get<double>()) : "-"});
+      t.add_row({"#" + std::to_string(c["id"].get<int64_t>()), fmt::format("{:.6f}", c["selection_score"].get<double>()),
+                 ok ? fmt::format("{:.6f}", r["score"].get<double>()) : r.is_object() ? r.value("status", "") : "(pending)",
+                 ok && !r["ci_low"].is_null() ? fmt::format("[{:.4f}, {:.4f}]", r["ci_low"].get<double>(), r["ci_high"].get<double>()) : "-",
+                 ok ? fmt::format("{:.4f}", r["error"].get<double>()) : "-", ok ? fmt::format("{:.4f}", r["density"].get<double>()) : "-"});
     }
     for (const char* which : {"best_baseline", "best_blind_baseline"}) {
       const nlohmann::json b = s.value(which, nlohmann::json());
       if (b.is_null()) continue;
       t.add_row({b["baseline"].get<std::string>() + " (best " + b["track"].get<std::string>() + " baseline)", "-",
-                 format("%.6f", b["score"].get<double>()),
-                 b["ci_low"].is_null() ? "-" : format("[%.4f, %.4f]", b["ci_low"].get<double>(), b["ci_high"].get<double>()),
-                 b["error"].is_null() ? "-" : format("%.4f", b["error"].get<double>()),
-                 b["density"].is_null() ? "-" : format("%.4f", b["density"].get<double>())});
+                 fmt::format("{:.6f}", b["score"].get<double>()),
+                 b["ci_low"].is_null() ? "-" : fmt::format("[{:.4f}, {:.4f}]", b["ci_low"].get<double>(), b["ci_high"].get<double>()),
+                 b["error"].is_null() ? "-" : fmt::format("{:.4f}", b["error"].get<double>()),
+                 b["density"].is_null() ? "-" : fmt::format("{:.4f}", b["density"].get<double>())});
     }
     std::printf("%s", t.render("    ").c_str());
   }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "driver/patch/patch.h"
 #include "driver/run/suite.h"
 #include "util/hash.h"
@@ -18,9 +20,7 @@ constexpr double kFixUpShare = 0.15;  // of proposals, when the proposer can rep
 constexpr int kExploitPool = 5;       // exploitation picks among the island's best few
 
 std::string format_score(double score) {
-  char text[64];
-  std::snprintf(text, sizeof text, "ok, score %.6f", score);
-  return text;
+  return fmt::format("ok, score {:.6f}", score);
 }
 
 // The failed candidate a fix-up child repaired (recorded in its request), if any.
@@ -58,7 +58,6 @@ int Population::cell_of(const Member& m) const {
 
 void Population::add(const CandidateRow& row, const CandidateRow& resolved) {
   ++added_;
-  last_id_ = row.id;
   cost_ += row.cost_usd;
   // A score that is not finite (NaN compares false both ways) would break every sort and the
   // MAP-Elites grid; such a candidate counts as failed here, whatever its row says.
@@ -131,87 +130,107 @@ void Population::migrate() {
   }
 }
 
-std::vector<int64_t> Population::island_members(int island) const { return islands_[island]; }
+namespace {
+
+// Member ids, best score first (ties: the smaller id).
+std::vector<int64_t> by_score(std::vector<int64_t> ids, const std::map<int64_t, Member>& members) {
+  std::sort(ids.begin(), ids.end(), [&](int64_t a, int64_t b) {
+    const double sa = members.at(a).score, sb = members.at(b).score;
+    return sa != sb ? sa > sb : a < b;
+  });
+  return ids;
+}
+
+int64_t random_grid_elite(SplitMix& rng, const std::map<int, int64_t>& grid) {
+  auto cell = grid.begin();
+  std::advance(cell, rng.below(static_cast<int>(grid.size())));
+  return cell->second;
+}
+
+// Exploitation: among the pool's best few, rank weight times a bonus for parents with few children.
+int64_t exploit(SplitMix& rng, const std::vector<int64_t>& pool, const std::map<int64_t, Member>& members) {
+  const int count = std::min<int>(kExploitPool, static_cast<int>(pool.size()));
+  std::vector<double> weights(count);
+  double total = 0;
+  for (int i = 0; i < count; ++i) total += weights[i] = 1.0 / (1 + i) / (1.0 + 0.5 * members.at(pool[i]).children);
+  double pick = rng.uniform() * total;
+  for (int i = 0; i < count; ++i)
+    if ((pick -= weights[i]) < 0) return pool[i];
+  return pool[count - 1];
+}
+
+}  // namespace
+
+// The parent: exploit the island's best, explore the island at random, or take a grid elite.
+// (The order of the draws is part of the run's determinism: resume replays it.)
+int64_t Population::choose_parent(SplitMix& rng, int island) const {
+  std::vector<int64_t> pool = islands_[island];
+  if (pool.empty())  // early on an island may still be empty: borrow from everyone
+    for (const auto& [mid, m] : members_) pool.push_back(mid);
+  pool = by_score(std::move(pool), members_);
+  const double r = rng.uniform();
+  if (r < config_.exploit_ratio) return exploit(rng, pool, members_);
+  if (r < config_.exploit_ratio + config_.explore_ratio || grid_.empty()) return pool[rng.below(static_cast<int>(pool.size()))];
+  return random_grid_elite(rng, grid_);
+}
+
+// The mutation kind; an LLM run's constant tuning and a fix-up of a recent failure override it.
+void Population::choose_kind(SplitMix& rng, Choice* c) const {
+  const double k = rng.uniform();
+  c->kind = k < config_.rewrite_ratio                            ? MutationKind::kFullRewrite
+            : k < config_.rewrite_ratio + config_.crossover_ratio ? MutationKind::kCrossover
+                                                                  : MutationKind::kDiff;
+  if (config_.proposer != "offline" && config_.tune_constants && rng.uniform() < config_.tune_ratio) {
+    c->use_tuner = true;
+    c->kind = MutationKind::kDiff;
+    c->parent_id = best_id_ ? *best_id_ : c->parent_id;
+  }
+  const auto& failures = island_failures_[c->island];
+  if (!fix_up_ || c->use_tuner || failures.empty() || rng.uniform() >= kFixUpShare) return;
+  for (auto it = failures.rbegin(); it != failures.rend(); ++it)
+    if (!fixed_.count(it->first) && members_.count(it->second)) {
+      c->kind = MutationKind::kFixUp;
+      c->fix_up_of = it->first;
+      c->parent_id = it->second;
+      return;
+    }
+}
+
+// Inspirations: the best others, then one random grid elite for diversity.
+void Population::choose_inspirations(SplitMix& rng, Choice* c) const {
+  std::vector<int64_t> ranked;
+  for (const auto& [mid, m] : members_) ranked.push_back(mid);
+  ranked = by_score(std::move(ranked), members_);
+  if (ranked.size() > static_cast<size_t>(config_.archive_size)) ranked.resize(config_.archive_size);
+  for (int64_t mid : ranked)
+    if (mid != c->parent_id && static_cast<int>(c->inspiration_ids.size()) + 1 < std::max(1, config_.inspirations))
+      c->inspiration_ids.push_back(mid);
+  if (config_.inspirations <= 0 || grid_.empty()) return;
+  const int64_t elite = random_grid_elite(rng, grid_);
+  if (elite != c->parent_id && std::find(c->inspiration_ids.begin(), c->inspiration_ids.end(), elite) == c->inspiration_ids.end())
+    c->inspiration_ids.push_back(elite);
+}
+
+// The cascade: the stage-1 score a child of this island needs to go on.
+std::optional<double> Population::stage1_threshold(int island) const {
+  double best_stage1 = -INFINITY;
+  for (int64_t mid : islands_[island]) {
+    const double s1 = members_.at(mid).stage1_score;
+    if (!std::isnan(s1)) best_stage1 = std::max(best_stage1, s1);
+  }
+  if (!std::isfinite(best_stage1)) return std::nullopt;
+  return best_stage1 - config_.cascade_margin;
+}
 
 Choice Population::choose(int64_t id, uint64_t run_seed) const {
   SplitMix rng(combine_seed(run_seed, static_cast<uint64_t>(id)));
   Choice c;
   c.island = static_cast<int>(id % config_.islands);
-  std::vector<int64_t> pool = islands_[c.island];
-  if (pool.empty())  // early on an island may still be empty: borrow from everyone
-    for (const auto& [mid, m] : members_) pool.push_back(mid);
-  std::sort(pool.begin(), pool.end(), [&](int64_t a, int64_t b) {
-    const double sa = members_.at(a).score, sb = members_.at(b).score;
-    return sa != sb ? sa > sb : a < b;
-  });
-  const double r = rng.uniform();
-  if (r < config_.exploit_ratio) {
-    // Rank weight times a bonus for parents with few children.
-    const int count = std::min<int>(kExploitPool, static_cast<int>(pool.size()));
-    std::vector<double> weights(count);
-    double total = 0;
-    for (int i = 0; i < count; ++i) total += weights[i] = 1.0 / (1 + i) / (1.0 + 0.5 * members_.at(pool[i]).children);
-    double pick = rng.uniform() * total;
-    c.parent_id = pool[count - 1];
-    for (int i = 0; i < count; ++i)
-      if ((pick -= weights[i]) < 0) {
-        c.parent_id = pool[i];
-        break;
-      }
-  } else if (r < config_.exploit_ratio + config_.explore_ratio || grid_.empty()) {
-    c.parent_id = pool[rng.below(static_cast<int>(pool.size()))];
-  } else {
-    auto cell = grid_.begin();
-    std::advance(cell, rng.below(static_cast<int>(grid_.size())));
-    c.parent_id = cell->second;
-  }
-  // Mutation kind.
-  const double k = rng.uniform();
-  c.kind = k < config_.rewrite_ratio ? MutationKind::kFullRewrite
-           : k < config_.rewrite_ratio + config_.crossover_ratio ? MutationKind::kCrossover
-                                                                  : MutationKind::kDiff;
-  if (config_.proposer != "offline" && config_.tune_constants && rng.uniform() < config_.tune_ratio) {
-    c.use_tuner = true;
-    c.kind = MutationKind::kDiff;
-    c.parent_id = best_id_ ? *best_id_ : c.parent_id;
-  }
-  const auto& failures = island_failures_[c.island];
-  if (fix_up_ && !c.use_tuner && !failures.empty() && rng.uniform() < kFixUpShare) {
-    for (auto it = failures.rbegin(); it != failures.rend(); ++it)
-      if (!fixed_.count(it->first) && members_.count(it->second)) {
-        c.kind = MutationKind::kFixUp;
-        c.fix_up_of = it->first;
-        c.parent_id = it->second;
-        break;
-      }
-  }
-  // Inspirations: the best others, then one random grid elite for diversity.
-  std::vector<int64_t> ranked;
-  for (const auto& [mid, m] : members_) ranked.push_back(mid);
-  std::sort(ranked.begin(), ranked.end(), [&](int64_t a, int64_t b) {
-    const double sa = members_.at(a).score, sb = members_.at(b).score;
-    return sa != sb ? sa > sb : a < b;
-  });
-  if (ranked.size() > static_cast<size_t>(config_.archive_size)) ranked.resize(config_.archive_size);
-  for (int64_t mid : ranked)
-    if (mid != c.parent_id && static_cast<int>(c.inspiration_ids.size()) + 1 < std::max(1, config_.inspirations))
-      c.inspiration_ids.push_back(mid);
-  if (config_.inspirations > 0 && !grid_.empty()) {
-    auto cell = grid_.begin();
-    std::advance(cell, rng.below(static_cast<int>(grid_.size())));
-    if (cell->second != c.parent_id &&
-        std::find(c.inspiration_ids.begin(), c.inspiration_ids.end(), cell->second) == c.inspiration_ids.end())
-      c.inspiration_ids.push_back(cell->second);
-  }
+  c.parent_id = choose_parent(rng, c.island);
+  choose_kind(rng, &c);
+  choose_inspirations(rng, &c);
   if (auto it = attempts_.find(c.parent_id); it != attempts_.end()) c.recent_attempts = it->second;
-  if (config_.cascade) {
-    double best_stage1 = -INFINITY;
-    for (int64_t mid : islands_[c.island]) {
-      const double s1 = members_.at(mid).stage1_score;
-      if (!std::isnan(s1)) best_stage1 = std::max(best_stage1, s1);
-    }
-    if (std::isfinite(best_stage1)) c.stage1_threshold = best_stage1 - config_.cascade_margin;
-  }
+  if (config_.cascade) c.stage1_threshold = stage1_threshold(c.island);
   return c;
 }
 

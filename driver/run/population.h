@@ -21,6 +21,7 @@
 #include "driver/propose/proposer.h"
 #include "driver/run/run_config.h"
 #include "driver/run/run_db.h"
+#include "util/random.h"
 
 namespace adrs {
 
@@ -62,18 +63,20 @@ class Population {
 
   bool empty() const { return members_.empty(); }
   int64_t added() const { return added_; }          // terminal rows added
-  int64_t last_added_id() const { return last_id_; }
   std::optional<int64_t> best_id() const { return best_id_; }
   double best_score() const { return best_score_; }
   int64_t last_improvement_id() const { return last_improvement_id_; }
   double total_cost() const { return cost_; }
   const std::map<int64_t, Member>& members() const { return members_; }
-  std::vector<int64_t> island_members(int island) const;
   int grid_cells_filled() const { return static_cast<int>(grid_.size()); }
   int64_t migrations() const { return migrations_; }
 
  private:
   void migrate();
+  int64_t choose_parent(SplitMix& rng, int island) const;
+  void choose_kind(SplitMix& rng, Choice* c) const;
+  void choose_inspirations(SplitMix& rng, Choice* c) const;
+  std::optional<double> stage1_threshold(int island) const;
   int cell_of(const Member& m) const;
   double feature(const std::string& name, const CandidateRow& row) const;
 
@@ -89,7 +92,7 @@ class Population {
   std::map<int64_t, std::vector<AttemptView>> attempts_;   // parent -> recent children
   std::vector<std::vector<std::pair<int64_t, int64_t>>> island_failures_;  // (failed id, its parent)
   std::set<int64_t> fixed_;
-  int64_t added_ = 0, last_id_ = 0, migrations_ = 0;
+  int64_t added_ = 0, migrations_ = 0;
   std::optional<int64_t> best_id_;
   double best_score_ = -INFINITY;
   int64_t last_improvement_id_ = 0;

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include <fmt/format.h>
+
 #include "driver/run/suite.h"
 #include "util/resources.h"
 #include "util/suggest.h"
@@ -246,10 +248,11 @@ Status settings_table_text(const toml::array& array, std::string* out) {
   return Status::Ok();
 }
 
-Status load_config_file(const std::string& path, RunConfig* config) {
-  toml::table root;
+namespace {
+
+Status parse_toml_file(const std::string& path, toml::table* root) {
   try {
-    root = toml::parse_file(path);
+    *root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     if (std::string(e.description()).find("File could not be opened") != std::string::npos)
@@ -257,56 +260,79 @@ Status load_config_file(const std::string& path, RunConfig* config) {
     return Status::Error(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
                          std::string(e.description()));
   }
+  return Status::Ok();
+}
+
+// "unknown key", with the likely meant key, or the table it belongs in, and the table's keys.
+Status unknown_key(const std::string& path, const std::string& section, const std::string& key) {
+  std::string known;
+  std::vector<std::string> names;
+  for (const ConfigKey& k : config_keys())
+    if (k.section == section) known += (known.empty() ? "" : ", ") + k.name, names.push_back(k.name);
+  std::string hint = did_you_mean(key, names);
+  for (const ConfigKey& k : config_keys())  // the right name in the wrong table
+    if (hint.empty() && k.name == key) hint = " (" + key + " belongs in [" + k.section + "])";
+  return Status::Error(path + ": unknown key " + section + "." + key + hint + "; keys of [" + section + "]: " + known);
+}
+
+// A TOML value as the key's text form (the form flags use).
+Status value_text(const std::string& path, const std::string& section, const std::string& key, const toml::node& value,
+                  std::string* text) {
+  if (value.is_array() && section == "evaluation" && (key == "suite" || key == "heldout")) {
+    if (Status s = settings_table_text(*value.as_array(), text); !s.ok())
+      return Status::Error(path + ": evaluation." + key + " " + s.message());
+  } else if (auto s = value.value<std::string>(); s && value.is_string()) *text = *s;
+  else if (value.is_boolean()) *text = *value.value<bool>() ? "true" : "false";
+  else if (value.is_integer()) *text = std::to_string(*value.value<int64_t>());
+  else if (value.is_floating_point()) *text = fmt::format("{:.17g}", *value.value<double>());
+  else return Status::Error(path + ": " + section + "." + key + " must be a single value (a string, number or boolean)");
+  return Status::Ok();
+}
+
+// Sets every key of one table ([run], [evaluation], ...).
+Status load_table(const std::string& path, const std::string& section, const toml::table& table, RunConfig* config) {
+  for (const auto& [key_name, value] : table) {
+    const std::string key(key_name.str());
+    const ConfigKey* found = nullptr;
+    for (const ConfigKey& k : config_keys())
+      if (k.section == section && k.name == key) found = &k;
+    if (!found) return unknown_key(path, section, key);
+    std::string text;
+    if (Status s = value_text(path, section, key, value, &text); !s.ok()) return s;
+    if (Status s = found->set(*config, text); !s.ok())
+      return Status::Error(path + ": " + section + "." + key + ": " + s.message());
+    if (key == "seed_masker") relative_to_file(path, &config->seed_masker);
+    if (key == "cache_dir") relative_to_file(path, &config->cache_dir);
+  }
+  return Status::Ok();
+}
+
+// [llm] is handed to the LLM proposer as JSON (toml++ prints it; nlohmann reads it back).
+Status load_llm_table(const std::string& path, const toml::node& node, RunConfig* config) {
+  if (!node.is_table()) return Status::Error(path + ": [llm] must be a table");
+  std::stringstream text;
+  text << toml::json_formatter(*node.as_table());
+  config->llm = nlohmann::json::parse(text.str(), nullptr, false);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status load_config_file(const std::string& path, RunConfig* config) {
+  toml::table root;
+  if (Status s = parse_toml_file(path, &root); !s.ok()) return s;
   std::set<std::string> sections;
   for (const ConfigKey& k : config_keys()) sections.insert(k.section);
   for (const auto& [section_name, node] : root) {
     const std::string section(section_name.str());
     if (section == "llm") {
-      if (!node.is_table()) return Status::Error(path + ": [llm] must be a table");
-      // toml++ can print JSON; the LLM proposer reads it back as nlohmann::json.
-      std::stringstream text;
-      text << toml::json_formatter(*node.as_table());
-      config->llm = nlohmann::json::parse(text.str(), nullptr, false);
-      continue;
-    }
-    if (!sections.count(section) || !node.is_table()) {
+      if (Status s = load_llm_table(path, node, config); !s.ok()) return s;
+    } else if (!sections.count(section) || !node.is_table()) {
       const std::vector<std::string> tables = {"run", "evaluation", "search", "proposer", "stop", "llm"};
       return Status::Error(path + ": unknown table [" + section + "]" + did_you_mean(section, tables) +
                            "; the tables are [run], [evaluation], [search], [proposer], [stop], [llm]");
-    }
-    for (const auto& [key_name, value] : *node.as_table()) {
-      const std::string key(key_name.str());
-      const ConfigKey* found = nullptr;
-      for (const ConfigKey& k : config_keys())
-        if (k.section == section && k.name == key) found = &k;
-      if (!found) {
-        std::string known;
-        std::vector<std::string> names;
-        for (const ConfigKey& k : config_keys())
-          if (k.section == section) known += (known.empty() ? "" : ", ") + k.name, names.push_back(k.name);
-        std::string hint = did_you_mean(key, names);
-        for (const ConfigKey& k : config_keys())  // the right name in the wrong table
-          if (hint.empty() && k.name == key) hint = " (" + key + " belongs in [" + k.section + "])";
-        return Status::Error(path + ": unknown key " + section + "." + key + hint + "; keys of [" + section + "]: " + known);
-      }
-      std::string text;
-      if (value.is_array() && section == "evaluation" && (key == "suite" || key == "heldout")) {
-        if (Status s = settings_table_text(*value.as_array(), &text); !s.ok())
-          return Status::Error(path + ": evaluation." + key + " " + s.message());
-      } else if (auto s = value.value<std::string>(); s && value.is_string()) text = *s;
-      else if (value.is_boolean()) text = *value.value<bool>() ? "true" : "false";
-      else if (value.is_integer()) text = std::to_string(*value.value<int64_t>());
-      else if (value.is_floating_point()) {
-        char buffer[64];
-        std::snprintf(buffer, sizeof buffer, "%.17g", *value.value<double>());
-        text = buffer;
-      } else {
-        return Status::Error(path + ": " + section + "." + key + " must be a single value (a string, number or boolean)");
-      }
-      if (Status s = found->set(*config, text); !s.ok())
-        return Status::Error(path + ": " + section + "." + key + ": " + s.message());
-      if (key == "seed_masker") relative_to_file(path, &config->seed_masker);
-      if (key == "cache_dir") relative_to_file(path, &config->cache_dir);
+    } else if (Status s = load_table(path, section, *node.as_table(), config); !s.ok()) {
+      return s;
     }
   }
   if (config->llm.is_object() && config->llm.contains("prompts_dir") && config->llm["prompts_dir"].is_string()) {

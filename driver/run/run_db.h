@@ -201,6 +201,12 @@ class RunDb {
   Status write_settings(const CandidateRow& row);
   Status read_settings(int64_t id, const std::string& kind, std::vector<SettingResult>* out) const;
   static Status OpenConnection(const std::string& path, bool read_only, bool immutable, sqlite3** db);
+  // Reads PRAGMA user_version on a read-only connection, switching to an immutable one (and
+  // setting *immutable) when the storage is read-only and SQLite cannot open the file otherwise.
+  Status read_schema_version(int* version, bool* immutable);
+  // Opens an existing run: refuses a newer, foreign or (for inspection) pre-1 schema before
+  // anything is written, then reopens read-write for Mode::kReadWrite.
+  Status open_existing(Mode mode);
 
   std::string path_;
   sqlite3* db_ = nullptr;

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "driver/run/run_db.h"
 #include "driver/run/run_db_statement.h"
 
@@ -38,9 +40,7 @@ std::string immutable_uri(const std::string& path) {
   std::string uri = "file:";
   for (char c : path) {
     if (c == '%' || c == '?' || c == '#') {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
-      uri += hex;
+      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
     } else {
       uri += c;
     }
@@ -70,6 +70,60 @@ Status RunDb::OpenConnection(const std::string& path, bool read_only, bool immut
   return Status::Error("cannot open " + path + ": " + message + " (SQLite error " + std::to_string(rc) + ")");
 }
 
+Status RunDb::read_schema_version(int* version, bool* immutable) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Statement s(db_, "PRAGMA user_version");
+    if (s.ok() && s.step() == SQLITE_ROW) {
+      *version = static_cast<int>(s.integer(0));
+      return Status::Ok();
+    }
+    const int code = sqlite3_extended_errcode(db_) & 0xff;
+    if (attempt == 0 && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY) && storage_read_only(path_)) {
+      sqlite3_close_v2(db_);
+      db_ = nullptr;
+      *immutable = true;
+      if (Status st = OpenConnection(path_, true, true, &db_); !st.ok()) return st;
+      continue;
+    }
+    return error("cannot read");
+  }
+  return error("cannot read");
+}
+
+Status RunDb::open_existing(Mode mode) {
+  // A read-only connection first: a foreign or damaged file is refused before anything (not even
+  // the switch to WAL) is written to it.
+  bool immutable = false;
+  if (Status st = OpenConnection(path_, true, false, &db_); !st.ok()) return st;
+  sqlite3_busy_timeout(db_, 10000);
+  int version = -1;
+  if (Status st = read_schema_version(&version, &immutable); !st.ok()) return st;
+  if (version > kRunDbSchemaVersion)
+    return Status::Error(path_ + " was written by a newer adrs (run database schema " + std::to_string(version) +
+                         ", this adrs knows up to " + std::to_string(kRunDbSchemaVersion) + "); use that adrs version");
+  bool has_state_table = false;
+  {
+    Statement s(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'run_state'");
+    if (!s.ok() || s.step() != SQLITE_ROW) return error("cannot read");
+    has_state_table = s.integer(0) > 0;
+  }
+  if (version == 0 || !has_state_table)
+    return Status::WithCode(StatusCode::kNotAdrsRun, path_ + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
+  // A run made before schema 3 reads as one whose candidates have no per-setting results: the
+  // new columns and tables appear as temporary (in-memory) stand-ins, so inspection writes nothing.
+  if (mode == Mode::kReadOnly && (version == 1 || version == 2))
+    if (Status st = exec(kSchema1ReadCompat); !st.ok()) return st;
+  if (mode == Mode::kReadOnly && version < 1)
+    return Status::WithCode(StatusCode::kOldSchema, path_ + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
+  if (mode != Mode::kReadWrite) return Status::Ok();
+  if (immutable) return Status::Error("cannot write " + path_ + ": the storage is read-only (inspection works; resume needs a writable copy)");
+  sqlite3_close_v2(db_);
+  db_ = nullptr;
+  if (Status st = OpenConnection(path_, false, false, &db_); !st.ok()) return st;
+  sqlite3_busy_timeout(db_, 10000);
+  return Status::Ok();
+}
+
 Status RunDb::Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* out) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -82,53 +136,8 @@ Status RunDb::Open(const std::string& path, Mode mode, std::unique_ptr<RunDb>* o
   if (mode == Mode::kCreate) {
     if (Status st = OpenConnection(path, false, false, &db->db_); !st.ok()) return st;
     sqlite3_busy_timeout(db->db_, 10000);
-  } else {
-    // A read-only connection first: a foreign or damaged file is refused before anything (not
-    // even the switch to WAL) is written to it.
-    bool immutable = false;
-    if (Status st = OpenConnection(path, true, false, &db->db_); !st.ok()) return st;
-    sqlite3_busy_timeout(db->db_, 10000);
-    int version = -1;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      Statement s(db->db_, "PRAGMA user_version");
-      if (s.ok() && s.step() == SQLITE_ROW) {
-        version = static_cast<int>(s.integer(0));
-        break;
-      }
-      const int code = sqlite3_extended_errcode(db->db_) & 0xff;
-      if (attempt == 0 && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY) && storage_read_only(path)) {
-        sqlite3_close_v2(db->db_);
-        db->db_ = nullptr;
-        immutable = true;
-        if (Status st = OpenConnection(path, true, true, &db->db_); !st.ok()) return st;
-        continue;
-      }
-      return db->error("cannot read");
-    }
-    if (version > kRunDbSchemaVersion)
-      return Status::Error(path + " was written by a newer adrs (run database schema " + std::to_string(version) +
-                           ", this adrs knows up to " + std::to_string(kRunDbSchemaVersion) + "); use that adrs version");
-    bool has_state_table = false;
-    {
-      Statement s(db->db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'run_state'");
-      if (!s.ok() || s.step() != SQLITE_ROW) return db->error("cannot read");
-      has_state_table = s.integer(0) > 0;
-    }
-    if (version == 0 || !has_state_table)
-      return Status::WithCode(StatusCode::kNotAdrsRun, path + " is not an adrs run database (an SQLite file without the adrs schema); it was left unchanged");
-    // A run made before schema 3 reads as one whose candidates have no per-setting results: the
-    // new columns and tables appear as temporary (in-memory) stand-ins, so inspection writes nothing.
-    if (mode == Mode::kReadOnly && (version == 1 || version == 2))
-      if (Status st = db->exec(kSchema1ReadCompat); !st.ok()) return st;
-    if (mode == Mode::kReadOnly && version < 1)
-      return Status::WithCode(StatusCode::kOldSchema, path + " uses run database schema " + std::to_string(version) + "; run adrs resume once to upgrade it");
-    if (mode == Mode::kReadWrite) {
-      if (immutable) return Status::Error("cannot write " + path + ": the storage is read-only (inspection works; resume needs a writable copy)");
-      sqlite3_close_v2(db->db_);
-      db->db_ = nullptr;
-      if (Status st = OpenConnection(path, false, false, &db->db_); !st.ok()) return st;
-      sqlite3_busy_timeout(db->db_, 10000);
-    }
+  } else if (Status st = db->open_existing(mode); !st.ok()) {
+    return st;
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Status::Error("cannot open " + path + ": " + std::strerror(errno));

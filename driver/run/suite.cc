@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "evaluator/synthetic.h"
 
 namespace adrs {
@@ -51,9 +53,7 @@ Status parse_one(const std::string& entry, double default_density, Setting* out)
 }  // namespace
 
 std::string Setting::key() const {
-  char text[48];
-  std::snprintf(text, sizeof text, "@%g", target_density);
-  return workload + text;
+  return workload + fmt::format("@{:g}", target_density);
 }
 
 Status parse_settings(const std::string& text, double default_density, std::vector<Setting>* out) {

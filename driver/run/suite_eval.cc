@@ -162,12 +162,4 @@ void store_suite_metrics(const std::vector<SettingRun>& runs, const std::string&
   row->compile_log = runs.front().results[0].compile_log;
 }
 
-void store_metrics(const std::vector<EvalResult>& results, const std::vector<uint64_t>& seeds, CandidateRow* row) {
-  SettingRun run;
-  run.setting = Setting{"", results.empty() ? 0.0 : results[0].metrics.target_density, 1.0};
-  run.results = results;
-  run.seeds = seeds;
-  store_suite_metrics({run}, "oracle", row);
-}
-
 }  // namespace adrs

@@ -48,7 +48,4 @@ SettingResult fold_setting(const SettingRun& run, const std::string& track);
 // is the standard deviation over seeds of the suite score.
 void store_suite_metrics(const std::vector<SettingRun>& runs, const std::string& track, CandidateRow* row);
 
-// A suite of one (replay of one setting, old callers).
-void store_metrics(const std::vector<EvalResult>& results, const std::vector<uint64_t>& seeds, CandidateRow* row);
-
 }  // namespace adrs
