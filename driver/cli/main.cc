@@ -32,6 +32,7 @@ std::map<CLI::App*, adrs::CommandRunner> add_commands(CLI::App& app) {
   add(adrs::add_export_command(app));
   add(adrs::add_report_command(app));
   add(adrs::add_hint_command(app));
+  add(adrs::add_init_command(app));
   return runners;
 }
 

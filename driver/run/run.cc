@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "driver/propose/offline_proposer.h"
@@ -190,8 +191,10 @@ Status Run::Drive(const DriveOptions& options, LoopResult* result) {
   const std::string backend = evaluators.first().backend().name();  // what --device auto chose
   if (Status s = start_session(options, backend, proposer->describe()); !s.ok()) return s;
   if (options.progress)
-    spdlog::info("{} {}: workload {} scored on {}, target density {}, proposer {}, parallel {}, budget {} candidates", options.command,
-                 dir_, config_.workload, backend, config_.target_density, proposer->describe(), config_.parallel, config_.max_candidates);
+    spdlog::info("{} {}: {} scored on {}, proposer {}, parallel {}, budget {} candidates", options.command, dir_,
+                 config_.suite.empty() ? fmt::format("workload {} at target density {}", config_.workload, config_.target_density)
+                                       : "suite " + config_.suite,
+                 backend, proposer->describe(), config_.parallel, config_.max_candidates);
   LoopOptions loop;
   loop.interrupt = options.interrupt;
   loop.live_status = options.live_status;
