@@ -16,14 +16,21 @@
 #include "bench/bench_util.h"
 #include "kernels/attention.h"
 
-int main(int argc, char** argv) {
-  using namespace adrs::bench;
+namespace {
+
+using namespace adrs::bench;
+
+struct BenchArgs {
   std::vector<int> sizes{2048, 4096, 8192, 16384, 32768}, head_dims{128};
   bool kernels = true, large = true;
   LargeOptions large_options;
+  std::string json_path, e2e_preset, maskers = "masker_template/evolve_masker.cpp,masker_template/baselines/oracle_topk.cpp";
   std::string scaling_preset;
   int scaling_gpus = 8;
-  std::string json_path, e2e_preset, maskers = "masker_template/evolve_masker.cpp,masker_template/baselines/oracle_topk.cpp";
+};
+
+// Reads the flags; false (after printing why) on an unknown one.
+bool parse_args(int argc, char** argv, BenchArgs* a) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -34,33 +41,51 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--sizes" || arg == "--head-dims") {
-      std::vector<int>& list = arg == "--sizes" ? sizes : head_dims;
+      std::vector<int>& list = arg == "--sizes" ? a->sizes : a->head_dims;
       list.clear();
       std::stringstream text(value());
       for (std::string item; std::getline(text, item, ',');) list.push_back(std::atoi(item.c_str()));
     } else if (arg == "--skip-kernels") {
-      kernels = false;
+      a->kernels = false;
     } else if (arg == "--skip-large") {
-      large = false;
+      a->large = false;
     } else if (arg == "--layers") {
-      large_options.layers = std::atoi(value().c_str());
+      a->large_options.layers = std::atoi(value().c_str());
     } else if (arg == "--dump") {
-      large_options.dump_dir = value();
+      a->large_options.dump_dir = value();
     } else if (arg == "--e2e") {
-      e2e_preset = value();
+      a->e2e_preset = value();
     } else if (arg == "--scaling") {
-      scaling_preset = value();
+      a->scaling_preset = value();
     } else if (arg == "--scaling-gpus") {
-      scaling_gpus = std::atoi(value().c_str());
+      a->scaling_gpus = std::atoi(value().c_str());
     } else if (arg == "--masker") {
-      maskers = value();
+      a->maskers = value();
     } else if (arg == "--json") {
-      json_path = value();
+      a->json_path = value();
     } else {
       std::fprintf(stderr, "adrs-bench: unknown option '%s' (see the comment at the top of bench/bench_main.cc)\n", arg.c_str());
-      return 2;
+      return false;
     }
   }
+  return true;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
+  for (size_t at = 0; at <= text.size();) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    if (comma > at) parts.push_back(text.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  BenchArgs args;
+  if (!parse_args(argc, argv, &args)) return 2;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line by line, so a killed run still shows its progress
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
@@ -74,24 +99,16 @@ int main(int argc, char** argv) {
   nlohmann::json report;
   report["device"] = prop.name;
   const double copy_bw = copy_bandwidth(&report);
-  for (int d : head_dims)
+  for (int d : args.head_dims)
     if (!adrs::cuda::supported_head_dim(d)) {
       std::fprintf(stderr, "adrs-bench: --head-dims %d: the kernels are built for %s\n", d, adrs::cuda::supported_head_dims_text());
       return 2;
     }
-  if (kernels) kernel_sweep(sizes, head_dims, copy_bw, prop.multiProcessorCount, &report);
-  if (large) large_candidates(large_options, &report);
-  if (!json_path.empty()) std::ofstream(json_path) << report.dump(1) << "\n";
-  if (!e2e_preset.empty()) {
-    std::vector<std::string> paths;
-    for (size_t at = 0; at <= maskers.size();) {
-      const size_t comma = std::min(maskers.find(',', at), maskers.size());
-      if (comma > at) paths.push_back(maskers.substr(at, comma - at));
-      at = comma + 1;
-    }
-    end_to_end(e2e_preset, paths, &report);
-  }
-  if (!scaling_preset.empty()) scoring_scaling(scaling_preset, scaling_gpus, 200, &report);
-  if (!json_path.empty()) std::ofstream(json_path) << report.dump(1) << "\n";
+  if (args.kernels) kernel_sweep(args.sizes, args.head_dims, copy_bw, prop.multiProcessorCount, &report);
+  if (args.large) large_candidates(args.large_options, &report);
+  if (!args.json_path.empty()) std::ofstream(args.json_path) << report.dump(1) << "\n";
+  if (!args.e2e_preset.empty()) end_to_end(args.e2e_preset, split_commas(args.maskers), &report);
+  if (!args.scaling_preset.empty()) scoring_scaling(args.scaling_preset, args.scaling_gpus, 200, &report);
+  if (!args.json_path.empty()) std::ofstream(args.json_path) << report.dump(1) << "\n";
   return 0;
 }

@@ -373,7 +373,7 @@ nlohmann::json result_to_json(const EvalResult& result, const Evaluator& evaluat
   j["status"] = status_name(result.status);
   j["message"] = result.message;
   j["workload"] = evaluator.workload().name;
-  j["seed"] = evaluator.options().seed;
+  j["eval_seed"] = evaluator.options().seed;
   j["track"] = evaluator.options().track;
   j["device"] = result.device.empty() ? evaluator.backend().label() : result.device;
   j["sandbox"] = result.sandbox;

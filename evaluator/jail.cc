@@ -142,35 +142,32 @@ std::string JailReport::summary() const {
   return text;
 }
 
-Status enter_jail(const JailSpec& spec, JailReport* report) {
-  *report = JailReport{};
-  const bool root = ::geteuid() == 0;
-  // 1. cgroup, made while we still may (as root); a keeper outside removes it afterwards.
-  if (spec.memory_mb > 0 || spec.max_tasks > 0) {
-    jail_internal::Cgroups cgroups;
-    if (Status s = cgroups.create(::getpid(), spec.memory_mb, spec.max_tasks); !s.ok()) {
-      report->inactive.push_back("cgroup (" + s.message() + ")");
-    } else {
-      if (Status f = fork_keeper(&cgroups); !f.ok()) {
-        cgroups.remove();
-        return f;
-      }
-      if (!cgroups.join()) return Status::Error("jail: cannot join the cgroup " + cgroups.dirs.front());
-      report->cgroup = true;
-      std::string what = cgroups.description + " (";
-      if (spec.memory_mb > 0) what += "memory " + std::to_string(spec.memory_mb) + " MB incl. tmpfs/shmem";
-      if (spec.max_tasks > 0) what += std::string(spec.memory_mb > 0 ? ", " : "") + std::to_string(spec.max_tasks) + " tasks";
-      report->active.push_back(what + ")");
-    }
+namespace {
+
+// Step 1: the cgroup, made while we still may (as root); a keeper outside removes it afterwards.
+// Where cgroups cannot be made the report says why and the jail goes on without one.
+Status join_cgroup(const JailSpec& spec, JailReport* report) {
+  jail_internal::Cgroups cgroups;
+  if (Status s = cgroups.create(::getpid(), spec.memory_mb, spec.max_tasks); !s.ok()) {
+    report->inactive.push_back("cgroup (" + s.message() + ")");
+    return Status::Ok();
   }
-  // 2. uid, before any namespace: the host's checks then see "nobody".
-  if (root && spec.drop_to_nobody) {
-    if (Status s = drop_to_nobody(report); !s.ok()) return s;
-  } else {
-    report->inactive.push_back(root ? "uid drop (asked to stay root)"
-                                    : "uid drop (not root: stays uid " + std::to_string(::geteuid()) + ")");
+  if (Status f = fork_keeper(&cgroups); !f.ok()) {
+    cgroups.remove();
+    return f;
   }
-  // 3.-4. namespaces, each on its own so that the report names what the kernel refused.
+  if (!cgroups.join()) return Status::Error("jail: cannot join the cgroup " + cgroups.dirs.front());
+  report->cgroup = true;
+  std::string what = cgroups.description + " (";
+  if (spec.memory_mb > 0) what += "memory " + std::to_string(spec.memory_mb) + " MB incl. tmpfs/shmem";
+  if (spec.max_tasks > 0) what += std::string(spec.memory_mb > 0 ? ", " : "") + std::to_string(spec.max_tasks) + " tasks";
+  report->active.push_back(what + ")");
+  return Status::Ok();
+}
+
+// Steps 3-4: the namespaces, each on its own so that the report names what the kernel refused.
+// *uts says whether the hostname may be set.
+Status enter_namespaces(const JailSpec& spec, bool root, bool* uts, JailReport* report) {
   if (root && !spec.drop_to_nobody && !spec.user_namespace) {
     report->inactive.push_back("user namespace (stays host root by request; drops its uid itself)");
   } else if (Status s = enter_user_namespace(report); !s.ok()) {
@@ -178,21 +175,15 @@ Status enter_jail(const JailSpec& spec, JailReport* report) {
   }
   enter_namespace(CLONE_NEWNS, "mount", &report->mount_namespace, report);
   enter_namespace(CLONE_NEWIPC, "ipc", nullptr, report);
-  bool uts = false;
-  enter_namespace(CLONE_NEWUTS, "uts", &uts, report);
+  enter_namespace(CLONE_NEWUTS, "uts", uts, report);
   enter_namespace(CLONE_NEWNET, "network", &report->network_namespace, report);
   enter_namespace(CLONE_NEWCGROUP, "cgroup", nullptr, report);
   enter_namespace(CLONE_NEWPID, "pid", &report->pid_namespace, report);
-  // 5. the new PID namespace takes effect for children only.
-  if (report->pid_namespace)
-    if (Status s = fork_keeper(nullptr); !s.ok()) return s;
-  // 6. the private root.
-  if (report->mount_namespace) {
-    if (Status s = jail_internal::build_root(spec, report); !s.ok()) return s;
-  } else {
-    report->inactive.push_back("private root (no mount namespace)");
-  }
-  // 7. hostname, process creation, capabilities.
+  return Status::Ok();
+}
+
+// Step 7: hostname, no new privileges, no new processes, no capabilities.
+Status seal(const JailSpec& spec, bool uts, JailReport* report) {
   if (uts && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) return errno_status("jail: sethostname");
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   ::prctl(PR_SET_DUMPABLE, 0);
@@ -205,6 +196,37 @@ Status enter_jail(const JailSpec& spec, JailReport* report) {
     report->active.push_back("no capabilities");
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status enter_jail(const JailSpec& spec, JailReport* report) {
+  *report = JailReport{};
+  const bool root = ::geteuid() == 0;
+  // 1. cgroup.
+  if (spec.memory_mb > 0 || spec.max_tasks > 0)
+    if (Status s = join_cgroup(spec, report); !s.ok()) return s;
+  // 2. uid, before any namespace: the host's checks then see "nobody".
+  if (root && spec.drop_to_nobody) {
+    if (Status s = drop_to_nobody(report); !s.ok()) return s;
+  } else {
+    report->inactive.push_back(root ? "uid drop (asked to stay root)"
+                                    : "uid drop (not root: stays uid " + std::to_string(::geteuid()) + ")");
+  }
+  // 3.-4. namespaces.
+  bool uts = false;
+  if (Status s = enter_namespaces(spec, root, &uts, report); !s.ok()) return s;
+  // 5. the new PID namespace takes effect for children only.
+  if (report->pid_namespace)
+    if (Status s = fork_keeper(nullptr); !s.ok()) return s;
+  // 6. the private root.
+  if (report->mount_namespace) {
+    if (Status s = jail_internal::build_root(spec, report); !s.ok()) return s;
+  } else {
+    report->inactive.push_back("private root (no mount namespace)");
+  }
+  // 7. hostname, process creation, capabilities.
+  return seal(spec, uts, report);
 }
 
 }  // namespace adrs

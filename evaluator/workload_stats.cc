@@ -81,7 +81,7 @@ nlohmann::json stats_to_json(const Workload& w, const WorkloadStats& st) {
           {"head_dim", w.head_dim},
           {"min_keys", st.min_keys},
           {"max_keys", st.max_keys},
-          {"memory_bytes", st.memory_bytes},
+          {"memory_bytes", static_cast<int64_t>(st.memory_bytes)},
           {"scale", w.scale},
           {"sink_keys", kStatsSinkKeys},
           {"local_keys", kStatsLocalKeys},

@@ -184,5 +184,24 @@ TEST_F(CliUsabilityTest, VersionNamesTheReleaseAndTheGitRevision) {
   EXPECT_NE(out.out.find("(git "), std::string::npos) << out.out;
 }
 
+TEST_F(CliUsabilityTest, InitMakesAProjectFolderWhoseConfigRunsFromAnywhereAndNeverWritesIntoAFullFolder) {
+  const auto init = adrs_in("", "init proj");
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_NE(init.out.find("run --config adrs.toml"), std::string::npos) << init.out;
+  for (const char* file : {"proj/adrs.toml", "proj/masker.cpp", "proj/prompts/system.txt"})
+    EXPECT_TRUE(fs::is_regular_file(dir_ + "/" + file)) << file;
+  EXPECT_EQ(test::read_file(dir_ + "/proj/masker.cpp"), test::read_file(test::source_dir() + "/masker_template/evolve_masker.cpp"));
+  // The config names the folder's masker relative to itself: it runs from another directory.
+  const auto run = adrs_in(dir_ + "/elsewhere", "run --config " + dir_ + "/proj/adrs.toml" + quick());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(fs::exists(dir_ + "/elsewhere/runs/my-run/run.db"));
+  // A second init into the same folder changes nothing and says why.
+  std::ofstream(dir_ + "/proj/masker.cpp") << "// mine\n";
+  const auto again = adrs_in("", "init proj");
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("not an empty folder"), std::string::npos) << again.err;
+  EXPECT_EQ(test::read_file(dir_ + "/proj/masker.cpp"), "// mine\n");
+}
+
 }  // namespace
 }  // namespace adrs

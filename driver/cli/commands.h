@@ -48,6 +48,9 @@ CommandRunner add_export_command(CLI::App& app);
 // adrs report RUN: an HTML page of a run (driver/cli/report_command.cc).
 CommandRunner add_report_command(CLI::App& app);
 
+// adrs init DIR: a project folder with a run config, the starter masker and the prompts.
+CommandRunner add_init_command(CLI::App& app);
+
 // adrs hint RUN "text" | --clear: a note the following LLM prompts carry (driver/cli/hint_command.cc).
 CommandRunner add_hint_command(CLI::App& app);
 

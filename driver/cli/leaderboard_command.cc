@@ -97,7 +97,7 @@ Status score_all(const LeaderboardArgs& args, const std::vector<double>& densiti
 
 nlohmann::json leaderboard_json(const LeaderboardArgs& args, const std::string& workload_name, const std::vector<double>& densities,
                                 const std::vector<std::string>& refused, const std::vector<Entry>& entries) {
-  nlohmann::json j = {{"workload", workload_name}, {"densities", densities}, {"seed", args.options.seed},
+  nlohmann::json j = {{"workload", workload_name}, {"densities", densities}, {"eval_seed", args.options.seed},
                       {"track", args.options.track}, {"refused_oracle_baselines", refused},
                       {"value_secret", args.options.value_secret ? nlohmann::json(*args.options.value_secret) : nlohmann::json("per-user")}};
   j["results"] = nlohmann::json::array();
@@ -111,7 +111,8 @@ nlohmann::json leaderboard_json(const LeaderboardArgs& args, const std::string& 
       r["density"] = e.result.metrics.density;
       r["density_of_target"] = e.result.metrics.density / e.target_density;
       r["score"] = e.result.metrics.score;
-      r["row_error_p90"] = e.result.metrics.row_error_p90;
+      r["row_error"] = {{"p50", e.result.metrics.row_error_p50}, {"p90", e.result.metrics.row_error_p90},
+                        {"max", e.result.metrics.row_error_max}};
     } else {
       r["error"] = r["density"] = r["score"] = nullptr;
     }

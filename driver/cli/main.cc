@@ -9,25 +9,16 @@
 #include "driver/run/run_session.h"
 #include "util/suggest.h"
 
-int main(int argc, char** argv) {
-  // API keys live in this process: forbid other processes (masker workers) to read its memory or
-  // /proc/<pid>/environ.
-  prctl(PR_SET_DUMPABLE, 0);
+namespace {
 
-  CLI::App app{"adrs: evolve sparse-attention maskers with an LLM (or offline) and a trusted evaluator"};
-  app.require_subcommand(1);
-  app.set_help_all_flag("--help-all", "Show help for every subcommand");
 #ifndef ADRS_GIT_REVISION
 #define ADRS_GIT_REVISION "unknown"
 #endif
-  app.set_version_flag("--version", std::string("adrs ") + adrs::kAdrsVersion + " (git " + ADRS_GIT_REVISION + ")",
-                       "Print the version and the git revision it was built from");
+
+// Adds every command to `app`; the map says which runner a parsed subcommand calls.
+std::map<CLI::App*, adrs::CommandRunner> add_commands(CLI::App& app) {
   std::map<CLI::App*, adrs::CommandRunner> runners;
   auto add = [&](adrs::CommandRunner runner) { runners[app.get_subcommands({}).back()] = std::move(runner); };
-  // proposer = "llm": the LLM proposer built from the run config's [llm] table (driver/llm/llm_proposer.h).
-  adrs::set_llm_proposer_factory([](const adrs::RunConfig& config, adrs::RunDb& db, std::unique_ptr<adrs::Proposer>* out) {
-    return adrs::make_llm_proposer(config.llm, &db, out);
-  });
   add(adrs::add_eval_command(app));
   add(adrs::add_leaderboard_command(app));
   add(adrs::add_workload_command(app));
@@ -41,21 +32,30 @@ int main(int argc, char** argv) {
   add(adrs::add_export_command(app));
   add(adrs::add_report_command(app));
   add(adrs::add_hint_command(app));
+  add(adrs::add_init_command(app));
   add(adrs::add_eval_task_command(app));
+  return runners;
+}
+
+// An unknown command gets the likely meant one and the list, instead of CLI11's generic error.
+bool is_unknown_command(CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return false;
   std::string names;
   std::vector<std::string> commands;
-  bool known = false;
   for (const CLI::App* command : app.get_subcommands({})) {
-    known = known || (argc > 1 && command->check_name(argv[1]));
+    if (command->check_name(argv[1])) return false;
     if (command->get_group().empty()) continue;  // internal (eval-task): neither listed nor suggested
     names += (names.empty() ? "" : ", ") + command->get_name();
     commands.push_back(command->get_name());
   }
-  if (argc > 1 && argv[1][0] != '-' && !known) {
-    std::fprintf(stderr, "adrs: unknown command '%s'%s; the commands are: %s (see adrs --help)\n", argv[1],
-                 adrs::did_you_mean(argv[1], commands).c_str(), names.c_str());
-    return 2;
-  }
+  std::fprintf(stderr, "adrs: unknown command '%s'%s; the commands are: %s (see adrs --help)\n", argv[1],
+               adrs::did_you_mean(argv[1], commands).c_str(), names.c_str());
+  return true;
+}
+
+// Parses the command line; returns the exit status when parsing ends the program (help, version,
+// an error), else -1.
+int parse_command_line(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -69,7 +69,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "run 'adrs --help' or 'adrs <command> --help' for usage\n");
     return 2;
   }
-  for (auto& [command, runner] : runners)
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // API keys live in this process: forbid other processes (masker workers) to read its memory or
+  // /proc/<pid>/environ.
+  prctl(PR_SET_DUMPABLE, 0);
+
+  CLI::App app{"adrs: evolve sparse-attention maskers with an LLM (or offline) and a trusted evaluator"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.set_version_flag("--version", std::string("adrs ") + adrs::kAdrsVersion + " (git " + ADRS_GIT_REVISION + ")",
+                       "Print the version and the git revision it was built from");
+  // proposer = "llm": the LLM proposer built from the run config's [llm] table (driver/llm/llm_proposer.h).
+  adrs::set_llm_proposer_factory([](const adrs::RunConfig& config, adrs::RunDb& db, std::unique_ptr<adrs::Proposer>* out) {
+    return adrs::make_llm_proposer(config.llm, &db, out);
+  });
+  const std::map<CLI::App*, adrs::CommandRunner> runners = add_commands(app);
+  if (is_unknown_command(app, argc, argv)) return 2;
+  if (const int status = parse_command_line(app, argc, argv); status >= 0) return status;
+  for (const auto& [command, runner] : runners)
     if (command->parsed()) return runner();
   return 2;
 }

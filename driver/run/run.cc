@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "driver/propose/offline_proposer.h"
@@ -152,11 +153,12 @@ Status Run::start_session(const DriveOptions& options, const RunEvaluators& eval
   if (!options.progress) return s;
   const int workers = resolve_eval_workers(config_, evaluators.gpus());
   const int parallel = resolve_parallel(config_, workers);
-  spdlog::info("{} {}: workload {} scored on {}, target density {}, proposer {}, schedule {}, parallel {}, {} evaluations at once, "
-               "executor {}, budget {} candidates",
-               options.command, dir_, config_.suite.empty() ? config_.workload : "suite " + config_.suite, devices,
-               config_.target_density, proposer.describe(), config_.schedule, parallel, config_.async() ? workers : parallel,
-               executor.describe(), config_.max_candidates);
+  spdlog::info("{} {}: {} scored on {}, proposer {}, schedule {}, parallel {}, {} evaluations at once, executor {}, budget {} candidates",
+               options.command, dir_,
+               config_.suite.empty() ? fmt::format("workload {} at target density {}", config_.workload, config_.target_density)
+                                     : "suite " + config_.suite,
+               devices, proposer.describe(), config_.schedule, parallel, config_.async() ? workers : parallel, executor.describe(),
+               config_.max_candidates);
   return s;
 }
 
