@@ -130,6 +130,70 @@ Status drop_capabilities() {
   return Status::Ok();
 }
 
+// Step 1 of enter_jail: a cgroup with the memory and task limits, when asked for. The kernel
+// refusing one is reported, not fatal; failing to join one that exists is.
+Status join_cgroup(const JailSpec& spec, JailReport* report) {
+  if (spec.memory_mb <= 0 && spec.max_tasks <= 0) return Status::Ok();
+  jail_internal::Cgroups cgroups;
+  if (Status s = cgroups.create(::getpid(), spec.memory_mb, spec.max_tasks); !s.ok()) {
+    report->inactive.push_back("cgroup (" + s.message() + ")");
+    return Status::Ok();
+  }
+  if (Status f = fork_keeper(&cgroups); !f.ok()) {
+    cgroups.remove();
+    return f;
+  }
+  if (!cgroups.join()) return Status::Error("jail: cannot join the cgroup " + cgroups.dirs.front());
+  report->cgroup = true;
+  std::string what = cgroups.description + " (";
+  if (spec.memory_mb > 0) what += "memory " + std::to_string(spec.memory_mb) + " MB incl. tmpfs/shmem";
+  if (spec.max_tasks > 0) what += std::string(spec.memory_mb > 0 ? ", " : "") + std::to_string(spec.max_tasks) + " tasks";
+  report->active.push_back(what + ")");
+  return Status::Ok();
+}
+
+// Step 2 of enter_jail: root becomes "nobody" unless asked to stay root.
+Status drop_uid(const JailSpec& spec, bool root, JailReport* report) {
+  if (root && spec.drop_to_nobody) return drop_to_nobody(report);
+  report->inactive.push_back(root ? "uid drop (asked to stay root)"
+                                  : "uid drop (not root: stays uid " + std::to_string(::geteuid()) + ")");
+  return Status::Ok();
+}
+
+// Steps 3-4 of enter_jail: the user namespace first (it grants the others to a non-root uid), then
+// one unshare per namespace. `root` is whether the process started as root (before step 2 dropped
+// it); *uts says whether the UTS namespace (and so sethostname) is ours.
+Status enter_namespaces(const JailSpec& spec, bool root, JailReport* report, bool* uts) {
+  if (root && !spec.drop_to_nobody && !spec.user_namespace) {
+    report->inactive.push_back("user namespace (stays host root by request; drops its uid itself)");
+  } else if (Status s = enter_user_namespace(report); !s.ok()) {
+    return s;
+  }
+  enter_namespace(CLONE_NEWNS, "mount", &report->mount_namespace, report);
+  enter_namespace(CLONE_NEWIPC, "ipc", nullptr, report);
+  enter_namespace(CLONE_NEWUTS, "uts", uts, report);
+  enter_namespace(CLONE_NEWNET, "network", &report->network_namespace, report);
+  enter_namespace(CLONE_NEWCGROUP, "cgroup", nullptr, report);
+  enter_namespace(CLONE_NEWPID, "pid", &report->pid_namespace, report);
+  return Status::Ok();
+}
+
+// Step 7 of enter_jail: hostname, no new privileges, not dumpable, no fork, no capabilities.
+Status restrict_process(const JailSpec& spec, bool uts, JailReport* report) {
+  if (uts && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) return errno_status("jail: sethostname");
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  ::prctl(PR_SET_DUMPABLE, 0);
+  if (!spec.allow_fork) {
+    if (Status s = forbid_new_processes(); !s.ok()) return s;
+    report->active.push_back("no new processes");
+  }
+  if (!spec.keep_capabilities) {
+    if (Status s = drop_capabilities(); !s.ok()) return s;
+    report->active.push_back("no capabilities");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string JailReport::summary() const {
@@ -146,43 +210,12 @@ Status enter_jail(const JailSpec& spec, JailReport* report) {
   *report = JailReport{};
   const bool root = ::geteuid() == 0;
   // 1. cgroup, made while we still may (as root); a keeper outside removes it afterwards.
-  if (spec.memory_mb > 0 || spec.max_tasks > 0) {
-    jail_internal::Cgroups cgroups;
-    if (Status s = cgroups.create(::getpid(), spec.memory_mb, spec.max_tasks); !s.ok()) {
-      report->inactive.push_back("cgroup (" + s.message() + ")");
-    } else {
-      if (Status f = fork_keeper(&cgroups); !f.ok()) {
-        cgroups.remove();
-        return f;
-      }
-      if (!cgroups.join()) return Status::Error("jail: cannot join the cgroup " + cgroups.dirs.front());
-      report->cgroup = true;
-      std::string what = cgroups.description + " (";
-      if (spec.memory_mb > 0) what += "memory " + std::to_string(spec.memory_mb) + " MB incl. tmpfs/shmem";
-      if (spec.max_tasks > 0) what += std::string(spec.memory_mb > 0 ? ", " : "") + std::to_string(spec.max_tasks) + " tasks";
-      report->active.push_back(what + ")");
-    }
-  }
+  if (Status s = join_cgroup(spec, report); !s.ok()) return s;
   // 2. uid, before any namespace: the host's checks then see "nobody".
-  if (root && spec.drop_to_nobody) {
-    if (Status s = drop_to_nobody(report); !s.ok()) return s;
-  } else {
-    report->inactive.push_back(root ? "uid drop (asked to stay root)"
-                                    : "uid drop (not root: stays uid " + std::to_string(::geteuid()) + ")");
-  }
+  if (Status s = drop_uid(spec, root, report); !s.ok()) return s;
   // 3.-4. namespaces, each on its own so that the report names what the kernel refused.
-  if (root && !spec.drop_to_nobody && !spec.user_namespace) {
-    report->inactive.push_back("user namespace (stays host root by request; drops its uid itself)");
-  } else if (Status s = enter_user_namespace(report); !s.ok()) {
-    return s;
-  }
-  enter_namespace(CLONE_NEWNS, "mount", &report->mount_namespace, report);
-  enter_namespace(CLONE_NEWIPC, "ipc", nullptr, report);
   bool uts = false;
-  enter_namespace(CLONE_NEWUTS, "uts", &uts, report);
-  enter_namespace(CLONE_NEWNET, "network", &report->network_namespace, report);
-  enter_namespace(CLONE_NEWCGROUP, "cgroup", nullptr, report);
-  enter_namespace(CLONE_NEWPID, "pid", &report->pid_namespace, report);
+  if (Status s = enter_namespaces(spec, root, report, &uts); !s.ok()) return s;
   // 5. the new PID namespace takes effect for children only.
   if (report->pid_namespace)
     if (Status s = fork_keeper(nullptr); !s.ok()) return s;
@@ -193,18 +226,7 @@ Status enter_jail(const JailSpec& spec, JailReport* report) {
     report->inactive.push_back("private root (no mount namespace)");
   }
   // 7. hostname, process creation, capabilities.
-  if (uts && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) return errno_status("jail: sethostname");
-  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  ::prctl(PR_SET_DUMPABLE, 0);
-  if (!spec.allow_fork) {
-    if (Status s = forbid_new_processes(); !s.ok()) return s;
-    report->active.push_back("no new processes");
-  }
-  if (!spec.keep_capabilities) {
-    if (Status s = drop_capabilities(); !s.ok()) return s;
-    report->active.push_back("no capabilities");
-  }
-  return Status::Ok();
+  return restrict_process(spec, uts, report);
 }
 
 }  // namespace adrs

@@ -48,15 +48,10 @@ test::FakeReply with(test::FakeReply r, const std::function<void(test::FakeReply
   return r;
 }
 
-TEST(LlmRunEndToEnd, EveryFaultInjectedTheRunReachesItsBudget) {
-  const std::string dir = (fs::temp_directory_path() / ("adrs-llm-e2e-" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  ::setenv(kKeyVar, kKey, 1);
-  test::FakeLlmServer server;
+// One reply of each fault the LLM client must survive; two of them echo the API key back.
+std::vector<test::FakeReply> one_reply_per_fault() {
   const std::string echo = std::string("invalid key ") + kKey;
-  // One of each fault, between good answers; afterwards good answers only.
-  const std::vector<test::FakeReply> faults = {
+  return {
       test::FakeReply::error(429, R"({"error":{"message":"rate"}})", {{"Retry-After", "0"}}),
       test::FakeReply::answer("<<<<<<< SEARCH\n  const int n = row.num_keys;\n>>>>>>> REPLACE\n"),  // malformed
       test::FakeReply::answer("<<<<<<< SEARCH\n#include <algorithm>\n=======\n#include <cmath>\n>>>>>>> REPLACE\n"),  // outside
@@ -70,28 +65,24 @@ TEST(LlmRunEndToEnd, EveryFaultInjectedTheRunReachesItsBudget) {
       test::FakeReply::answer(kEnvProbe),
       test::FakeReply::error(401, "{\"error\":\"" + echo + "\"}"),
   };
-  server.set_default([&](const test::RecordedRequest&, int index) {
-    if (index % 2 == 1 && index / 2 < static_cast<int>(faults.size())) return faults[index / 2];
-    return test::FakeReply::answer(index % 3 == 0 ? rewrite_answer(index) : diff_answer(index));
-  });
-  const int budget = 28;
+}
+
+// The run config: the LLM proposer against `base_url`, the key read from kKeyVar, `budget` candidates.
+void write_llm_run_config(const std::string& path, const std::string& base_url, int budget) {
   // The timeout leaves room for the 17 MiB answer to arrive on a loaded machine (at 1 s it was
   // sometimes a timeout rather than too_large under a load of 12 on 2 cores).
-  std::ofstream(dir + "/llm.toml") << "[run]\nname = \"e2e\"\nseed = 3\n[evaluation]\nworkload = \"smoke\"\n"
-                                   << "[search]\nparallel = 2\nislands = 1\n[proposer]\nproposer = \"llm\"\n"
-                                   << "[stop]\nmax_candidates = " << budget << "\n"
-                                   << "[llm]\nmax_cost_usd = 5.0\nmax_attempts = 2\nretry_base_s = 0.01\nretry_max_s = 0.02\n"
-                                   << "[[llm.models]]\nname = \"fake-a\"\nprovider = \"openai\"\nbase_url = \"" << server.base_url()
-                                   << "\"\napi_key_env = \"" << kKeyVar << "\"\nweight = 1\ninput_price_per_mtok = 1\n"
-                                   << "output_price_per_mtok = 10\ntimeout = 3\n";
-  const auto run = test::run_adrs("run --config " + dir + "/llm.toml --runs-dir " + dir + " --cache-dir " + test::binary_dir() +
-                                  "/test-cache/llm-e2e --quiet --json");
-  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  std::ofstream(path) << "[run]\nname = \"e2e\"\nseed = 3\n[evaluation]\nworkload = \"smoke\"\n"
+                      << "[search]\nparallel = 2\nislands = 1\n[proposer]\nproposer = \"llm\"\n"
+                      << "[stop]\nmax_candidates = " << budget << "\n"
+                      << "[llm]\nmax_cost_usd = 5.0\nmax_attempts = 2\nretry_base_s = 0.01\nretry_max_s = 0.02\n"
+                      << "[[llm.models]]\nname = \"fake-a\"\nprovider = \"openai\"\nbase_url = \"" << base_url
+                      << "\"\napi_key_env = \"" << kKeyVar << "\"\nweight = 1\ninput_price_per_mtok = 1\n"
+                      << "output_price_per_mtok = 10\ntimeout = 3\n";
+}
 
-  std::unique_ptr<RunDb> db;
-  ASSERT_TRUE(RunDb::Open(dir + "/e2e/run.db", RunDb::Mode::kReadOnly, &db).ok());
-  std::vector<CandidateRow> rows;
-  ASSERT_TRUE(db->list_candidates(&rows, true).ok());
+// Every candidate is terminal with its lineage, failed ones carry a reason (the patch faults among
+// them), enough were evaluated, and the env probe saw no key in its worker.
+void expect_every_candidate_stored(const std::vector<CandidateRow>& rows, int budget) {
   EXPECT_EQ(static_cast<int>(rows.size()), budget);
   std::set<std::string> failures;
   int evaluated = 0;
@@ -114,20 +105,53 @@ TEST(LlmRunEndToEnd, EveryFaultInjectedTheRunReachesItsBudget) {
   EXPECT_GE(evaluated, budget / 3);
   EXPECT_TRUE(failures.count("patch:truncated")) << nlohmann::json(failures).dump();
   EXPECT_TRUE(failures.count("patch:outside_block")) << nlohmann::json(failures).dump();
+}
+
+// Every fault shows up as its own status among the stored LLM calls.
+void expect_every_fault_recorded(RunDb& db) {
   std::vector<LlmCallRecord> calls;
-  ASSERT_TRUE(db->list_llm_calls(&calls).ok());
+  ASSERT_TRUE(db.list_llm_calls(&calls).ok());
   std::set<std::string> statuses;
   for (const auto& c : calls) statuses.insert(c.status);
   for (const char* s : {"ok", "http_429", "http_500", "timeout", "connection_error", "bad_response", "too_large", "refused", "truncated", "http_401"})
     EXPECT_TRUE(statuses.count(s)) << s << " not among " << nlohmann::json(statuses).dump();
+}
 
-  // The key: nowhere in the database, the run directory, the outputs of run / status / show.
+// The key: nowhere in the database, the run directory, the outputs of run / status / show.
+void expect_key_nowhere(const test::CommandOutput& run, const std::string& dir, const std::vector<CandidateRow>& rows) {
   std::string everything = run.out + run.err + test::run_adrs("status " + dir + "/e2e --json").out;
   for (const auto& r : rows) everything += test::run_adrs("show " + dir + "/e2e " + std::to_string(r.id) + " --json").out;
   for (const auto& entry : fs::recursive_directory_iterator(dir))
     if (entry.is_regular_file()) everything += test::read_file(entry.path().string());
   EXPECT_EQ(everything.find(kKey), std::string::npos);
   EXPECT_NE(everything.find("fake-a"), std::string::npos);
+}
+
+TEST(LlmRunEndToEnd, EveryFaultInjectedTheRunReachesItsBudget) {
+  const std::string dir = (fs::temp_directory_path() / ("adrs-llm-e2e-" + std::to_string(::getpid()))).string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  ::setenv(kKeyVar, kKey, 1);
+  test::FakeLlmServer server;
+  // One of each fault, between good answers; afterwards good answers only.
+  const std::vector<test::FakeReply> faults = one_reply_per_fault();
+  server.set_default([&](const test::RecordedRequest&, int index) {
+    if (index % 2 == 1 && index / 2 < static_cast<int>(faults.size())) return faults[index / 2];
+    return test::FakeReply::answer(index % 3 == 0 ? rewrite_answer(index) : diff_answer(index));
+  });
+  const int budget = 28;
+  write_llm_run_config(dir + "/llm.toml", server.base_url(), budget);
+  const auto run = test::run_adrs("run --config " + dir + "/llm.toml --runs-dir " + dir + " --cache-dir " + test::binary_dir() +
+                                  "/test-cache/llm-e2e --quiet --json");
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+
+  std::unique_ptr<RunDb> db;
+  ASSERT_TRUE(RunDb::Open(dir + "/e2e/run.db", RunDb::Mode::kReadOnly, &db).ok());
+  std::vector<CandidateRow> rows;
+  ASSERT_TRUE(db->list_candidates(&rows, true).ok());
+  expect_every_candidate_stored(rows, budget);
+  ASSERT_NO_FATAL_FAILURE(expect_every_fault_recorded(*db));
+  expect_key_nowhere(run, dir, rows);
   fs::remove_all(dir);
 }
 

@@ -58,17 +58,13 @@ std::vector<CandidateRow> rows_of(const std::string& run_dir) {
   return rows;
 }
 
-TEST(RunKill, KilledTwentyTimesThenResumedEqualsAnUninterruptedRun) {
-  const std::string dir = (fs::temp_directory_path() / ("adrs-kill-" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const int budget = 24;
-  const std::vector<std::string> common{"--config", "runs/demo.toml", "--workload", "smoke", "--max-candidates",
-                                        std::to_string(budget), "--runs-dir", dir, "--quiet"};
-  const std::string killed = dir + "/killed", log = dir + "/log.txt";
+// Starts the run `killed` (with `common` flags) and kills it with SIGKILL at 20 random moments,
+// resuming after each, then lets the 21st attempt finish. After each kill the database passes
+// PRAGMA integrity_check. *kills counts the kills that landed on a live process.
+void kill_twenty_times_then_finish(const std::vector<std::string>& common, const std::string& killed,
+                                   const std::string& log, int* kills) {
   std::mt19937 rng(12345);
   std::uniform_int_distribution<int> delay_ms(150, 1500);
-  int kills = 0;
   for (int round = 0; round < 21; ++round) {
     std::vector<std::string> args;
     if (!fs::exists(killed)) {  // creation is atomic: a kill before it finished left nothing to resume
@@ -84,24 +80,21 @@ TEST(RunKill, KilledTwentyTimesThenResumedEqualsAnUninterruptedRun) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
-    if (::kill(pid, SIGKILL) == 0) ++kills;
+    if (::kill(pid, SIGKILL) == 0) ++*kills;
     wait_exit(pid);
     // Durability: a kill during writes never leaves the database inconsistent.
     if (fs::exists(killed + "/run.db")) {
-      EXPECT_EQ(test::integrity_of(killed + "/run.db"), "ok") << "after kill " << kills;
+      EXPECT_EQ(test::integrity_of(killed + "/run.db"), "ok") << "after kill " << *kills;
     }
   }
-  EXPECT_GE(kills, 15) << "most kills should land while the run is working";
+}
 
-  std::vector<std::string> straight_args{"run"};
-  straight_args.insert(straight_args.end(), common.begin(), common.end());
-  straight_args.insert(straight_args.end(), {"--name", "straight", "--cache-dir", killed + "/cache"});
-  ASSERT_EQ(wait_exit(spawn_adrs(straight_args, log)), 0) << test::read_file(log);
-
-  const std::vector<CandidateRow> a = rows_of(killed), b = rows_of(dir + "/straight");
-  ASSERT_EQ(static_cast<int>(a.size()), budget);
+// Checks the killed run's candidates `a` against the uninterrupted run's `b`: every row terminal,
+// ids 1..n, a lineage forest rooted at the seed whose parents are evaluated, and the same parent,
+// mutation, source and result for every candidate. *best is the killed run's best evaluated one.
+void expect_same_candidates_as_uninterrupted_run(const std::vector<CandidateRow>& a, const std::vector<CandidateRow>& b,
+                                                 const CandidateRow** best) {
   ASSERT_EQ(a.size(), b.size());
-  const CandidateRow* best = nullptr;
   for (size_t i = 0; i < a.size(); ++i) {
     const CandidateRow& r = a[i];
     EXPECT_EQ(r.id, static_cast<int64_t>(i + 1));
@@ -122,8 +115,31 @@ TEST(RunKill, KilledTwentyTimesThenResumedEqualsAnUninterruptedRun) {
       return row.duplicate_of ? rows[*row.duplicate_of - 1].score : row.score;
     };
     EXPECT_EQ(result_of(a, r), result_of(b, b[i])) << "candidate " << r.id;
-    if (r.status == CandidateStatus::kEvaluated && (!best || *r.score > *best->score)) best = &r;
+    if (r.status == CandidateStatus::kEvaluated && (!*best || *r.score > *(*best)->score)) *best = &r;
   }
+}
+
+TEST(RunKill, KilledTwentyTimesThenResumedEqualsAnUninterruptedRun) {
+  const std::string dir = (fs::temp_directory_path() / ("adrs-kill-" + std::to_string(::getpid()))).string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const int budget = 24;
+  const std::vector<std::string> common{"--config", "runs/demo.toml", "--workload", "smoke", "--max-candidates",
+                                        std::to_string(budget), "--runs-dir", dir, "--quiet"};
+  const std::string killed = dir + "/killed", log = dir + "/log.txt";
+  int kills = 0;
+  ASSERT_NO_FATAL_FAILURE(kill_twenty_times_then_finish(common, killed, log, &kills));
+  EXPECT_GE(kills, 15) << "most kills should land while the run is working";
+
+  std::vector<std::string> straight_args{"run"};
+  straight_args.insert(straight_args.end(), common.begin(), common.end());
+  straight_args.insert(straight_args.end(), {"--name", "straight", "--cache-dir", killed + "/cache"});
+  ASSERT_EQ(wait_exit(spawn_adrs(straight_args, log)), 0) << test::read_file(log);
+
+  const std::vector<CandidateRow> a = rows_of(killed), b = rows_of(dir + "/straight");
+  ASSERT_EQ(static_cast<int>(a.size()), budget);
+  const CandidateRow* best = nullptr;
+  ASSERT_NO_FATAL_FAILURE(expect_same_candidates_as_uninterrupted_run(a, b, &best));
   ASSERT_NE(best, nullptr);
   const auto replay = test::run_adrs("replay " + killed + " " + std::to_string(best->id) + " --json");
   ASSERT_EQ(replay.exit_code, 0) << replay.err;
