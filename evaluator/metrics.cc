@@ -18,6 +18,52 @@ double percentile(std::vector<double> values, double q) {
   return values[below] + (position - below) * (values[above] - values[below]);
 }
 
+// Per call (one layer and step, all its query heads): the error ||O_true - O_sparse||_F /
+// ||O_true||_F and the mean density, appended to m->call_errors and m->call_densities. Returns the
+// sum of the call errors.
+double add_call_metrics(const Workload& w, const Reference& ref, const RowErrors& errors,
+                        const std::vector<double>& row_density, Metrics* m) {
+  double call_error_sum = 0.0;
+  for (size_t c = 0; c < w.calls.size(); ++c) {
+    double diff = 0.0, norm = 0.0;
+    for (int64_t r = c * w.num_q_heads; r < static_cast<int64_t>(c + 1) * w.num_q_heads; ++r) {
+      diff += errors.error_sq[r];
+      norm += ref.output_norm_sq[r];
+    }
+    const double call_error = norm > 0 ? std::sqrt(diff / norm) : 0.0;
+    double call_density = 0.0;
+    for (int64_t r = c * w.num_q_heads; r < static_cast<int64_t>(c + 1) * w.num_q_heads; ++r) call_density += row_density[r];
+    m->call_errors.push_back(call_error);
+    m->call_densities.push_back(w.num_q_heads ? call_density / w.num_q_heads : 0.0);
+    call_error_sum += call_error;
+  }
+  return call_error_sum;
+}
+
+// Mean row error and density in five buckets of the rows' true attention entropy.
+std::vector<EntropyBucket> entropy_buckets(const Reference& ref, const std::vector<double>& row_error,
+                                           const std::vector<double>& row_density) {
+  constexpr int kBuckets = 5;
+  std::vector<EntropyBucket> buckets(kBuckets);
+  for (int b = 0; b < kBuckets; ++b) {
+    buckets[b].low = static_cast<double>(b) / kBuckets;
+    buckets[b].high = static_cast<double>(b + 1) / kBuckets;
+  }
+  for (size_t r = 0; r < row_error.size(); ++r) {
+    const int b = std::min(kBuckets - 1, static_cast<int>(ref.entropy[r] * kBuckets));
+    EntropyBucket& bucket = buckets[b];
+    bucket.rows += 1;
+    bucket.mean_error += row_error[r];
+    bucket.mean_density += row_density[r];
+  }
+  for (EntropyBucket& bucket : buckets) {
+    if (bucket.rows == 0) continue;
+    bucket.mean_error /= static_cast<double>(bucket.rows);
+    bucket.mean_density /= static_cast<double>(bucket.rows);
+  }
+  return buckets;
+}
+
 }  // namespace
 
 Metrics compute_metrics(const Workload& w, const Reference& ref, const Selections& sel,
@@ -38,20 +84,7 @@ Metrics compute_metrics(const Workload& w, const Reference& ref, const Selection
     weight_sum += errors.weight_sum[r] / n;
   }
 
-  double call_error_sum = 0.0;
-  for (size_t c = 0; c < w.calls.size(); ++c) {
-    double diff = 0.0, norm = 0.0;
-    for (int64_t r = c * w.num_q_heads; r < static_cast<int64_t>(c + 1) * w.num_q_heads; ++r) {
-      diff += errors.error_sq[r];
-      norm += ref.output_norm_sq[r];
-    }
-    const double call_error = norm > 0 ? std::sqrt(diff / norm) : 0.0;
-    double call_density = 0.0;
-    for (int64_t r = c * w.num_q_heads; r < static_cast<int64_t>(c + 1) * w.num_q_heads; ++r) call_density += row_density[r];
-    m.call_errors.push_back(call_error);
-    m.call_densities.push_back(w.num_q_heads ? call_density / w.num_q_heads : 0.0);
-    call_error_sum += call_error;
-  }
+  const double call_error_sum = add_call_metrics(w, ref, errors, row_density, &m);
   m.error = w.calls.empty() ? 0.0 : call_error_sum / static_cast<double>(w.calls.size());
   m.density = rows ? density_sum / rows : 0.0;
   m.penalty = 100.0 * std::max(0.0, m.density - target_density);
@@ -62,24 +95,7 @@ Metrics compute_metrics(const Workload& w, const Reference& ref, const Selection
   m.row_error_p90 = percentile(row_error, 0.9);
   m.row_error_max = rows ? *std::max_element(row_error.begin(), row_error.end()) : 0.0;
 
-  constexpr int kBuckets = 5;
-  m.entropy_buckets.resize(kBuckets);
-  for (int b = 0; b < kBuckets; ++b) {
-    m.entropy_buckets[b].low = static_cast<double>(b) / kBuckets;
-    m.entropy_buckets[b].high = static_cast<double>(b + 1) / kBuckets;
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    const int b = std::min(kBuckets - 1, static_cast<int>(ref.entropy[r] * kBuckets));
-    EntropyBucket& bucket = m.entropy_buckets[b];
-    bucket.rows += 1;
-    bucket.mean_error += row_error[r];
-    bucket.mean_density += row_density[r];
-  }
-  for (EntropyBucket& bucket : m.entropy_buckets) {
-    if (bucket.rows == 0) continue;
-    bucket.mean_error /= static_cast<double>(bucket.rows);
-    bucket.mean_density /= static_cast<double>(bucket.rows);
-  }
+  m.entropy_buckets = entropy_buckets(ref, row_error, row_density);
   return m;
 }
 

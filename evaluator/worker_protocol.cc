@@ -65,10 +65,9 @@ bool write_all(int fd, const void* data, size_t size) {
 
 std::string errno_text() { return std::strerror(errno); }
 
-}  // namespace
-
-Status write_worker_input(const Workload& w, const float* scores, bool include_values,
-                          const std::string& path, bool include_keys) {
+// The header of a worker input: the shape, what it includes, and where each section starts.
+InputHeader input_header(const Workload& w, bool has_scores, bool include_values, bool include_keys,
+                         int64_t score_count) {
   InputHeader h{};
   std::memcpy(h.magic, kInputMagic, sizeof h.magic);
   h.head_dim = w.head_dim;
@@ -78,9 +77,8 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
   h.num_calls = static_cast<int64_t>(w.calls.size());
   h.scale = w.scale;
   h.has_values = include_values ? 1 : 0;
-  h.has_scores = scores ? 1 : 0;
+  h.has_scores = has_scores ? 1 : 0;
   h.has_keys = include_keys ? 1 : 0;
-  const int64_t score_count = row_key_offsets(w).back();
   int64_t at = align_up(sizeof h);
   h.layers_at = at;
   at = align_up(at + static_cast<int64_t>(w.layers.size() * sizeof(LayerInfo)));
@@ -93,9 +91,18 @@ Status write_worker_input(const Workload& w, const float* scores, bool include_v
   if (include_values) at = align_up(at + w.kv_floats() * 4);
   h.queries_at = at;
   at = align_up(at + w.query_floats() * 4);
-  h.scores_at = scores ? at : 0;
-  if (scores) at = align_up(at + score_count * 4);
+  h.scores_at = has_scores ? at : 0;
+  if (has_scores) at = align_up(at + score_count * 4);
   h.file_size = at;
+  return h;
+}
+
+}  // namespace
+
+Status write_worker_input(const Workload& w, const float* scores, bool include_values,
+                          const std::string& path, bool include_keys) {
+  const int64_t score_count = row_key_offsets(w).back();
+  const InputHeader h = input_header(w, scores != nullptr, include_values, include_keys, score_count);
 
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
