@@ -10,7 +10,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <vector>
 
 #include "bench/bench_kernels.h"
 #include "bench/bench_util.h"
@@ -20,16 +19,15 @@ namespace {
 
 using namespace adrs::bench;
 
-struct BenchOptions {
+struct BenchArgs {
   std::vector<int> sizes{2048, 4096, 8192, 16384, 32768}, head_dims{128};
   bool kernels = true, large = true;
   LargeOptions large_options;
   std::string json_path, e2e_preset, maskers = "masker_template/evolve_masker.cpp,masker_template/baselines/oracle_topk.cpp";
 };
 
-// Reads the flags into *options; false (after naming it) on an unknown option. A flag without its
-// value ends the program with exit code 2.
-bool parse_options(int argc, char** argv, BenchOptions* options) {
+// Reads the flags; false (after printing why) on an unknown one.
+bool parse_args(int argc, char** argv, BenchArgs* a) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -40,24 +38,24 @@ bool parse_options(int argc, char** argv, BenchOptions* options) {
       return argv[++i];
     };
     if (arg == "--sizes" || arg == "--head-dims") {
-      std::vector<int>& list = arg == "--sizes" ? options->sizes : options->head_dims;
+      std::vector<int>& list = arg == "--sizes" ? a->sizes : a->head_dims;
       list.clear();
       std::stringstream text(value());
       for (std::string item; std::getline(text, item, ',');) list.push_back(std::atoi(item.c_str()));
     } else if (arg == "--skip-kernels") {
-      options->kernels = false;
+      a->kernels = false;
     } else if (arg == "--skip-large") {
-      options->large = false;
+      a->large = false;
     } else if (arg == "--layers") {
-      options->large_options.layers = std::atoi(value().c_str());
+      a->large_options.layers = std::atoi(value().c_str());
     } else if (arg == "--dump") {
-      options->large_options.dump_dir = value();
+      a->large_options.dump_dir = value();
     } else if (arg == "--e2e") {
-      options->e2e_preset = value();
+      a->e2e_preset = value();
     } else if (arg == "--masker") {
-      options->maskers = value();
+      a->maskers = value();
     } else if (arg == "--json") {
-      options->json_path = value();
+      a->json_path = value();
     } else {
       std::fprintf(stderr, "adrs-bench: unknown option '%s' (see the comment at the top of bench/bench_main.cc)\n", arg.c_str());
       return false;
@@ -66,22 +64,21 @@ bool parse_options(int argc, char** argv, BenchOptions* options) {
   return true;
 }
 
-// The non-empty items of a comma-separated list.
-std::vector<std::string> split_commas(const std::string& list) {
-  std::vector<std::string> items;
-  for (size_t at = 0; at <= list.size();) {
-    const size_t comma = std::min(list.find(',', at), list.size());
-    if (comma > at) items.push_back(list.substr(at, comma - at));
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
+  for (size_t at = 0; at <= text.size();) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    if (comma > at) parts.push_back(text.substr(at, comma - at));
     at = comma + 1;
   }
-  return items;
+  return parts;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  BenchOptions options;
-  if (!parse_options(argc, argv, &options)) return 2;
+  BenchArgs args;
+  if (!parse_args(argc, argv, &args)) return 2;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line by line, so a killed run still shows its progress
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
@@ -95,15 +92,15 @@ int main(int argc, char** argv) {
   nlohmann::json report;
   report["device"] = prop.name;
   const double copy_bw = copy_bandwidth(&report);
-  for (int d : options.head_dims)
+  for (int d : args.head_dims)
     if (!adrs::cuda::supported_head_dim(d)) {
       std::fprintf(stderr, "adrs-bench: --head-dims %d: the kernels are built for %s\n", d, adrs::cuda::supported_head_dims_text());
       return 2;
     }
-  if (options.kernels) kernel_sweep(options.sizes, options.head_dims, copy_bw, prop.multiProcessorCount, &report);
-  if (options.large) large_candidates(options.large_options, &report);
-  if (!options.json_path.empty()) std::ofstream(options.json_path) << report.dump(1) << "\n";
-  if (!options.e2e_preset.empty()) end_to_end(options.e2e_preset, split_commas(options.maskers), &report);
-  if (!options.json_path.empty()) std::ofstream(options.json_path) << report.dump(1) << "\n";
+  if (args.kernels) kernel_sweep(args.sizes, args.head_dims, copy_bw, prop.multiProcessorCount, &report);
+  if (args.large) large_candidates(args.large_options, &report);
+  if (!args.json_path.empty()) std::ofstream(args.json_path) << report.dump(1) << "\n";
+  if (!args.e2e_preset.empty()) end_to_end(args.e2e_preset, split_commas(args.maskers), &report);
+  if (!args.json_path.empty()) std::ofstream(args.json_path) << report.dump(1) << "\n";
   return 0;
 }

@@ -130,10 +130,23 @@ Status drop_capabilities() {
   return Status::Ok();
 }
 
-// Step 1 of enter_jail: a cgroup with the memory and task limits, when asked for. The kernel
-// refusing one is reported, not fatal; failing to join one that exists is.
+}  // namespace
+
+std::string JailReport::summary() const {
+  std::string text;
+  for (const std::string& layer : active) text += (text.empty() ? "" : ", ") + layer;
+  if (!inactive.empty()) {
+    text += text.empty() ? "not active: " : "; not active: ";
+    for (size_t i = 0; i < inactive.size(); ++i) text += (i ? ", " : "") + inactive[i];
+  }
+  return text;
+}
+
+namespace {
+
+// Step 1: the cgroup, made while we still may (as root); a keeper outside removes it afterwards.
+// Where cgroups cannot be made the report says why and the jail goes on without one.
 Status join_cgroup(const JailSpec& spec, JailReport* report) {
-  if (spec.memory_mb <= 0 && spec.max_tasks <= 0) return Status::Ok();
   jail_internal::Cgroups cgroups;
   if (Status s = cgroups.create(::getpid(), spec.memory_mb, spec.max_tasks); !s.ok()) {
     report->inactive.push_back("cgroup (" + s.message() + ")");
@@ -152,18 +165,9 @@ Status join_cgroup(const JailSpec& spec, JailReport* report) {
   return Status::Ok();
 }
 
-// Step 2 of enter_jail: root becomes "nobody" unless asked to stay root.
-Status drop_uid(const JailSpec& spec, bool root, JailReport* report) {
-  if (root && spec.drop_to_nobody) return drop_to_nobody(report);
-  report->inactive.push_back(root ? "uid drop (asked to stay root)"
-                                  : "uid drop (not root: stays uid " + std::to_string(::geteuid()) + ")");
-  return Status::Ok();
-}
-
-// Steps 3-4 of enter_jail: the user namespace first (it grants the others to a non-root uid), then
-// one unshare per namespace. `root` is whether the process started as root (before step 2 dropped
-// it); *uts says whether the UTS namespace (and so sethostname) is ours.
-Status enter_namespaces(const JailSpec& spec, bool root, JailReport* report, bool* uts) {
+// Steps 3-4: the namespaces, each on its own so that the report names what the kernel refused.
+// *uts says whether the hostname may be set.
+Status enter_namespaces(const JailSpec& spec, bool root, bool* uts, JailReport* report) {
   if (root && !spec.drop_to_nobody && !spec.user_namespace) {
     report->inactive.push_back("user namespace (stays host root by request; drops its uid itself)");
   } else if (Status s = enter_user_namespace(report); !s.ok()) {
@@ -178,8 +182,8 @@ Status enter_namespaces(const JailSpec& spec, bool root, JailReport* report, boo
   return Status::Ok();
 }
 
-// Step 7 of enter_jail: hostname, no new privileges, not dumpable, no fork, no capabilities.
-Status restrict_process(const JailSpec& spec, bool uts, JailReport* report) {
+// Step 7: hostname, no new privileges, no new processes, no capabilities.
+Status seal(const JailSpec& spec, bool uts, JailReport* report) {
   if (uts && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) return errno_status("jail: sethostname");
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   ::prctl(PR_SET_DUMPABLE, 0);
@@ -196,26 +200,22 @@ Status restrict_process(const JailSpec& spec, bool uts, JailReport* report) {
 
 }  // namespace
 
-std::string JailReport::summary() const {
-  std::string text;
-  for (const std::string& layer : active) text += (text.empty() ? "" : ", ") + layer;
-  if (!inactive.empty()) {
-    text += text.empty() ? "not active: " : "; not active: ";
-    for (size_t i = 0; i < inactive.size(); ++i) text += (i ? ", " : "") + inactive[i];
-  }
-  return text;
-}
-
 Status enter_jail(const JailSpec& spec, JailReport* report) {
   *report = JailReport{};
   const bool root = ::geteuid() == 0;
-  // 1. cgroup, made while we still may (as root); a keeper outside removes it afterwards.
-  if (Status s = join_cgroup(spec, report); !s.ok()) return s;
+  // 1. cgroup.
+  if (spec.memory_mb > 0 || spec.max_tasks > 0)
+    if (Status s = join_cgroup(spec, report); !s.ok()) return s;
   // 2. uid, before any namespace: the host's checks then see "nobody".
-  if (Status s = drop_uid(spec, root, report); !s.ok()) return s;
-  // 3.-4. namespaces, each on its own so that the report names what the kernel refused.
+  if (root && spec.drop_to_nobody) {
+    if (Status s = drop_to_nobody(report); !s.ok()) return s;
+  } else {
+    report->inactive.push_back(root ? "uid drop (asked to stay root)"
+                                    : "uid drop (not root: stays uid " + std::to_string(::geteuid()) + ")");
+  }
+  // 3.-4. namespaces.
   bool uts = false;
-  if (Status s = enter_namespaces(spec, root, report, &uts); !s.ok()) return s;
+  if (Status s = enter_namespaces(spec, root, &uts, report); !s.ok()) return s;
   // 5. the new PID namespace takes effect for children only.
   if (report->pid_namespace)
     if (Status s = fork_keeper(nullptr); !s.ok()) return s;
@@ -226,7 +226,7 @@ Status enter_jail(const JailSpec& spec, JailReport* report) {
     report->inactive.push_back("private root (no mount namespace)");
   }
   // 7. hostname, process creation, capabilities.
-  return restrict_process(spec, uts, report);
+  return seal(spec, uts, report);
 }
 
 }  // namespace adrs

@@ -18,8 +18,11 @@ double percentile(std::vector<double> values, double q) {
   return values[below] + (position - below) * (values[above] - values[below]);
 }
 
-// Per call (one layer and step, all its query heads): the error ||O_true - O_sparse||_F /
-// ||O_true||_F and the mean density, appended to m->call_errors and m->call_densities. Returns the
+}  // namespace
+
+namespace {
+
+// Per (layer, step): the Frobenius error over its query heads and their mean density. Returns the
 // sum of the call errors.
 double add_call_metrics(const Workload& w, const Reference& ref, const RowErrors& errors,
                         const std::vector<double>& row_density, Metrics* m) {
@@ -40,7 +43,7 @@ double add_call_metrics(const Workload& w, const Reference& ref, const RowErrors
   return call_error_sum;
 }
 
-// Mean row error and density in five buckets of the rows' true attention entropy.
+// Mean error and density of the rows in five buckets of their true attention's entropy.
 std::vector<EntropyBucket> entropy_buckets(const Reference& ref, const std::vector<double>& row_error,
                                            const std::vector<double>& row_density) {
   constexpr int kBuckets = 5;
@@ -50,8 +53,7 @@ std::vector<EntropyBucket> entropy_buckets(const Reference& ref, const std::vect
     buckets[b].high = static_cast<double>(b + 1) / kBuckets;
   }
   for (size_t r = 0; r < row_error.size(); ++r) {
-    const int b = std::min(kBuckets - 1, static_cast<int>(ref.entropy[r] * kBuckets));
-    EntropyBucket& bucket = buckets[b];
+    EntropyBucket& bucket = buckets[std::min(kBuckets - 1, static_cast<int>(ref.entropy[r] * kBuckets))];
     bucket.rows += 1;
     bucket.mean_error += row_error[r];
     bucket.mean_density += row_density[r];
@@ -83,7 +85,6 @@ Metrics compute_metrics(const Workload& w, const Reference& ref, const Selection
     kept_sum += errors.kept_mass[r];
     weight_sum += errors.weight_sum[r] / n;
   }
-
   const double call_error_sum = add_call_metrics(w, ref, errors, row_density, &m);
   m.error = w.calls.empty() ? 0.0 : call_error_sum / static_cast<double>(w.calls.size());
   m.density = rows ? density_sum / rows : 0.0;
@@ -94,7 +95,6 @@ Metrics compute_metrics(const Workload& w, const Reference& ref, const Selection
   m.row_error_p50 = percentile(row_error, 0.5);
   m.row_error_p90 = percentile(row_error, 0.9);
   m.row_error_max = rows ? *std::max_element(row_error.begin(), row_error.end()) : 0.0;
-
   m.entropy_buckets = entropy_buckets(ref, row_error, row_density);
   return m;
 }

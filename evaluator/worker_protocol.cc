@@ -65,9 +65,8 @@ bool write_all(int fd, const void* data, size_t size) {
 
 std::string errno_text() { return std::strerror(errno); }
 
-// The header of a worker input: the shape, what it includes, and where each section starts.
-InputHeader input_header(const Workload& w, bool has_scores, bool include_values, bool include_keys,
-                         int64_t score_count) {
+// The header with every section's offset laid out (aligned) and the file's size.
+InputHeader input_header(const Workload& w, bool include_scores, int64_t score_count, bool include_values, bool include_keys) {
   InputHeader h{};
   std::memcpy(h.magic, kInputMagic, sizeof h.magic);
   h.head_dim = w.head_dim;
@@ -77,7 +76,7 @@ InputHeader input_header(const Workload& w, bool has_scores, bool include_values
   h.num_calls = static_cast<int64_t>(w.calls.size());
   h.scale = w.scale;
   h.has_values = include_values ? 1 : 0;
-  h.has_scores = has_scores ? 1 : 0;
+  h.has_scores = include_scores ? 1 : 0;
   h.has_keys = include_keys ? 1 : 0;
   int64_t at = align_up(sizeof h);
   h.layers_at = at;
@@ -91,8 +90,8 @@ InputHeader input_header(const Workload& w, bool has_scores, bool include_values
   if (include_values) at = align_up(at + w.kv_floats() * 4);
   h.queries_at = at;
   at = align_up(at + w.query_floats() * 4);
-  h.scores_at = has_scores ? at : 0;
-  if (has_scores) at = align_up(at + score_count * 4);
+  h.scores_at = include_scores ? at : 0;
+  if (include_scores) at = align_up(at + score_count * 4);
   h.file_size = at;
   return h;
 }
@@ -102,8 +101,7 @@ InputHeader input_header(const Workload& w, bool has_scores, bool include_values
 Status write_worker_input(const Workload& w, const float* scores, bool include_values,
                           const std::string& path, bool include_keys) {
   const int64_t score_count = row_key_offsets(w).back();
-  const InputHeader h = input_header(w, scores != nullptr, include_values, include_keys, score_count);
-
+  const InputHeader h = input_header(w, scores != nullptr, score_count, include_values, include_keys);
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Fault("cannot create " + temp + ": " + errno_text());

@@ -58,13 +58,13 @@ std::vector<CandidateRow> rows_of(const std::string& run_dir) {
   return rows;
 }
 
-// Starts the run `killed` (with `common` flags) and kills it with SIGKILL at 20 random moments,
-// resuming after each, then lets the 21st attempt finish. After each kill the database passes
-// PRAGMA integrity_check. *kills counts the kills that landed on a live process.
-void kill_twenty_times_then_finish(const std::vector<std::string>& common, const std::string& killed,
-                                   const std::string& log, int* kills) {
+// Starts the run `killed` (or resumes it) and kills it after a random delay, 20 times, then lets
+// a last resume finish (*finished: it exited with 0). Returns how many kills landed.
+int kill_twenty_times(const std::string& dir, const std::vector<std::string>& common, bool* finished) {
+  const std::string killed = dir + "/killed", log = dir + "/log.txt";
   std::mt19937 rng(12345);
   std::uniform_int_distribution<int> delay_ms(150, 1500);
+  int kills = 0;
   for (int round = 0; round < 21; ++round) {
     std::vector<std::string> args;
     if (!fs::exists(killed)) {  // creation is atomic: a kill before it finished left nothing to resume
@@ -76,47 +76,51 @@ void kill_twenty_times_then_finish(const std::vector<std::string>& common, const
     }
     const pid_t pid = spawn_adrs(args, log);
     if (round == 20) {
-      ASSERT_EQ(wait_exit(pid), 0) << test::read_file(log);
+      const int status = wait_exit(pid);
+      EXPECT_EQ(status, 0) << test::read_file(log);
+      *finished = status == 0;
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
-    if (::kill(pid, SIGKILL) == 0) ++*kills;
+    if (::kill(pid, SIGKILL) == 0) ++kills;
     wait_exit(pid);
     // Durability: a kill during writes never leaves the database inconsistent.
     if (fs::exists(killed + "/run.db")) {
-      EXPECT_EQ(test::integrity_of(killed + "/run.db"), "ok") << "after kill " << *kills;
+      EXPECT_EQ(test::integrity_of(killed + "/run.db"), "ok") << "after kill " << kills;
     }
   }
+  return kills;
 }
 
-// Checks the killed run's candidates `a` against the uninterrupted run's `b`: every row terminal,
-// ids 1..n, a lineage forest rooted at the seed whose parents are evaluated, and the same parent,
-// mutation, source and result for every candidate. *best is the killed run's best evaluated one.
-void expect_same_candidates_as_uninterrupted_run(const std::vector<CandidateRow>& a, const std::vector<CandidateRow>& b,
-                                                 const CandidateRow** best) {
-  ASSERT_EQ(a.size(), b.size());
+// The killed run `a` holds the same candidates as the straight run `b`, and its lineage is a
+// forest of evaluated parents rooted at the seed. Returns the best evaluated candidate of `a`.
+const CandidateRow* expect_same_candidates(const std::vector<CandidateRow>& a, const std::vector<CandidateRow>& b) {
+  const CandidateRow* best = nullptr;
+  // Whether a copy is stored as "duplicate" depends on which twin was proposed first; the result
+  // it stands for does not.
+  auto result_of = [](const std::vector<CandidateRow>& rows, const CandidateRow& row) {
+    return row.duplicate_of ? rows[*row.duplicate_of - 1].score : row.score;
+  };
   for (size_t i = 0; i < a.size(); ++i) {
     const CandidateRow& r = a[i];
     EXPECT_EQ(r.id, static_cast<int64_t>(i + 1));
     EXPECT_TRUE(r.terminal()) << "candidate " << r.id << " is " << r.status;
     if (r.id == 1) {
       EXPECT_FALSE(r.parent_id.has_value());
+    } else if (!r.parent_id) {
+      ADD_FAILURE() << "candidate " << r.id << " has no parent";
+      continue;
     } else {
-      ASSERT_TRUE(r.parent_id.has_value());
       EXPECT_LT(*r.parent_id, r.id) << "the lineage is a forest rooted at the seed";
       EXPECT_EQ(a[*r.parent_id - 1].status, CandidateStatus::kEvaluated) << "parents are evaluated candidates";
     }
     EXPECT_EQ(r.parent_id, b[i].parent_id) << "candidate " << r.id;
     EXPECT_EQ(r.mutation, b[i].mutation) << "candidate " << r.id;
     EXPECT_EQ(r.source_hash, b[i].source_hash) << "candidate " << r.id;
-    // Whether a copy is stored as "duplicate" depends on which twin was proposed first; the
-    // result it stands for does not.
-    auto result_of = [](const std::vector<CandidateRow>& rows, const CandidateRow& row) {
-      return row.duplicate_of ? rows[*row.duplicate_of - 1].score : row.score;
-    };
     EXPECT_EQ(result_of(a, r), result_of(b, b[i])) << "candidate " << r.id;
-    if (r.status == CandidateStatus::kEvaluated && (!*best || *r.score > *(*best)->score)) *best = &r;
+    if (r.status == CandidateStatus::kEvaluated && (!best || *r.score > *best->score)) best = &r;
   }
+  return best;
 }
 
 TEST(RunKill, KilledTwentyTimesThenResumedEqualsAnUninterruptedRun) {
@@ -127,8 +131,9 @@ TEST(RunKill, KilledTwentyTimesThenResumedEqualsAnUninterruptedRun) {
   const std::vector<std::string> common{"--config", "runs/demo.toml", "--workload", "smoke", "--max-candidates",
                                         std::to_string(budget), "--runs-dir", dir, "--quiet"};
   const std::string killed = dir + "/killed", log = dir + "/log.txt";
-  int kills = 0;
-  ASSERT_NO_FATAL_FAILURE(kill_twenty_times_then_finish(common, killed, log, &kills));
+  bool finished = false;
+  const int kills = kill_twenty_times(dir, common, &finished);
+  ASSERT_TRUE(finished);
   EXPECT_GE(kills, 15) << "most kills should land while the run is working";
 
   std::vector<std::string> straight_args{"run"};
@@ -138,8 +143,8 @@ TEST(RunKill, KilledTwentyTimesThenResumedEqualsAnUninterruptedRun) {
 
   const std::vector<CandidateRow> a = rows_of(killed), b = rows_of(dir + "/straight");
   ASSERT_EQ(static_cast<int>(a.size()), budget);
-  const CandidateRow* best = nullptr;
-  ASSERT_NO_FATAL_FAILURE(expect_same_candidates_as_uninterrupted_run(a, b, &best));
+  ASSERT_EQ(a.size(), b.size());
+  const CandidateRow* best = expect_same_candidates(a, b);
   ASSERT_NE(best, nullptr);
   const auto replay = test::run_adrs("replay " + killed + " " + std::to_string(best->id) + " --json");
   ASSERT_EQ(replay.exit_code, 0) << replay.err;

@@ -3,9 +3,6 @@
 
 #include <cstdio>
 #include <map>
-#include <optional>
-#include <string>
-#include <vector>
 
 #include "driver/cli/commands.h"
 #include "driver/llm/llm_proposer.h"
@@ -14,14 +11,14 @@
 
 namespace {
 
-// Every command of the CLI, each with the function that runs it once CLI11 has parsed its flags.
+#ifndef ADRS_GIT_REVISION
+#define ADRS_GIT_REVISION "unknown"
+#endif
+
+// Adds every command to `app`; the map says which runner a parsed subcommand calls.
 std::map<CLI::App*, adrs::CommandRunner> add_commands(CLI::App& app) {
   std::map<CLI::App*, adrs::CommandRunner> runners;
   auto add = [&](adrs::CommandRunner runner) { runners[app.get_subcommands({}).back()] = std::move(runner); };
-  // proposer = "llm": the LLM proposer built from the run config's [llm] table (driver/llm/llm_proposer.h).
-  adrs::set_llm_proposer_factory([](const adrs::RunConfig& config, adrs::RunDb& db, std::unique_ptr<adrs::Proposer>* out) {
-    return adrs::make_llm_proposer(config.llm, &db, out);
-  });
   add(adrs::add_eval_command(app));
   add(adrs::add_leaderboard_command(app));
   add(adrs::add_workload_command(app));
@@ -39,28 +36,24 @@ std::map<CLI::App*, adrs::CommandRunner> add_commands(CLI::App& app) {
   return runners;
 }
 
-// A first argument that is neither a flag nor a command gets its own message (with the closest
-// command and the list of all), rather than CLI11's generic one. Returns whether it printed one.
-bool reject_unknown_command(const CLI::App& app, int argc, char** argv) {
+// An unknown command gets the likely meant one and the list, instead of CLI11's generic error.
+bool is_unknown_command(CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return false;
   std::string names;
   std::vector<std::string> commands;
-  bool known = false;
   for (const CLI::App* command : app.get_subcommands({})) {
+    if (command->check_name(argv[1])) return false;
     names += (names.empty() ? "" : ", ") + command->get_name();
     commands.push_back(command->get_name());
-    known = known || (argc > 1 && command->check_name(argv[1]));
   }
-  if (argc > 1 && argv[1][0] != '-' && !known) {
-    std::fprintf(stderr, "adrs: unknown command '%s'%s; the commands are: %s (see adrs --help)\n", argv[1],
-                 adrs::did_you_mean(argv[1], commands).c_str(), names.c_str());
-    return true;
-  }
-  return false;
+  std::fprintf(stderr, "adrs: unknown command '%s'%s; the commands are: %s (see adrs --help)\n", argv[1],
+               adrs::did_you_mean(argv[1], commands).c_str(), names.c_str());
+  return true;
 }
 
-// Parses the command line; returns the exit code when parsing ends the program (help, version, a
-// flag error), nothing when a command should run.
-std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+// Parses the command line; returns the exit status when parsing ends the program (help, version,
+// an error), else -1.
+int parse_command_line(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -74,7 +67,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
     std::fprintf(stderr, "run 'adrs --help' or 'adrs <command> --help' for usage\n");
     return 2;
   }
-  return std::nullopt;
+  return -1;
 }
 
 }  // namespace
@@ -87,15 +80,16 @@ int main(int argc, char** argv) {
   CLI::App app{"adrs: evolve sparse-attention maskers with an LLM (or offline) and a trusted evaluator"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
-#ifndef ADRS_GIT_REVISION
-#define ADRS_GIT_REVISION "unknown"
-#endif
   app.set_version_flag("--version", std::string("adrs ") + adrs::kAdrsVersion + " (git " + ADRS_GIT_REVISION + ")",
                        "Print the version and the git revision it was built from");
+  // proposer = "llm": the LLM proposer built from the run config's [llm] table (driver/llm/llm_proposer.h).
+  adrs::set_llm_proposer_factory([](const adrs::RunConfig& config, adrs::RunDb& db, std::unique_ptr<adrs::Proposer>* out) {
+    return adrs::make_llm_proposer(config.llm, &db, out);
+  });
   const std::map<CLI::App*, adrs::CommandRunner> runners = add_commands(app);
-  if (reject_unknown_command(app, argc, argv)) return 2;
-  if (std::optional<int> exit_code = parse_command_line(app, argc, argv)) return *exit_code;
-  for (auto& [command, runner] : runners)
+  if (is_unknown_command(app, argc, argv)) return 2;
+  if (const int status = parse_command_line(app, argc, argv); status >= 0) return status;
+  for (const auto& [command, runner] : runners)
     if (command->parsed()) return runner();
   return 2;
 }

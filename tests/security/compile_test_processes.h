@@ -15,6 +15,8 @@
 #include <sstream>
 #include <string>
 
+#include "util/file.h"
+
 namespace adrs::test {
 
 // A fresh directory under the build tree (not /tmp, where other tools sweep adrs-* leftovers).
@@ -32,8 +34,10 @@ struct ProcessId {
 };
 
 inline bool read_stat(pid_t pid, pid_t* ppid, unsigned long long* start) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // read_file, not an ifstream: a process that exits mid-read fails the read with ESRCH, which
+  // libstdc++'s filebuf throws as an exception.
+  std::string text;
+  if (!read_file("/proc/" + std::to_string(pid) + "/stat", &text).ok()) return false;
   const size_t close = text.rfind(')');
   if (close == std::string::npos) return false;
   std::istringstream fields(text.substr(close + 2));
@@ -46,15 +50,14 @@ inline bool read_stat(pid_t pid, pid_t* ppid, unsigned long long* start) {
 }
 
 inline std::string cmdline(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  return read_file("/proc/" + std::to_string(pid) + "/cmdline", &text).ok() ? text : "";
 }
 
 inline std::string comm(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
   std::string name;
-  std::getline(in, name);
-  return name;
+  if (!read_file("/proc/" + std::to_string(pid) + "/comm", &name).ok()) return "";
+  return name.substr(0, name.find('\n'));
 }
 
 // Live descendants of `root` whose command line contains `needle`.
