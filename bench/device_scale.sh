@@ -8,11 +8,12 @@
 #
 # Run from the repository root on the GPU machine with the binaries bench/pack_device_build.sh
 # packed into build-dev/ (the device machine cannot build adrs: carry build-dev with the call):
-#   here:   cmake -S . -B build-cuda -G Ninja -DADRS_CUDA=ON -DBUILD_TESTING=OFF && \
-#           cmake --build build-cuda --target adrs adrs-worker adrs-async-bench && \
-#           BINARIES="adrs adrs-worker adrs-async-bench" ARCHIVE=1 bench/pack_device_build.sh build-cuda
+#   here:   cmake -S . -B build-cuda -G Ninja -DADRS_CUDA=ON && \
+#           cmake --build build-cuda --target adrs adrs-worker adrs-bench && \
+#           BINARIES="adrs adrs-worker adrs-bench" ARCHIVE=1 bench/pack_device_build.sh build-cuda
 #   device: bash bench/device_scale.sh      (carry build-pack; kind nvidia-h200-x2 or larger)
-# (add adrs-bench to the build and BINARIES for the scoring-throughput part: ~62 of the 64 MiB).
+# (adrs-bench is only for the scoring-throughput part; without it the carried tree is ~55 MiB
+# instead of ~62 of the 64 allowed. ASYNC=1 needs adrs-async-bench, a target of BUILD_TESTING=ON.)
 # Writes to $OUT: device_scale.md (the table), device_scale.json (every run's numbers), scaling.json
 # (adrs-bench), machine.txt, log.txt.
 # Knobs: WALL_S (seconds each run issues candidates, default 75), WORKLOAD (large), EVAL_WORKERS

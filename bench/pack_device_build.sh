@@ -8,8 +8,8 @@
 # each stripped, and a call carries 64 MiB with the checkout's ~46 MiB); carry build-pack instead,
 # and bench/device_scale.sh unpacks it.
 #   bench/pack_device_build.sh [BUILD_DIR]
-#   BINARIES="adrs adrs-worker adrs-async-bench" ARCHIVE=1 bench/pack_device_build.sh build-cuda
-#     (what bench/device_scale.sh needs; add adrs-bench for its scoring-throughput part)
+#   BINARIES="adrs adrs-worker adrs-bench" ARCHIVE=1 bench/pack_device_build.sh build-cuda
+#     (what bench/device_scale.sh needs; adrs-bench only for its scoring-throughput part)
 set -eu
 cd "$(dirname "$0")/.."
 SRC=${1:-build-cuda}
