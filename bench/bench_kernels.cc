@@ -72,112 +72,158 @@ struct Batch {
   double kv_bytes() const { return 2.0 * kv_elements() * cuda::kv_element_bytes(type); }
 };
 
+// What every kernel variant of one sweep case (head dim d, n keys, kv type) shares: the batch, the
+// reference pass's outputs and workspace, the bytes a reference pass must move, where rows go.
+struct SweepCase {
+  const Batch& b;
+  int d, n, sm_count;
+  KvType type;
+  int64_t rows;
+  double copy_bw;
+  const cuda::ReferenceOutputs& ref;
+  char* workspace;
+  double base_bytes;
+  nlohmann::json* out;
+
+  // Splits depend on the kernel variant.
+  int splits_for(AccType acc, cuda::ReferenceKernel kernel) const {
+    return cuda::reference_splits(b.dw, acc, n, sm_count, kernel);
+  }
+  // `splits`: of the reference pass the variant ran (or ran before it, for the sparse kernel).
+  void report(const char* name, double seconds, double bytes, int splits) const {
+    const double bw = bytes / seconds;
+    std::printf("%-4d %-6d %-5s %-26s %10.3f %10.1f %8.1f%%\n", d, n, cuda::kv_type_name(type), name, seconds * 1e3,
+                bw / 1e9, 100.0 * bw / copy_bw);
+    (*out)["kernels"].push_back({{"head_dim", d}, {"n", n}, {"kv", cuda::kv_type_name(type)}, {"kernel", name}, {"seconds", seconds},
+                                 {"bytes", bytes}, {"bandwidth_gbs", bw / 1e9}, {"fraction_of_copy", bw / copy_bw},
+                                 {"splits", splits}});
+  }
+};
+
+// The split count of the reference variant that needs the most; the workspace fits it.
+int max_reference_splits(const Batch& b, int n, int sm_count) {
+  int max_splits = 1;
+  for (AccType acc : {AccType::kF32, AccType::kF64})
+    for (auto kernel : {cuda::ReferenceKernel::kAuto, cuda::ReferenceKernel::kCudaCores})
+      max_splits = std::max(max_splits, cuda::reference_splits(b.dw, acc, n, sm_count, kernel));
+  return max_splits;
+}
+
+// With ADRS_BENCH_SPLIT_SWEEP set: how the split count moves the tensor-core kernel.
+void bench_split_sweep(const SweepCase& c, int max_splits) {
+  for (int sweep : {2, 3, 4, 6, 9, 12, 16, 24, 32}) {
+    if (sweep > max_splits * 4 || sweep * 256 > c.n) continue;
+    DeviceBuffer<char> ws(cuda::reference_workspace_bytes(c.b.dw, sweep, AccType::kF32));
+    const double s = time_gpu([&] { cuda::launch_reference(c.b.dw, AccType::kF32, sweep, ws.ptr, c.ref, nullptr); });
+    const std::string name = "  tensor, splits " + std::to_string(sweep);
+    c.report(name.c_str(), s, c.base_bytes, sweep);
+  }
+}
+
+// Every reference variant: kernel choice, accumulator, rows in flight (CUDA cores), scores written
+// to `scores` (CSR by `score_offsets`) or not.
+void bench_reference_variants(const SweepCase& c, int max_splits, float* scores, int64_t* score_offsets) {
+  using cuda::ReferenceKernel;
+  auto reference = [&](const char* name, AccType acc, ReferenceKernel kernel, int rows_in_flight, bool scores_too) {
+    const int splits = c.splits_for(acc, kernel);
+    cuda::ReferenceOutputs o = c.ref;
+    if (scores_too) {
+      o.scores = scores;
+      o.score_offsets = score_offsets;
+    }
+    const double s =
+        time_gpu([&] { cuda::launch_reference(c.b.dw, acc, splits, c.workspace, o, nullptr, kernel, rows_in_flight); });
+    c.report(name, s, c.base_bytes + (scores_too ? 4.0 * c.rows * c.n : 0.0), splits);
+  };
+  const bool bf16 = c.type == KvType::kBF16;
+  reference(bf16 ? "reference fp32 tensor" : "reference fp32-acc", AccType::kF32, ReferenceKernel::kAuto, 0, false);
+  if (bf16) reference("reference fp32 cuda-core", AccType::kF32, ReferenceKernel::kCudaCores, 0, false);
+  if (bf16 && std::getenv("ADRS_BENCH_SPLIT_SWEEP")) bench_split_sweep(c, max_splits);
+  reference("reference fp32-acc U2", AccType::kF32, ReferenceKernel::kCudaCores, 2, false);
+  reference("reference fp64-acc", AccType::kF64, ReferenceKernel::kAuto, 0, false);
+  reference(bf16 ? "reference+scores tensor" : "reference+scores fp32", AccType::kF32, ReferenceKernel::kAuto, 0, true);
+}
+
+// Host side of the sparse kernel's input: CSR selections and the row of every block of entries.
+struct HostSelections {
+  std::vector<int64_t> offsets{0};
+  std::vector<int32_t> indices, first_block, block_row;
+};
+
+// Each row keeps a pseudo-random 10% of its keys (sorted, distinct, weight 1).
+HostSelections ten_percent_selections(int64_t rows, int n) {
+  HostSelections h;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int i = 0; i < n; ++i)
+      if ((mix64(uint64_t(r) * 1000003 + i) % 1000) < 100) h.indices.push_back(i);
+    h.offsets.push_back(int64_t(h.indices.size()));
+  }
+  h.first_block.resize(rows + 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    h.first_block[r] = int32_t(h.block_row.size());
+    const int64_t blocks = (h.offsets[r + 1] - h.offsets[r] + cuda::kSparseBlockEntries - 1) / cuda::kSparseBlockEntries;
+    for (int64_t k = 0; k < blocks; ++k) h.block_row.push_back(int32_t(r));
+  }
+  h.first_block[rows] = int32_t(h.block_row.size());
+  return h;
+}
+
+// The sparse kernel at 10% density, after the reference pass it reads (fp32 and fp64 accumulation).
+void bench_sparse(const SweepCase& c) {
+  const HostSelections h = ten_percent_selections(c.rows, c.n);
+  DeviceBuffer<int64_t> d_offsets(h.offsets.size());
+  DeviceBuffer<int32_t> d_indices(h.indices.size()), d_first(h.first_block.size()), d_block_row(h.block_row.size());
+  upload(d_offsets, h.offsets);
+  upload(d_indices, h.indices);
+  upload(d_first, h.first_block);
+  upload(d_block_row, h.block_row);
+  DeviceBuffer<double> results(3 * c.rows);
+  const cuda::DeviceSelections sel{d_offsets.ptr, d_indices.ptr, nullptr, d_block_row.ptr, d_first.ptr};
+  const cuda::SparseOutputs sout{results.ptr, results.ptr + c.rows, results.ptr + 2 * c.rows};
+  const int64_t blocks = int64_t(h.block_row.size());
+  // Bytes it must gather: K and V rows of every kept entry, its index, the query and true output.
+  const double entries = double(h.indices.size());
+  const double gather = entries * (2.0 * c.d * cuda::kv_element_bytes(c.type) + 4.0) + c.rows * c.d * 12.0;
+  for (AccType acc : {AccType::kF32, AccType::kF64}) {
+    const int splits = c.splits_for(acc, cuda::ReferenceKernel::kAuto);
+    cuda::launch_reference(c.b.dw, acc, splits, c.workspace, c.ref, nullptr);
+    DeviceBuffer<char> sparse_ws(cuda::sparse_workspace_bytes(blocks, acc, c.d));
+    const double s = time_gpu([&] {
+      cuda::launch_sparse(c.b.dw, acc, sel, c.ref, 0, c.rows, 0, blocks, sparse_ws.ptr, sout, nullptr);
+    });
+    c.report(acc == AccType::kF32 ? "sparse10% fp32-acc" : "sparse10% fp64-acc", s, gather, splits);
+  }
+}
+
+// One case of the sweep: a 32-layer batch of head dim d, n keys and K/V type `type`, every
+// reference variant, then the sparse kernel.
+void sweep_case(int d, int n, KvType type, double copy_bw, int sm_count, nlohmann::json* out) {
+  Batch b(32, 32, 8, n, d, type);
+  const int64_t rows = b.rows();
+  DeviceBuffer<double> output(rows * d), norm(rows), lognorm(rows), entropy(rows);
+  DeviceBuffer<float> scores(rows * int64_t(n));
+  std::vector<int64_t> score_offsets(rows + 1);
+  for (int64_t r = 0; r <= rows; ++r) score_offsets[r] = r * n;
+  DeviceBuffer<int64_t> d_score_offsets(rows + 1);
+  upload(d_score_offsets, score_offsets);
+  const int max_splits = max_reference_splits(b, n, sm_count);
+  DeviceBuffer<char> workspace(cuda::reference_workspace_bytes(b.dw, max_splits, AccType::kF64));
+  const cuda::ReferenceOutputs ref{output.ptr, norm.ptr, lognorm.ptr, entropy.ptr, nullptr, nullptr};
+  // Bytes that must move: K and V once per call, the queries, the outputs (+ scores if written).
+  const double base_bytes = b.kv_bytes() + rows * d * (4.0 + 8.0);
+  const SweepCase c{b, d, n, sm_count, type, rows, copy_bw, ref, workspace.ptr, base_bytes, out};
+  bench_reference_variants(c, max_splits, scores.ptr, d_score_offsets.ptr);
+  bench_sparse(c);
+}
+
 }  // namespace
 
 void kernel_sweep(const std::vector<int>& sizes, const std::vector<int>& head_dims, double copy_bw, int sm_count,
                   nlohmann::json* out) {
   std::printf("\n%-4s %-6s %-5s %-26s %10s %10s %9s\n", "d", "n", "kv", "kernel", "time_ms", "GB/s", "of_copy");
   for (int d : head_dims)
-  for (int n : sizes) {
-    for (KvType type : {KvType::kBF16, KvType::kF32}) {
-      Batch b(32, 32, 8, n, d, type);
-      const int64_t rows = b.rows();
-      DeviceBuffer<double> output(rows * d), norm(rows), lognorm(rows), entropy(rows);
-      DeviceBuffer<float> scores(rows * int64_t(n));
-      std::vector<int64_t> score_offsets(rows + 1);
-      for (int64_t r = 0; r <= rows; ++r) score_offsets[r] = r * n;
-      DeviceBuffer<int64_t> d_score_offsets(rows + 1);
-      upload(d_score_offsets, score_offsets);
-      // Splits depend on the kernel variant; the workspace fits the largest.
-      auto splits_for = [&](AccType acc, cuda::ReferenceKernel kernel) {
-        return cuda::reference_splits(b.dw, acc, n, sm_count, kernel);
-      };
-      int max_splits = 1;
-      for (AccType acc : {AccType::kF32, AccType::kF64})
-        for (auto kernel : {cuda::ReferenceKernel::kAuto, cuda::ReferenceKernel::kCudaCores})
-          max_splits = std::max(max_splits, splits_for(acc, kernel));
-      DeviceBuffer<char> workspace(cuda::reference_workspace_bytes(b.dw, max_splits, AccType::kF64));
-      cuda::ReferenceOutputs ref{output.ptr, norm.ptr, lognorm.ptr, entropy.ptr, nullptr, nullptr};
-      // Bytes that must move: K and V once per call, the queries, the outputs (+ scores if written).
-      const double base_bytes = b.kv_bytes() + rows * d * (4.0 + 8.0);
-      // `splits`: of the reference pass the variant ran (or ran before it, for the sparse kernel).
-      auto report = [&](const char* name, double seconds, double bytes, int splits) {
-        const double bw = bytes / seconds;
-        std::printf("%-4d %-6d %-5s %-26s %10.3f %10.1f %8.1f%%\n", d, n, cuda::kv_type_name(type), name, seconds * 1e3,
-                    bw / 1e9, 100.0 * bw / copy_bw);
-        (*out)["kernels"].push_back({{"head_dim", d}, {"n", n}, {"kv", cuda::kv_type_name(type)}, {"kernel", name}, {"seconds", seconds},
-                                     {"bytes", bytes}, {"bandwidth_gbs", bw / 1e9}, {"fraction_of_copy", bw / copy_bw},
-                                     {"splits", splits}});
-      };
-      // One reference variant: kernel choice, accumulator, rows in flight (CUDA cores), scores.
-      auto reference = [&](const char* name, AccType acc, cuda::ReferenceKernel kernel, int rows_in_flight,
-                           bool scores_too) {
-        const int splits = splits_for(acc, kernel);
-        cuda::ReferenceOutputs o = ref;
-        if (scores_too) {
-          o.scores = scores.ptr;
-          o.score_offsets = d_score_offsets.ptr;
-        }
-        const double s =
-            time_gpu([&] { cuda::launch_reference(b.dw, acc, splits, workspace.ptr, o, nullptr, kernel, rows_in_flight); });
-        report(name, s, base_bytes + (scores_too ? 4.0 * rows * n : 0.0), splits);
-      };
-      using cuda::ReferenceKernel;
-      const bool bf16 = type == KvType::kBF16;
-      reference(bf16 ? "reference fp32 tensor" : "reference fp32-acc", AccType::kF32, ReferenceKernel::kAuto, 0, false);
-      if (bf16) reference("reference fp32 cuda-core", AccType::kF32, ReferenceKernel::kCudaCores, 0, false);
-      if (bf16 && std::getenv("ADRS_BENCH_SPLIT_SWEEP")) {  // how the split count moves the tensor-core kernel
-        for (int sweep : {2, 3, 4, 6, 9, 12, 16, 24, 32}) {
-          if (sweep > max_splits * 4 || sweep * 256 > n) continue;
-          DeviceBuffer<char> ws(cuda::reference_workspace_bytes(b.dw, sweep, AccType::kF32));
-          const double s = time_gpu([&] { cuda::launch_reference(b.dw, AccType::kF32, sweep, ws.ptr, ref, nullptr); });
-          const std::string name = "  tensor, splits " + std::to_string(sweep);
-          report(name.c_str(), s, base_bytes, sweep);
-        }
-      }
-      reference("reference fp32-acc U2", AccType::kF32, ReferenceKernel::kCudaCores, 2, false);
-      reference("reference fp64-acc", AccType::kF64, ReferenceKernel::kAuto, 0, false);
-      reference(bf16 ? "reference+scores tensor" : "reference+scores fp32", AccType::kF32, ReferenceKernel::kAuto, 0, true);
-
-      // Sparse: each row keeps a pseudo-random 10% of its keys (sorted, distinct, weight 1).
-      std::vector<int64_t> offsets{0};
-      std::vector<int32_t> indices;
-      for (int64_t r = 0; r < rows; ++r) {
-        for (int i = 0; i < n; ++i)
-          if ((mix64(uint64_t(r) * 1000003 + i) % 1000) < 100) indices.push_back(i);
-        offsets.push_back(int64_t(indices.size()));
-      }
-      std::vector<int32_t> first_block(rows + 1), block_row;
-      for (int64_t r = 0; r < rows; ++r) {
-        first_block[r] = int32_t(block_row.size());
-        const int64_t blocks = (offsets[r + 1] - offsets[r] + cuda::kSparseBlockEntries - 1) / cuda::kSparseBlockEntries;
-        for (int64_t k = 0; k < blocks; ++k) block_row.push_back(int32_t(r));
-      }
-      first_block[rows] = int32_t(block_row.size());
-      DeviceBuffer<int64_t> d_offsets(offsets.size());
-      DeviceBuffer<int32_t> d_indices(indices.size()), d_first(first_block.size()), d_block_row(block_row.size());
-      upload(d_offsets, offsets);
-      upload(d_indices, indices);
-      upload(d_first, first_block);
-      upload(d_block_row, block_row);
-      DeviceBuffer<double> results(3 * rows);
-      const cuda::DeviceSelections sel{d_offsets.ptr, d_indices.ptr, nullptr, d_block_row.ptr, d_first.ptr};
-      const cuda::SparseOutputs sout{results.ptr, results.ptr + rows, results.ptr + 2 * rows};
-      const int64_t blocks = int64_t(block_row.size());
-      // Bytes it must gather: K and V rows of every kept entry, its index, the query and true output.
-      const double entries = double(indices.size());
-      const double gather = entries * (2.0 * d * cuda::kv_element_bytes(type) + 4.0) + rows * d * 12.0;
-      for (AccType acc : {AccType::kF32, AccType::kF64}) {
-        const int splits = splits_for(acc, cuda::ReferenceKernel::kAuto);
-        cuda::launch_reference(b.dw, acc, splits, workspace.ptr, ref, nullptr);
-        DeviceBuffer<char> sparse_ws(cuda::sparse_workspace_bytes(blocks, acc, d));
-        const double s = time_gpu([&] {
-          cuda::launch_sparse(b.dw, acc, sel, ref, 0, rows, 0, blocks, sparse_ws.ptr, sout, nullptr);
-        });
-        report(acc == AccType::kF32 ? "sparse10% fp32-acc" : "sparse10% fp64-acc", s, gather, splits);
-      }
-    }
-  }
+    for (int n : sizes)
+      for (KvType type : {KvType::kBF16, KvType::kF32}) sweep_case(d, n, type, copy_bw, sm_count, out);
 }
 
 }  // namespace adrs::bench

@@ -126,15 +126,9 @@ std::vector<double> call_errors(const Workload& w, const Reference& ref, const R
   return out;
 }
 
-}  // namespace
-
-void large_candidates(const LargeOptions& opt, nlohmann::json* out) {
-  auto t = std::chrono::steady_clock::now();
-  const Workload w = large_workload(opt.layers, opt.steps, opt.capacity);
-  const double gen_s = seconds_since(t);
-  std::printf("\n`large` preset: %zu layers x %d steps, 32 q / 8 kv heads, %d keys, generated on the device + copied to the host in %.1f s\n",
-              w.layers.size(), opt.steps, opt.capacity, gen_s);
-  t = std::chrono::steady_clock::now();
+// The CUDA backend over `w`, timed; prints and records its setup beside the generation time.
+std::unique_ptr<Backend> timed_cuda_backend(const Workload& w, const LargeOptions& opt, double gen_s, nlohmann::json* out) {
+  const auto t = std::chrono::steady_clock::now();
   std::unique_ptr<Backend> backend;
   if (Status s = make_cuda_backend(w, CudaBackendOptions{}, &backend); !s.ok()) {
     std::fprintf(stderr, "adrs-bench: %s\n", s.message().c_str());
@@ -147,11 +141,93 @@ void large_candidates(const LargeOptions& opt, nlohmann::json* out) {
   (*out)["large"] = {{"layers", opt.layers}, {"steps", opt.steps}, {"keys", opt.capacity}, {"rows", w.num_rows()},
                      {"storage", setup.storage}, {"device_generation_s", gen_s}, {"backend_setup_s", setup_s},
                      {"reference_gpu_s", setup.reference_gpu_s}};
+  return backend;
+}
+
+struct Candidate {
+  std::string name;
+  Selections sel;
+};
+
+// Seconds per sparse_errors() call of one candidate: GPU, packing and the whole call.
+struct CallTimes {
+  std::vector<double> gpu, pack, call;
+};
+
+// Five timed sparse_errors() calls after a warm-up (buffers grow on the first call).
+CallTimes time_sparse_errors(Backend& backend, const Selections& canonical, RowErrors* errors) {
+  CallTimes times;
+  for (int rep = 0; rep < 6; ++rep) {
+    const auto t = std::chrono::steady_clock::now();
+    if (Status s = backend.sparse_errors(canonical, errors); !s.ok()) {
+      std::fprintf(stderr, "adrs-bench: %s\n", s.message().c_str());
+      std::exit(1);
+    }
+    const double wall = seconds_since(t);
+    if (rep == 0) continue;  // warm-up: buffers grow on the first call
+    times.call.push_back(wall);
+    times.gpu.push_back(cuda_backend_timings(backend).gpu_s);
+    times.pack.push_back(cuda_backend_timings(backend).pack_s);
+  }
+  return times;
+}
+
+// One candidate: canonicalized, timed, scored, printed and recorded; its selections dumped when
+// asked (with their per-call errors in `dump_meta`).
+void bench_candidate(const LargeOptions& opt, const Workload& w, Backend& backend, const Candidate& c, nlohmann::json* out,
+                     nlohmann::json* dump_meta) {
+  const Reference& ref = backend.reference();
+  const auto t = std::chrono::steady_clock::now();
+  Selections sorted;  // as the evaluator does: sort only when the rows need it
+  const Selections& canonical = canonical_form(c.sel, &sorted);
+  const double canon_s = seconds_since(t);
+  RowErrors errors;
+  const CallTimes times = time_sparse_errors(backend, canonical, &errors);
+  const std::vector<double>&gpu = times.gpu, &pack = times.pack, &call = times.call;
+  const Metrics m = compute_metrics(w, ref, canonical, errors, 0.10);
+  std::printf("%-18s %9.4f %10.6f %10.3f %11.3f %12.3f %10.1f\n", c.name.c_str(), m.density, m.error, median(gpu) * 1e3,
+              median(pack) * 1e3, median(call) * 1e3, canon_s * 1e3);
+  (*out)["large"]["candidates"].push_back({{"name", c.name}, {"density", m.density}, {"error", m.error},
+                                           {"entries", canonical.offsets.back()}, {"gpu_s", median(gpu)},
+                                           {"pack_s", median(pack)}, {"sparse_errors_call_s", median(call)},
+                                           {"canonicalize_s", canon_s}});
+  if (!opt.dump_dir.empty()) {
+    const std::string base = opt.dump_dir + "/" + c.name;
+    write_raw(base + ".offsets.i64", canonical.offsets.data(), canonical.offsets.size());
+    write_raw(base + ".indices.i32", canonical.indices.data(), canonical.indices.size());
+    const std::vector<float> wt(canonical.weights.begin(), canonical.weights.end());
+    write_raw(base + ".weights.f32", wt.data(), wt.size());
+    (*dump_meta)["candidates"].push_back({{"name", c.name}, {"error", m.error}, {"call_errors", call_errors(w, ref, errors)},
+                                          {"gpu_s", median(gpu)}, {"sparse_errors_call_s", median(call)}});
+  }
+}
+
+// The workload (bf16 K/V, f32 queries) and meta.json for bench/torch_reference.py.
+void dump_workload(const LargeOptions& opt, const Workload& w, nlohmann::json dump_meta) {
+  const auto t = std::chrono::steady_clock::now();
+  write_bf16(opt.dump_dir + "/keys.bf16", w.keys_data(), size_t(w.kv_floats()));
+  write_bf16(opt.dump_dir + "/values.bf16", w.values_data(), size_t(w.kv_floats()));
+  write_raw(opt.dump_dir + "/queries.f32", w.queries_data(), size_t(w.query_floats()));
+  dump_meta["layers"] = opt.layers;
+  dump_meta["capacity"] = opt.capacity;
+  dump_meta["q_heads"] = w.num_q_heads;
+  dump_meta["kv_heads"] = w.num_kv_heads;
+  dump_meta["scale"] = w.scale;
+  for (const CallInfo& call : w.calls) dump_meta["calls"].push_back({call.layer, call.num_keys});
+  std::ofstream(opt.dump_dir + "/meta.json") << dump_meta.dump(1);
+  std::printf("dumped workload and selections to %s in %.1f s\n", opt.dump_dir.c_str(), seconds_since(t));
+}
+
+}  // namespace
+
+void large_candidates(const LargeOptions& opt, nlohmann::json* out) {
+  const auto t = std::chrono::steady_clock::now();
+  const Workload w = large_workload(opt.layers, opt.steps, opt.capacity);
+  const double gen_s = seconds_since(t);
+  std::printf("\n`large` preset: %zu layers x %d steps, 32 q / 8 kv heads, %d keys, generated on the device + copied to the host in %.1f s\n",
+              w.layers.size(), opt.steps, opt.capacity, gen_s);
+  const std::unique_ptr<Backend> backend = timed_cuda_backend(w, opt, gen_s, out);
   const Reference& ref = backend->reference();
-  struct Candidate {
-    std::string name;
-    Selections sel;
-  };
   std::vector<Candidate> candidates;
   candidates.push_back({"starter", starter(w)});
   candidates.push_back({"oracle_topk", oracle_top_k(w, ref, 0.10)});
@@ -159,56 +235,8 @@ void large_candidates(const LargeOptions& opt, nlohmann::json* out) {
   std::printf("%-18s %9s %10s %10s %11s %12s %10s\n", "candidate", "density", "error", "gpu_ms", "pack_ms", "call_ms",
               "canon_ms");
   nlohmann::json dump_meta;
-  for (const Candidate& c : candidates) {
-    t = std::chrono::steady_clock::now();
-    Selections sorted;  // as the evaluator does: sort only when the rows need it
-    const Selections& canonical = canonical_form(c.sel, &sorted);
-    const double canon_s = seconds_since(t);
-    RowErrors errors;
-    std::vector<double> gpu, pack, call;
-    for (int rep = 0; rep < 6; ++rep) {
-      t = std::chrono::steady_clock::now();
-      if (Status s = backend->sparse_errors(canonical, &errors); !s.ok()) {
-        std::fprintf(stderr, "adrs-bench: %s\n", s.message().c_str());
-        std::exit(1);
-      }
-      const double wall = seconds_since(t);
-      if (rep == 0) continue;  // warm-up: buffers grow on the first call
-      call.push_back(wall);
-      gpu.push_back(cuda_backend_timings(*backend).gpu_s);
-      pack.push_back(cuda_backend_timings(*backend).pack_s);
-    }
-    const Metrics m = compute_metrics(w, ref, canonical, errors, 0.10);
-    std::printf("%-18s %9.4f %10.6f %10.3f %11.3f %12.3f %10.1f\n", c.name.c_str(), m.density, m.error, median(gpu) * 1e3,
-                median(pack) * 1e3, median(call) * 1e3, canon_s * 1e3);
-    (*out)["large"]["candidates"].push_back({{"name", c.name}, {"density", m.density}, {"error", m.error},
-                                             {"entries", canonical.offsets.back()}, {"gpu_s", median(gpu)},
-                                             {"pack_s", median(pack)}, {"sparse_errors_call_s", median(call)},
-                                             {"canonicalize_s", canon_s}});
-    if (!opt.dump_dir.empty()) {
-      const std::string base = opt.dump_dir + "/" + c.name;
-      write_raw(base + ".offsets.i64", canonical.offsets.data(), canonical.offsets.size());
-      write_raw(base + ".indices.i32", canonical.indices.data(), canonical.indices.size());
-      const std::vector<float> wt(canonical.weights.begin(), canonical.weights.end());
-      write_raw(base + ".weights.f32", wt.data(), wt.size());
-      dump_meta["candidates"].push_back({{"name", c.name}, {"error", m.error}, {"call_errors", call_errors(w, ref, errors)},
-                                         {"gpu_s", median(gpu)}, {"sparse_errors_call_s", median(call)}});
-    }
-  }
-  if (!opt.dump_dir.empty()) {
-    t = std::chrono::steady_clock::now();
-    write_bf16(opt.dump_dir + "/keys.bf16", w.keys_data(), size_t(w.kv_floats()));
-    write_bf16(opt.dump_dir + "/values.bf16", w.values_data(), size_t(w.kv_floats()));
-    write_raw(opt.dump_dir + "/queries.f32", w.queries_data(), size_t(w.query_floats()));
-    dump_meta["layers"] = opt.layers;
-    dump_meta["capacity"] = opt.capacity;
-    dump_meta["q_heads"] = w.num_q_heads;
-    dump_meta["kv_heads"] = w.num_kv_heads;
-    dump_meta["scale"] = w.scale;
-    for (const CallInfo& call : w.calls) dump_meta["calls"].push_back({call.layer, call.num_keys});
-    std::ofstream(opt.dump_dir + "/meta.json") << dump_meta.dump(1);
-    std::printf("dumped workload and selections to %s in %.1f s\n", opt.dump_dir.c_str(), seconds_since(t));
-  }
+  for (const Candidate& c : candidates) bench_candidate(opt, w, *backend, c, out, &dump_meta);
+  if (!opt.dump_dir.empty()) dump_workload(opt, w, std::move(dump_meta));
 }
 
 }  // namespace adrs::bench

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -124,6 +125,26 @@ int drive(const RunArgs& args, const std::string& command, Run& run) {
   return result.stop_reason == StopReason::kInterrupted ? 130 : 0;
 }
 
+// The proposer's checks that must pass before the run directory exists (a bad [llm] table, a
+// missing key variable). Returns the exit code when one fails, after printing why.
+std::optional<int> check_proposer_before_creating(const RunConfig& config, const RunArgs& args) {
+  if (config.proposer == "llm") {  // a bad [llm] table must fail before the run directory exists
+    std::unique_ptr<Proposer> probe;
+    if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s);
+    if (Status s = check_llm_before_running(config, args); !s.ok())
+      return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
+  }
+  if (config.proposer == "agent") {
+    LlmConfig llm;
+    AgentConfig agent;
+    if (Status s = parse_agent_llm_config(config.llm, &llm, &agent); !s.ok()) return fail("run", s.message());
+    // The agent's first turn is its own probe; only the key variables are checked here.
+    if (Status s = check_llm_keys(llm); !s.ok())
+      return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
+  }
+  return std::nullopt;
+}
+
 int run_new(RunArgs& args) {
   install_run_interrupt_handler();
   RunConfig config;
@@ -157,20 +178,7 @@ int run_new(RunArgs& args) {
   EvolveBlock block;
   if (Status s = find_evolve_block(seed_source, &block); !s.ok())
     return fail("run", seed_path + ": " + s.message() + " (the seed needs // EVOLVE-BLOCK-START and // EVOLVE-BLOCK-END lines)");
-  if (config.proposer == "llm") {  // a bad [llm] table must fail before the run directory exists
-    std::unique_ptr<Proposer> probe;
-    if (Status s = make_llm_proposer(config.llm, nullptr, &probe); !s.ok()) return fail("run", s);
-    if (Status s = check_llm_before_running(config, args); !s.ok())
-      return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
-  }
-  if (config.proposer == "agent") {
-    LlmConfig llm;
-    AgentConfig agent;
-    if (Status s = parse_agent_llm_config(config.llm, &llm, &agent); !s.ok()) return fail("run", s.message());
-    // The agent's first turn is its own probe; only the key variables are checked here.
-    if (Status s = check_llm_keys(llm); !s.ok())
-      return fail("run", s.message() + "\nno run was created; fix the cause and run the command again");
-  }
+  if (std::optional<int> failed = check_proposer_before_creating(config, args)) return *failed;
   CreateOptions options;
   options.runs_dir = args.runs_dir;
   options.force = args.force;

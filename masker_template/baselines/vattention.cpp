@@ -23,11 +23,13 @@
 #include <unordered_set>
 #include <vector>
 
-void select(const adrs::Row& row, adrs::Selection& out) {
-  constexpr double kEps = 0.075, kZ = 1.6448536269514722;  // z = Phi^-1(1 - 0.05)
+namespace {
+
+constexpr double kEps = 0.075, kZ = 1.6448536269514722;  // z = Phi^-1(1 - 0.05)
+
+// The oracle logits scale * <q, k_i>: the run's exact scores, or computed when it hides them.
+std::vector<float> logits(const adrs::Row& row) {
   const int n = row.num_keys;
-  const int budget = std::min(n, static_cast<int>(row.target_density * n));
-  if (budget < 1) return;
   std::vector<float> s(n);
   for (int i = 0; i < n; ++i) {
     if (row.scores) {
@@ -38,6 +40,38 @@ void select(const adrs::Row& row, adrs::Selection& out) {
       s[i] = float(row.scale * dot);
     }
   }
+  return s;
+}
+
+// The paper's sample size b: a base sample of n_b uniform draws from the residual after the top-k0
+// (middle[k0, m)) estimates sigma and D_hat; b = (z * sigma * n_s0 / (eps * D_hat))^2, clamped to
+// [n_b, left - k0]. `fixed` is the exact denominator of the keys kept so far.
+int sample_size(const adrs::Row& row, const std::vector<float>& s, double top, const std::vector<int>& middle, int k0,
+                int left, double fixed, std::mt19937_64& rng) {
+  const int n = row.num_keys, m = static_cast<int>(middle.size());
+  const int n_s0 = m - k0;
+  const int n_b = std::min({left - k0, n_s0, std::max(2, static_cast<int>(0.25 * row.target_density * n))});
+  std::uniform_int_distribution<int> pick0(k0, m - 1);
+  double sum = 0.0, sum_sq = 0.0;
+  for (int draw = 0; draw < n_b; ++draw) {
+    const double e = std::exp(s[middle[pick0(rng)]] - top);
+    sum += e;
+    sum_sq += e * e;
+  }
+  const double mean = sum / n_b;
+  const double sigma = std::sqrt(std::max(0.0, sum_sq / n_b - mean * mean));
+  const double d_hat = fixed + n_s0 * mean;
+  const double wanted = std::pow(kZ * sigma * n_s0 / (kEps * d_hat), 2.0);
+  return static_cast<int>(std::clamp(std::ceil(wanted), double(n_b), double(left - k0)));
+}
+
+}  // namespace
+
+void select(const adrs::Row& row, adrs::Selection& out) {
+  const int n = row.num_keys;
+  const int budget = std::min(n, static_cast<int>(row.target_density * n));
+  if (budget < 1) return;
+  const std::vector<float> s = logits(row);
   const double top = *std::max_element(s.begin(), s.end());
   const int edge = std::clamp(budget / 16, 1, 128);
   const int sink = std::min(edge, budget), local = std::min(edge, budget - sink);
@@ -60,20 +94,7 @@ void select(const adrs::Row& row, adrs::Selection& out) {
   for (int t = 0; t < k0; ++t) fixed += std::exp(s[middle[t]] - top);
   // Base sample from the residual after the top-k0: sigma and D_hat, as the paper estimates them.
   std::mt19937_64 rng(row.seed);
-  const int n_s0 = m - k0;
-  const int n_b = std::min({left - k0, n_s0, std::max(2, static_cast<int>(0.25 * row.target_density * n))});
-  std::uniform_int_distribution<int> pick0(k0, m - 1);
-  double sum = 0.0, sum_sq = 0.0;
-  for (int draw = 0; draw < n_b; ++draw) {
-    const double e = std::exp(s[middle[pick0(rng)]] - top);
-    sum += e;
-    sum_sq += e * e;
-  }
-  const double mean = sum / n_b;
-  const double sigma = std::sqrt(std::max(0.0, sum_sq / n_b - mean * mean));
-  const double d_hat = fixed + n_s0 * mean;
-  const double wanted = std::pow(kZ * sigma * n_s0 / (kEps * d_hat), 2.0);
-  const int b = static_cast<int>(std::clamp(std::ceil(wanted), double(n_b), double(left - k0)));
+  const int b = sample_size(row, s, top, middle, k0, left, fixed, rng);
   const int k = left - b;  // top keys; the final residual is [k, m)
   const int n_s = m - k;
   keep_top(k);

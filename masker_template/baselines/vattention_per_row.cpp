@@ -35,11 +35,13 @@
 #include <random>
 #include <vector>
 
-void select(const adrs::Row& row, adrs::Selection& out) {
-  constexpr double kEps = 0.075, kZ = 1.6448536269514722;  // z = Phi^-1(1 - 0.05)
+namespace {
+
+constexpr double kEps = 0.075, kZ = 1.6448536269514722;  // z = Phi^-1(1 - 0.05)
+
+// The oracle logits scale * <q, k_i>: the run's exact scores, or computed when it hides them.
+std::vector<float> logits(const adrs::Row& row) {
   const int n = row.num_keys;
-  const int budget = static_cast<int>(row.target_density * n);
-  if (budget < 1) return;
   std::vector<float> s(n);
   for (int i = 0; i < n; ++i) {
     if (row.scores) {
@@ -50,30 +52,31 @@ void select(const adrs::Row& row, adrs::Selection& out) {
       s[i] = float(row.scale * dot);
     }
   }
-  const double top = *std::max_element(s.begin(), s.end());
-  const int edge = std::clamp(budget / 16, 1, 128);
-  const int sink = std::min(edge, budget), local = std::min(edge, budget - sink);
-  for (int i = 0; i < sink; ++i) out.add(i);
-  for (int i = std::max(sink, n - local); i < n; ++i) out.add(i);
-  const int begin = sink, end = std::max(sink, n - local);
+  return s;
+}
+
+// The keys [begin, end), highest score first (ties: lower index first).
+std::vector<int> by_score(const std::vector<float>& s, int begin, int end) {
   std::vector<int> middle(end - begin);
   std::iota(middle.begin(), middle.end(), begin);
   std::sort(middle.begin(), middle.end(), [&](int a, int b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
-  const int left = budget - sink - local;  // for top-k and sampling together
-  const int m = static_cast<int>(middle.size());
-  auto keep_top = [&](int count) {
-    for (int t = 0; t < std::min(count, m); ++t) out.add(middle[t]);
-  };
-  const int k0 = std::min({static_cast<int>(0.5 * row.target_density * n), left, m});
-  if (left - k0 < 1 || m - k0 < 1) return keep_top(left);
-  std::vector<double> e(m);
-  for (int t = 0; t < m; ++t) e[t] = std::exp(s[middle[t]] - top);
-  double fixed = 0.0;  // the denominator of the keys kept so far (sinks, local, top-k0), exact
+  return middle;
+}
+
+// The denominator of the keys kept so far (sinks, local, top-k0), exact; e is the middle keys' exp(s - top) by rank.
+double kept_denominator(const std::vector<float>& s, double top, int sink, int local, const std::vector<double>& e, int k0) {
+  const int n = static_cast<int>(s.size());
+  double fixed = 0.0;
   for (int i = 0; i < sink; ++i) fixed += std::exp(s[i] - top);
   for (int i = std::max(sink, n - local); i < n; ++i) fixed += std::exp(s[i] - top);
   for (int t = 0; t < k0; ++t) fixed += e[t];
-  // Base sample from the residual after the top-k0: estimates sigma and D_hat (the paper's rule).
-  std::mt19937_64 rng(row.seed);
+  return fixed;
+}
+
+// The paper's sample size b: a base sample from the residual after the top-k0 estimates sigma and
+// D_hat; b = (z * sigma * n_s0 / (eps * D_hat))^2, clamped to [n_b, slots left].
+int sample_size(const adrs::Row& row, const std::vector<double>& e, int k0, int left, double fixed, std::mt19937_64& rng) {
+  const int n = row.num_keys, m = static_cast<int>(e.size());
   const int n_s0 = m - k0;
   const int n_b = std::min({left - k0, n_s0, std::max(2, static_cast<int>(0.25 * row.target_density * n))});
   std::uniform_int_distribution<int> pick0(k0, m - 1);
@@ -87,13 +90,14 @@ void select(const adrs::Row& row, adrs::Selection& out) {
   const double sigma = std::sqrt(std::max(0.0, sum_sq / n_b - mean * mean));
   const double d_hat = fixed + n_s0 * mean;
   const double wanted = std::pow(kZ * sigma * n_s0 / (kEps * d_hat), 2.0);
-  const int b = static_cast<int>(std::clamp(std::ceil(wanted), double(n_b), double(std::min(n_s0, left - k0))));
-  const int k = std::min(left - b, m);  // top keys when it samples; the final residual is [k, m)
-  const int n_s = m - k;
-  if (n_s < 1) return keep_top(left);
+  return static_cast<int>(std::clamp(std::ceil(wanted), double(n_b), double(std::min(n_s0, left - k0))));
+}
 
-  // The decision: expected squared error (in units of the values' spread / D^2) of b uniform draws
-  // of [k, m) against top-k of all `left` slots, which drops [left, m).
+// The decision: expected squared error (in units of the values' spread / D^2) of b uniform draws
+// of [k, m) against top-k of all `left` slots, which drops [left, m). True when sampling is smaller.
+bool sampling_beats_top_k(const std::vector<float>& s, double top, const std::vector<double>& e, double fixed, int k0,
+                          int k, int left, int b) {
+  const int n = static_cast<int>(s.size()), m = static_cast<int>(e.size()), n_s = m - k;
   double row_sum = fixed, row_sq = 0.0;  // sum e and sum e^2 over the whole row
   for (int t = k0; t < m; ++t) row_sum += e[t];
   for (int i = 0; i < n; ++i) row_sq += std::exp(2.0 * (s[i] - top));
@@ -113,7 +117,38 @@ void select(const adrs::Row& row, adrs::Selection& out) {
     dropped_sq += e[t] * e[t];
   }
   const double topk_err = dropped_sq + c * dropped * dropped;
-  if (!(sample_err < topk_err)) return keep_top(left);
+  return sample_err < topk_err;
+}
+
+}  // namespace
+
+void select(const adrs::Row& row, adrs::Selection& out) {
+  const int n = row.num_keys;
+  const int budget = static_cast<int>(row.target_density * n);
+  if (budget < 1) return;
+  const std::vector<float> s = logits(row);
+  const double top = *std::max_element(s.begin(), s.end());
+  const int edge = std::clamp(budget / 16, 1, 128);
+  const int sink = std::min(edge, budget), local = std::min(edge, budget - sink);
+  for (int i = 0; i < sink; ++i) out.add(i);
+  for (int i = std::max(sink, n - local); i < n; ++i) out.add(i);
+  const std::vector<int> middle = by_score(s, sink, std::max(sink, n - local));
+  const int left = budget - sink - local;  // for top-k and sampling together
+  const int m = static_cast<int>(middle.size());
+  auto keep_top = [&](int count) {
+    for (int t = 0; t < std::min(count, m); ++t) out.add(middle[t]);
+  };
+  const int k0 = std::min({static_cast<int>(0.5 * row.target_density * n), left, m});
+  if (left - k0 < 1 || m - k0 < 1) return keep_top(left);
+  std::vector<double> e(m);
+  for (int t = 0; t < m; ++t) e[t] = std::exp(s[middle[t]] - top);
+  const double fixed = kept_denominator(s, top, sink, local, e, k0);
+  std::mt19937_64 rng(row.seed);
+  const int b = sample_size(row, e, k0, left, fixed, rng);
+  const int k = std::min(left - b, m);  // top keys when it samples; the final residual is [k, m)
+  const int n_s = m - k;
+  if (n_s < 1) return keep_top(left);
+  if (!sampling_beats_top_k(s, top, e, fixed, k0, k, left, b)) return keep_top(left);
 
   keep_top(k);
   std::uniform_int_distribution<int> pick(k, m - 1);
