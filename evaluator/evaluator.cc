@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -208,6 +209,102 @@ EvalResult Evaluator::evaluate_source(const std::string& source, const std::atom
   return result;
 }
 
+namespace {
+
+// What one worker run may use and send back: its selections (entries and bytes), memory on top of
+// the mapped workload, its private tmpfs, threads.
+struct WorkerLimits {
+  int64_t max_entries = 0;
+  long max_output_mb = 0, memory_mb = 0, tmpfs_mb = 0;
+  int threads = 1;
+};
+
+WorkerLimits worker_limits(const Workload& workload, const EvalOptions& options, int64_t input_bytes, const WorkerChannels& channels) {
+  WorkerLimits l;
+  const int64_t rows = workload.num_rows();
+  for (int64_t r = 0; r < rows; ++r) l.max_entries += max_entries_per_row(workload.num_keys(r)) + 1;
+  l.max_output_mb = static_cast<long>((l.max_entries * 12 + rows * 8) >> 20) + 16;
+  // The mapped workload counts against the address-space limit; the limit is on top of it.
+  l.memory_mb = options.memory_mb + static_cast<long>(input_bytes >> 20) + l.max_output_mb;
+  // The private tmpfs holds the masker's copy and the masker's scratch files.
+  l.tmpfs_mb = static_cast<long>(channels.masker_bytes >> 20) + 1 + kWorkerScratchMb;
+  l.threads = resolve_threads(options.threads);
+  return l;
+}
+
+ProcessOptions worker_process(const WorkerLimits& l, const EvalOptions& options, int input_fd, const WorkerChannels& channels,
+                              const std::atomic<bool>* cancel) {
+  ProcessOptions worker;
+  worker.argv = {worker_binary(), "select",
+                 "--parent", std::to_string(::getpid()),
+                 "--threads", std::to_string(l.threads),
+                 "--seed", std::to_string(options.seed),
+                 "--target-density", std::to_string(options.target_density),
+                 "--memory-mb", std::to_string(l.memory_mb),
+                 "--cpu-seconds", std::to_string(static_cast<long>(options.timeout_s * l.threads) + 2),
+                 "--max-output-mb", std::to_string(l.max_output_mb),
+                 "--tmpfs-mb", std::to_string(l.tmpfs_mb)};
+  // No variable of ours reaches candidate code: API keys stay in this process.
+  worker.env = {"PATH=/usr/bin:/bin", "LANG=C", "HOME=/work", "TMPDIR=/work"};
+  worker.cwd = "/";
+  worker.fds = {input_fd, channels.masker, channels.selections, channels.message, channels.ready_write};
+  worker.output_fd = channels.log;
+  worker.timeout_s = options.timeout_s;
+  worker.cancel = cancel;
+  return worker;
+}
+
+// Runs the worker. On the blind track its key reads are answered and counted here, on the other
+// end of a socket, and `charges` gets each row's reads (nullptr elsewhere). An error is a fault of
+// ours (the socket could not be made), never the candidate's.
+Status run_worker(const Workload& workload, bool blind, ProcessOptions worker, ProcessResult* run,
+                  std::optional<std::vector<double>>* charges) {
+  if (!blind) {
+    *run = run_process(worker);
+    return Status::Ok();
+  }
+  int key_socket[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, key_socket) != 0)
+    return Status::Fault(std::string("cannot create the key-read socket: ") + std::strerror(errno));
+  worker.argv.insert(worker.argv.end(), {"--track", "blind"});
+  worker.fds.push_back(key_socket[1]);
+  auto key_server = std::make_unique<KeyServer>(workload, key_socket[0]);
+  *run = run_process(worker);
+  key_server->stop();
+  *charges = key_server->charges();
+  key_server.reset();
+  ::close(key_socket[0]);
+  ::close(key_socket[1]);
+  return Status::Ok();
+}
+
+// The worker's verdict from how it ended, what it said and printed, and (when it ended well) its
+// selections, read from the memfd we gave it and checked against the limits.
+EvalResult worker_outcome(const ProcessResult& run, WorkerChannels& channels, const EvalOptions& options, int64_t rows,
+                          int64_t max_entries, Selections* selections) {
+  channels.close_ready_write();
+  std::string sandbox;
+  const bool ready = channels.read_ready(&sandbox);
+  std::string message = read_fd_tail(channels.message, 2000);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  EvalResult result = classify_worker_end(run, ready, message, options.timeout_s);
+  if (result.status == EvalStatus::kCrashed && options.track == "blind")
+    result.message += " (row.keys and row.scores are nullptr on the blind track: read keys through row.logits(), "
+                      "row.logits_of(), row.read_keys(), row.partial_logits() or row.page_bounds(); masker_api.h)";
+  result.sandbox = sandbox;
+  const std::string printed = read_fd_tail(channels.log, 1500);
+  if (!result.ok() && !printed.empty() && result.status != EvalStatus::kTimeout)
+    result.message += "\nmasker output (last lines):\n" + printed;
+  if (result.ok())
+    if (Status s = read_selections(channels.selections, rows, max_entries, selections); !s.ok()) {
+      result.status = EvalStatus::kInvalidMask;
+      result.message = s.message();
+    }
+  return result;
+}
+
+}  // namespace
+
 EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const std::atomic<bool>* cancel) {
   const auto start = std::chrono::steady_clock::now();
   EvalResult result;
@@ -219,82 +316,25 @@ EvalResult Evaluator::evaluate_shared_object(const std::string& so_path, const s
     result.message = s.message();
     return result;
   }
-  const int64_t rows = workload_.num_rows();
-  int64_t max_entries = 0;
-  for (int64_t r = 0; r < rows; ++r) max_entries += max_entries_per_row(workload_.num_keys(r)) + 1;
-  const long max_output_mb = static_cast<long>((max_entries * 12 + rows * 8) >> 20) + 16;
-  if (Status s = check_file_size_limit(static_cast<uint64_t>(max_output_mb) << 20, "the worker's selections"); !s.ok()) {
+  const WorkerLimits limits = worker_limits(workload_, options_, input_bytes_, channels);
+  if (Status s = check_file_size_limit(static_cast<uint64_t>(limits.max_output_mb) << 20, "the worker's selections"); !s.ok()) {
     result.message = s.message();  // internal_error: the candidate stays in flight
     return result;
   }
-  // The mapped workload counts against the address-space limit; the limit is on top of it.
-  const long memory_mb = options_.memory_mb + static_cast<long>(input_bytes_ >> 20) + max_output_mb;
-  // The private tmpfs holds the masker's copy and the masker's scratch files.
-  const long tmpfs_mb = static_cast<long>(channels.masker_bytes >> 20) + 1 + kWorkerScratchMb;
-  const int threads = resolve_threads(options_.threads);
-
-  ProcessOptions worker;
-  worker.argv = {worker_binary(), "select",
-                 "--parent", std::to_string(::getpid()),
-                 "--threads", std::to_string(threads),
-                 "--seed", std::to_string(options_.seed),
-                 "--target-density", std::to_string(options_.target_density),
-                 "--memory-mb", std::to_string(memory_mb),
-                 "--cpu-seconds", std::to_string(static_cast<long>(options_.timeout_s * threads) + 2),
-                 "--max-output-mb", std::to_string(max_output_mb),
-                 "--tmpfs-mb", std::to_string(tmpfs_mb)};
-  // No variable of ours reaches candidate code: API keys stay in this process.
-  worker.env = {"PATH=/usr/bin:/bin", "LANG=C", "HOME=/work", "TMPDIR=/work"};
-  worker.cwd = "/";
-  worker.fds = {input_fd_, channels.masker, channels.selections, channels.message, channels.ready_write};
-  worker.output_fd = channels.log;
-  worker.timeout_s = options_.timeout_s;
-  worker.cancel = cancel;
-  // Blind track: key reads are answered and counted here, on the other end of a socket.
-  int key_socket[2] = {-1, -1};
-  std::unique_ptr<KeyServer> key_server;
-  if (options_.track == "blind") {
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, key_socket) != 0) {
-      result.message = std::string("cannot create the key-read socket: ") + std::strerror(errno);
-      return result;  // internal_error
-    }
-    worker.argv.insert(worker.argv.end(), {"--track", "blind"});
-    worker.fds.push_back(key_socket[1]);
-    key_server = std::make_unique<KeyServer>(workload_, key_socket[0]);
-  }
-  const ProcessResult run = run_process(worker);
-  std::vector<double> charges;
-  if (key_server) {
-    key_server->stop();
-    charges = key_server->charges();
-    key_server.reset();
-    ::close(key_socket[0]);
-    ::close(key_socket[1]);
+  ProcessResult run;
+  std::optional<std::vector<double>> charges;
+  if (Status s = run_worker(workload_, options_.track == "blind", worker_process(limits, options_, input_fd_, channels, cancel), &run,
+                            &charges);
+      !s.ok()) {
+    result.message = s.message();  // internal_error
+    return result;
   }
   if (run.pid > 0) remove_jail_cgroups(run.pid);  // only left behind when the worker was killed
-  channels.close_ready_write();
-  std::string sandbox;
-  const bool ready = channels.read_ready(&sandbox);
-  std::string message = read_fd_tail(channels.message, 2000);
-  while (!message.empty() && message.back() == '\n') message.pop_back();
-  result = classify_worker_end(run, ready, message, options_.timeout_s);
-  if (result.status == EvalStatus::kCrashed && options_.track == "blind")
-    result.message += " (row.keys and row.scores are nullptr on the blind track: read keys through row.logits(), "
-                      "row.logits_of(), row.read_keys(), row.partial_logits() or row.page_bounds(); masker_api.h)";
-  result.worker_s = seconds_since(start);
-  result.sandbox = sandbox;
-  const std::string printed = read_fd_tail(channels.log, 1500);
-  if (!result.ok() && !printed.empty() && result.status != EvalStatus::kTimeout)
-    result.message += "\nmasker output (last lines):\n" + printed;
   Selections selections;
-  if (result.ok()) {
-    if (Status s = read_selections(channels.selections, rows, max_entries, &selections); !s.ok()) {
-      result.status = EvalStatus::kInvalidMask;
-      result.message = s.message();
-    }
-  }
+  result = worker_outcome(run, channels, options_, workload_.num_rows(), limits.max_entries, &selections);
+  result.worker_s = seconds_since(start);
   if (!result.ok()) return result;
-  EvalResult scored = evaluate_selections(selections, key_socket[0] >= 0 ? &charges : nullptr);
+  EvalResult scored = evaluate_selections(selections, charges ? &*charges : nullptr);
   scored.worker_s = result.worker_s;
   scored.sandbox = result.sandbox;
   return scored;

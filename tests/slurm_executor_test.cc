@@ -100,6 +100,30 @@ bool exited(pid_t pid, int* code) {
   return true;
 }
 
+// The finished run: every candidate terminal, the cancelled task recorded with its reason and
+// submitted again, the killed driver's task adopted by resume, and status agreeing.
+void expect_run_survived(const std::string& run_dir, int budget, const std::string& cancelled, const std::string& adopted_job) {
+  std::unique_ptr<RunDb> db;
+  ASSERT_TRUE(RunDb::Open(run_dir + "/run.db", RunDb::Mode::kReadOnly, &db).ok());
+  std::vector<CandidateRow> rows;
+  ASSERT_TRUE(db->list_candidates(&rows, false).ok());
+  ASSERT_EQ(static_cast<int>(rows.size()), budget);
+  for (const CandidateRow& r : rows) EXPECT_TRUE(r.terminal()) << r.id << " " << r.status;
+  nlohmann::json events;
+  ASSERT_TRUE(db->list_events(&events).ok());
+  bool lost = false, adopted = false;
+  for (const auto& e : events) {
+    const std::string kind = e.value("kind", ""), detail = e.value("detail", "");
+    if (kind == "task_lost" && detail.find("CANCELLED") != std::string::npos && detail.find("submitted again") != std::string::npos) lost = true;
+    if (kind == "task_adopted" && detail.find("job " + adopted_job) != std::string::npos) adopted = true;
+  }
+  EXPECT_TRUE(lost) << "the cancelled task " << cancelled << " is recorded with its reason and retried";
+  EXPECT_TRUE(adopted) << "resume adopted job " << adopted_job << " of the killed driver";
+  const auto status = test::run_adrs("status " + run_dir + " --json");
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(nlohmann::json::parse(status.out)["candidates"]["finished"].get<int>(), budget);
+}
+
 TEST_F(SlurmCluster, ARunOnSlurmRetriesACancelledTaskAndResumeAfterKillAdoptsTheTaskInFlight) {
   if (!started_) GTEST_SKIP() << "no local Slurm cluster: " << reason_;
   const int budget = 7;
@@ -145,25 +169,7 @@ TEST_F(SlurmCluster, ARunOnSlurmRetriesACancelledTaskAndResumeAfterKillAdoptsThe
   ASSERT_TRUE(resumed) << "the test never got to kill the driver; log:\n" << test::read_file(log);
   ASSERT_EQ(code, 0) << test::read_file(log);
 
-  std::unique_ptr<RunDb> db;
-  ASSERT_TRUE(RunDb::Open(run_dir + "/run.db", RunDb::Mode::kReadOnly, &db).ok());
-  std::vector<CandidateRow> rows;
-  ASSERT_TRUE(db->list_candidates(&rows, false).ok());
-  ASSERT_EQ(static_cast<int>(rows.size()), budget);
-  for (const CandidateRow& r : rows) EXPECT_TRUE(r.terminal()) << r.id << " " << r.status;
-  nlohmann::json events;
-  ASSERT_TRUE(db->list_events(&events).ok());
-  bool lost = false, adopted = false;
-  for (const auto& e : events) {
-    const std::string kind = e.value("kind", ""), detail = e.value("detail", "");
-    if (kind == "task_lost" && detail.find("CANCELLED") != std::string::npos && detail.find("submitted again") != std::string::npos) lost = true;
-    if (kind == "task_adopted" && detail.find("job " + adopted_job) != std::string::npos) adopted = true;
-  }
-  EXPECT_TRUE(lost) << "the cancelled task " << cancelled << " is recorded with its reason and retried";
-  EXPECT_TRUE(adopted) << "resume adopted job " << adopted_job << " of the killed driver";
-  const auto status = test::run_adrs("status " + run_dir + " --json");
-  ASSERT_EQ(status.exit_code, 0) << status.err;
-  EXPECT_EQ(nlohmann::json::parse(status.out)["candidates"]["finished"].get<int>(), budget);
+  expect_run_survived(run_dir, budget, cancelled, adopted_job);
 }
 
 }  // namespace

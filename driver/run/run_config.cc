@@ -138,9 +138,40 @@ std::string ConfigKey::flag() const {
   return f;
 }
 
+namespace {
+
+// The keys of [executor] and [stop], in the order --help lists them.
+std::vector<ConfigKey> executor_and_stop_keys() {
+  using C = RunConfig;
+  return {
+      text_key("executor", "kind", &C::executor, "Where evaluations run: local or slurm", true),
+      text_key("executor", "partition", &C::partition, "Slurm partition (--partition)", true),
+      text_key("executor", "account", &C::account, "Slurm account (--account)", true),
+      text_key("executor", "gres", &C::gres, "Slurm generic resources per task, e.g. gpu:1 (--gres)", true),
+      integer_key("executor", "gpus_per_task", &C::gpus_per_task, "Slurm --gpus-per-task (0: not passed)", true),
+      integer_key("executor", "cpus_per_task", &C::cpus_per_task, "Slurm --cpus-per-task", true),
+      text_key("executor", "time_limit", &C::time_limit, "Slurm --time of one evaluation task", true),
+      integer_key("executor", "max_tasks", &C::max_tasks, "Slurm tasks queued or running at once", true),
+      integer_key("executor", "max_retries", &C::max_retries, "Resubmissions of a lost Slurm task before the run stops", true),
+      text_key("executor", "sbatch_args", &C::sbatch_args, "Extra sbatch arguments (outside an allocation)", true),
+      text_key("executor", "srun_args", &C::srun_args, "Extra srun arguments (inside an allocation)", true),
+      real_key("executor", "poll_s", &C::poll_s, "Seconds between checks of a Slurm task", true),
+      integer_key("stop", "max_candidates", &C::max_candidates, "Stop after this many candidates (the seed included)", true),
+      real_key("stop", "max_wall_s", &C::max_wall_s, "Stop after this many seconds of running (0: no limit)", true),
+      real_key("stop", "target_score", &C::target_score, "Stop when the best score reaches this ('none': never)", true),
+      integer_key("stop", "patience", &C::patience, "Stop after this many candidates without improvement (0: never)", true),
+      real_key("stop", "max_cost", &C::max_cost, "Stop when proposer calls have cost this many USD (0: no limit)", true),
+      integer_key("stop", "max_proposer_errors", &C::max_proposer_errors,
+                  "Stop after this many proposer errors of one kind in a row, e.g. a missing key (0: never)", true),
+  };
+}
+
+}  // namespace
+
 const std::vector<ConfigKey>& config_keys() {
   using C = RunConfig;
-  static const std::vector<ConfigKey> keys = {
+  static const std::vector<ConfigKey> keys = [] {
+    std::vector<ConfigKey> all = {
       text_key("run", "name", &C::name, "Run name: the run lives in runs/<name>/", false),
       integer_key("run", "seed", &C::seed, "Seed of the selector and the proposer", false),
       text_key("run", "seed_masker", &C::seed_masker, "Starting masker source (.cpp with EVOLVE markers; default: the shipped starter)", false),
@@ -181,26 +212,10 @@ const std::vector<ConfigKey>& config_keys() {
       text_key("proposer", "proposer", &C::proposer, "Proposer: offline (no network), llm (one prompt, one answer) or agent (tools, several turns)", false),
       bool_key("proposer", "tune_constants", &C::tune_constants, "LLM runs: tune the constants of good candidates offline too", false),
       real_key("proposer", "tune_ratio", &C::tune_ratio, "Share of proposals given to the constant tuner (with tune_constants)", false),
-      text_key("executor", "kind", &C::executor, "Where evaluations run: local or slurm", true),
-      text_key("executor", "partition", &C::partition, "Slurm partition (--partition)", true),
-      text_key("executor", "account", &C::account, "Slurm account (--account)", true),
-      text_key("executor", "gres", &C::gres, "Slurm generic resources per task, e.g. gpu:1 (--gres)", true),
-      integer_key("executor", "gpus_per_task", &C::gpus_per_task, "Slurm --gpus-per-task (0: not passed)", true),
-      integer_key("executor", "cpus_per_task", &C::cpus_per_task, "Slurm --cpus-per-task", true),
-      text_key("executor", "time_limit", &C::time_limit, "Slurm --time of one evaluation task", true),
-      integer_key("executor", "max_tasks", &C::max_tasks, "Slurm tasks queued or running at once", true),
-      integer_key("executor", "max_retries", &C::max_retries, "Resubmissions of a lost Slurm task before the run stops", true),
-      text_key("executor", "sbatch_args", &C::sbatch_args, "Extra sbatch arguments (outside an allocation)", true),
-      text_key("executor", "srun_args", &C::srun_args, "Extra srun arguments (inside an allocation)", true),
-      real_key("executor", "poll_s", &C::poll_s, "Seconds between checks of a Slurm task", true),
-      integer_key("stop", "max_candidates", &C::max_candidates, "Stop after this many candidates (the seed included)", true),
-      real_key("stop", "max_wall_s", &C::max_wall_s, "Stop after this many seconds of running (0: no limit)", true),
-      real_key("stop", "target_score", &C::target_score, "Stop when the best score reaches this ('none': never)", true),
-      integer_key("stop", "patience", &C::patience, "Stop after this many candidates without improvement (0: never)", true),
-      real_key("stop", "max_cost", &C::max_cost, "Stop when proposer calls have cost this many USD (0: no limit)", true),
-      integer_key("stop", "max_proposer_errors", &C::max_proposer_errors,
-                  "Stop after this many proposer errors of one kind in a row, e.g. a missing key (0: never)", true),
-  };
+    };
+    for (ConfigKey& k : executor_and_stop_keys()) all.push_back(std::move(k));
+    return all;
+  }();
   return keys;
 }
 
